@@ -1,0 +1,43 @@
+from django.contrib import admin, messages
+
+from separation.models import SeparationJob
+from separation.services import job_cancel, job_retry
+
+
+@admin.register(SeparationJob)
+class SeparationJobAdmin(admin.ModelAdmin):
+    list_display = ("id", "track", "owner", "status", "progress", "attempts", "created_at")
+    list_filter = ("status",)
+    search_fields = ("track__title", "track__owner__username", "error")
+    list_select_related = ("track__owner",)
+    readonly_fields = (
+        "track",
+        "status",
+        "progress",
+        "error",
+        "attempts",
+        "claimed_by",
+        "heartbeat_at",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "updated_at",
+    )
+    actions = ("retry_jobs", "cancel_jobs")
+
+    @admin.display(ordering="track__owner__username")
+    def owner(self, job):
+        return job.track.owner
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Retry selected failed or cancelled jobs")
+    def retry_jobs(self, request, queryset):
+        count = sum(job_retry(job=job) for job in queryset)
+        self.message_user(request, f"{count} job(s) queued again.", messages.SUCCESS)
+
+    @admin.action(description="Cancel selected queued jobs")
+    def cancel_jobs(self, request, queryset):
+        count = sum(job_cancel(job=job) for job in queryset)
+        self.message_user(request, f"{count} job(s) cancelled.", messages.SUCCESS)

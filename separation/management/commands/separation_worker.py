@@ -1,0 +1,79 @@
+"""The embedded separation worker: one job at a time, model kept warm across jobs.
+
+Stops cleanly on SIGTERM/SIGINT: a job in progress goes back to the queue.
+"""
+
+import logging
+import signal
+import threading
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
+
+from separation import engine as audio_engine
+from separation.services import (
+    job_claim_next,
+    job_recover_orphans,
+    job_run,
+    worker_identity,
+)
+
+logger = logging.getLogger("separation.worker")
+RECOVER_EVERY_S = 30.0
+
+
+class Command(BaseCommand):
+    help = "Run the separation worker: claim queued jobs one at a time and separate them."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--poll-interval", type=float, default=1.0, help="Seconds between queue checks."
+        )
+        parser.add_argument(
+            "--once",
+            action="store_true",
+            help="Process the jobs queued now and exit when the queue is empty.",
+        )
+
+    def handle(self, *args, poll_interval: float, once: bool, **options):
+        self.stopping = threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self.on_signal)
+            signal.signal(signal.SIGINT, self.on_signal)
+
+        worker_id = worker_identity()
+        try:
+            engine = audio_engine.get_engine()
+        except audio_engine.ModelError as exc:
+            raise CommandError(f"Cannot start: the separation model is unavailable: {exc}") from exc
+        logger.info("Worker %s ready", worker_id)
+
+        close_old_connections()
+        job_recover_orphans()
+        since_recovery = 0.0
+        processed = 0
+        while not self.stopping.is_set():
+            close_old_connections()
+            job = job_claim_next(worker_id=worker_id)
+            if job is None:
+                if once:
+                    break
+                self.stopping.wait(poll_interval)
+                since_recovery += poll_interval
+                if since_recovery >= RECOVER_EVERY_S:
+                    close_old_connections()
+                    job_recover_orphans()
+                    since_recovery = 0.0
+                continue
+            logger.info("Worker %s took job %s", worker_id, job.id)
+            status = job_run(
+                job=job, worker_id=worker_id, engine=engine, should_stop=self.stopping.is_set
+            )
+            logger.info("Job %s finished as %s", job.id, status)
+            processed += 1
+        close_old_connections()
+        logger.info("Worker %s stopped after %d job(s)", worker_id, processed)
+
+    def on_signal(self, signum, frame):
+        logger.info("Worker got signal %s; stopping after the current step", signum)
+        self.stopping.set()

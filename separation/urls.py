@@ -1,0 +1,10 @@
+from django.urls import path
+
+from separation import views
+
+app_name = "separation"
+
+urlpatterns = [
+    path("tracks/<uuid:track_id>/retry/", views.job_retry_view, name="retry"),
+    path("tracks/<uuid:track_id>/cancel/", views.job_cancel_view, name="cancel"),
+]

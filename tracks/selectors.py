@@ -1,0 +1,13 @@
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+
+from tracks.models import Track
+
+
+def track_list_for_user(*, user: AbstractBaseUser, query: str = "") -> QuerySet[Track]:
+    """The user's own tracks, newest first, optionally filtered by title."""
+    tracks = Track.objects.filter(owner=user).select_related("job").order_by("-created_at")
+    query = query.strip()
+    if query:
+        tracks = tracks.filter(title__icontains=query)
+    return tracks
