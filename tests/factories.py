@@ -1,0 +1,37 @@
+"""Build tracks through the real services, so tests start from states the app can reach."""
+
+import shutil
+import uuid
+from pathlib import Path
+
+from django.core.files.uploadedfile import TemporaryUploadedFile
+
+from separation.services import job_claim, job_run, worker_identity
+from tests import fakes
+from tracks.services import track_upload
+
+
+def temporary_upload(path: Path, name: str | None = None) -> TemporaryUploadedFile:
+    """What LimitedTemporaryFileUploadHandler hands to the view for a file on disk."""
+    upload = TemporaryUploadedFile(
+        name or path.name, "application/octet-stream", path.stat().st_size, None
+    )
+    with open(path, "rb") as source:
+        shutil.copyfileobj(source, upload.file)
+    upload.file.flush()
+    upload.seek(0)
+    return upload
+
+
+def make_track(*, owner, tmp_path: Path, title: str = "Song", separated: bool = False):
+    source = fakes.write_wav(tmp_path / f"{uuid.uuid4().hex}.wav", seconds=1.0)
+    upload = temporary_upload(source, f"{title}.wav")
+    track = track_upload(owner=owner, upload=upload, title=title)
+    upload.close()
+    if separated:
+        worker_id = worker_identity()
+        job = job_claim(job_id=track.job.id, worker_id=worker_id)
+        job_run(job=job, worker_id=worker_id, engine=fakes.FakeEngine())
+        track.refresh_from_db()
+        track.job.refresh_from_db()
+    return track

@@ -1,0 +1,134 @@
+import io
+
+import pytest
+import soundfile as sf
+from django.test import override_settings
+from django.urls import reverse
+
+from tests.factories import make_track
+from tracks.models import Track
+
+LIBRARY = reverse("tracks:library")
+
+
+def test_the_library_lists_only_my_tracks_newest_first(alice_client, alice, bob, tmp_path):
+    make_track(owner=alice, tmp_path=tmp_path, title="First")
+    make_track(owner=alice, tmp_path=tmp_path, title="Second")
+    make_track(owner=bob, tmp_path=tmp_path, title="Bob's secret")
+    response = alice_client.get(LIBRARY)
+    titles = [t.title for t in response.context["page"].object_list]
+    assert titles == ["Second", "First"]
+    assert "Bob&#x27;s secret" not in response.content.decode()
+
+
+def test_the_library_searches_by_title(alice_client, alice, tmp_path):
+    make_track(owner=alice, tmp_path=tmp_path, title="Autumn Leaves")
+    make_track(owner=alice, tmp_path=tmp_path, title="So What")
+    response = alice_client.get(LIBRARY, {"q": "autumn"})
+    assert [t.title for t in response.context["page"].object_list] == ["Autumn Leaves"]
+
+
+@override_settings(JAM_TRACKS_PER_PAGE=2)
+def test_the_library_is_paginated(alice_client, alice, tmp_path):
+    for n in range(5):
+        make_track(owner=alice, tmp_path=tmp_path, title=f"Song {n}")
+    page3 = alice_client.get(LIBRARY, {"page": 3}).context["page"]
+    assert [t.title for t in page3.object_list] == ["Song 0"]
+    assert page3.paginator.num_pages == 3
+
+
+def test_the_empty_library_invites_an_upload(alice_client):
+    assert "Upload a song" in alice_client.get(LIBRARY).content.decode()
+
+
+def test_the_track_page_shows_players_and_waveforms_once_separated(
+    alice_client, alice, tmp_path, fake_engine
+):
+    track = make_track(owner=alice, tmp_path=tmp_path, title="Take Five", separated=True)
+    page = alice_client.get(reverse("tracks:detail", args=[track.id])).content.decode()
+    for kind in ("original", "instrumental", "vocals"):
+        assert reverse("tracks:audio", args=[track.id, kind]) in page
+        assert reverse("tracks:waveform", args=[track.id, kind]) in page
+    assert reverse("tracks:download", args=[track.id, "instrumental"]) in page
+
+
+def test_it_renames_a_track(alice_client, alice, tmp_path):
+    track = make_track(owner=alice, tmp_path=tmp_path)
+    response = alice_client.post(reverse("tracks:rename", args=[track.id]), {"title": " New name "})
+    assert response.status_code == 302
+    track.refresh_from_db()
+    assert track.title == "New name"
+
+
+def test_it_refuses_a_blank_title(alice_client, alice, tmp_path):
+    track = make_track(owner=alice, tmp_path=tmp_path, title="Keep me")
+    response = alice_client.post(reverse("tracks:rename", args=[track.id]), {"title": "   "})
+    assert response.status_code == 400
+    track.refresh_from_db()
+    assert track.title == "Keep me"
+
+
+def test_delete_removes_the_track_and_all_its_files(
+    alice_client, alice, tmp_path, fake_engine, private_media, django_capture_on_commit_callbacks
+):
+    track = make_track(owner=alice, tmp_path=tmp_path, separated=True)
+    names = track.stored_names
+    assert len(names) == 6
+    assert all((private_media / name).exists() for name in names)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post(reverse("tracks:delete", args=[track.id]))
+    assert response.status_code == 302
+    assert not Track.objects.filter(id=track.id).exists()
+    assert not any((private_media / name).exists() for name in names)
+
+
+def test_delete_needs_post(alice_client, alice, tmp_path):
+    track = make_track(owner=alice, tmp_path=tmp_path)
+    assert alice_client.get(reverse("tracks:delete", args=[track.id])).status_code == 405
+
+
+@pytest.fixture
+def separated(alice, tmp_path, fake_engine):
+    return make_track(owner=alice, tmp_path=tmp_path, title="Só Danço Samba / live", separated=True)
+
+
+def test_the_instrumental_downloads_as_a_wav_with_a_safe_name(alice_client, separated):
+    response = alice_client.get(reverse("tracks:download", args=[separated.id, "instrumental"]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "audio/wav"
+    assert response["Content-Disposition"] == (
+        'attachment; filename="so-danco-samba-live-instrumental.wav"'
+    )
+    data, rate = sf.read(io.BytesIO(b"".join(response.streaming_content)))
+    assert rate == 44100
+    assert len(data) == 44100
+
+
+def test_audio_answers_a_range_request_with_206(alice_client, separated):
+    url = reverse("tracks:audio", args=[separated.id, "instrumental"])
+    whole = b"".join(alice_client.get(url).streaming_content)
+    response = alice_client.get(url, headers={"Range": "bytes=100-199"})
+    assert response.status_code == 206
+    assert response["Content-Range"] == f"bytes 100-199/{len(whole)}"
+    assert response["Content-Length"] == "100"
+    assert b"".join(response.streaming_content) == whole[100:200]
+
+
+def test_audio_answers_a_suffix_range(alice_client, separated):
+    url = reverse("tracks:audio", args=[separated.id, "vocals"])
+    whole = b"".join(alice_client.get(url).streaming_content)
+    response = alice_client.get(url, headers={"Range": "bytes=-10"})
+    assert response.status_code == 206
+    assert b"".join(response.streaming_content) == whole[-10:]
+
+
+def test_an_unsatisfiable_range_is_a_416(alice_client, separated):
+    url = reverse("tracks:audio", args=[separated.id, "original"])
+    response = alice_client.get(url, headers={"Range": "bytes=99999999-"})
+    assert response.status_code == 416
+
+
+def test_a_waveform_is_a_png(alice_client, separated):
+    response = alice_client.get(reverse("tracks:waveform", args=[separated.id, "instrumental"]))
+    assert response["Content-Type"] == "image/png"
+    assert b"".join(response.streaming_content).startswith(b"\x89PNG")
