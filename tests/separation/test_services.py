@@ -1,0 +1,254 @@
+import os
+import socket
+import subprocess
+import sys
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+import soundfile as sf
+from django.utils import timezone
+
+from separation import engine
+from separation.models import SeparationJob
+from separation.services import (
+    GENERIC_FAILURE,
+    TOO_MANY_ATTEMPTS,
+    job_cancel,
+    job_claim,
+    job_claim_next,
+    job_enqueue,
+    job_process,
+    job_recover_orphans,
+    job_retry,
+    job_run,
+)
+from tests import fakes
+from tests.factories import make_track
+
+Status = SeparationJob.Status
+
+
+@pytest.fixture
+def track(alice, tmp_path):
+    return make_track(owner=alice, tmp_path=tmp_path, title="Song")
+
+
+@pytest.fixture
+def job(track):
+    return track.job
+
+
+def test_a_new_track_has_a_queued_job(job):
+    assert (job.status, job.progress, job.attempts) == (Status.QUEUED, 0, 0)
+
+
+def test_enqueue_dispatches_only_after_commit(
+    track, django_capture_on_commit_callbacks, monkeypatch
+):
+    dispatch = mock.Mock()
+    monkeypatch.setattr("separation.services.job_dispatch", dispatch)
+    SeparationJob.objects.filter(track=track).delete()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        job = job_enqueue(track=track)
+    dispatch.assert_not_called()
+    assert len(callbacks) == 1
+    callbacks[0]()
+    dispatch.assert_called_once_with(job_id=job.id)
+
+
+def test_in_celery_mode_dispatch_sends_the_job_id_to_the_task(job, settings, monkeypatch):
+    from separation.services import job_dispatch
+    from separation.tasks import separate_task
+
+    settings.SEPARATION_DISPATCH = "celery"
+    delay = mock.Mock()
+    monkeypatch.setattr(separate_task, "delay", delay)
+    job_dispatch(job_id=job.id)
+    delay.assert_called_once_with(job.id)
+
+
+def test_claiming_marks_the_job_running_for_one_worker_only(job):
+    first = job_claim(job_id=job.id, worker_id="w1")
+    second = job_claim(job_id=job.id, worker_id="w2")
+    assert first is not None and second is None
+    job.refresh_from_db()
+    assert (job.status, job.claimed_by, job.attempts) == (Status.RUNNING, "w1", 1)
+    assert job.started_at is not None and job.heartbeat_at is not None
+
+
+def test_claim_next_takes_the_oldest_queued_job(alice, tmp_path):
+    older = make_track(owner=alice, tmp_path=tmp_path, title="Older").job
+    make_track(owner=alice, tmp_path=tmp_path, title="Newer")
+    assert job_claim_next(worker_id="w").id == older.id
+
+
+def test_claim_next_returns_none_when_the_queue_is_empty(db):
+    assert job_claim_next(worker_id="w") is None
+
+
+def test_running_a_job_stores_stems_and_waveforms_and_marks_it_done(job, private_media):
+    claimed = job_claim(job_id=job.id, worker_id="w")
+    assert job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine()) == Status.DONE
+    job.refresh_from_db()
+    track = job.track
+    track.refresh_from_db()
+    assert (job.status, job.progress) == (Status.DONE, 100)
+    assert job.finished_at is not None
+    for field in ("instrumental", "vocals"):
+        stored = private_media / getattr(track, field).name
+        assert sf.info(str(stored)).samplerate == 44100
+    for field in ("waveform_original", "waveform_instrumental", "waveform_vocals"):
+        assert (private_media / getattr(track, field).name).read_bytes().startswith(b"\x89PNG")
+
+
+def test_progress_is_written_to_the_row_while_running(job):
+    seen = []
+
+    def look(fraction):
+        seen.append(SeparationJob.objects.get(id=job.id).progress)
+
+    claimed = job_claim(job_id=job.id, worker_id="w")
+    job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine(on_progress=look))
+    # The first report is written at once; later ones are throttled.
+    assert seen[1] == 25
+
+
+def test_a_bad_audio_failure_is_recorded_with_its_reason(job):
+    claimed = job_claim(job_id=job.id, worker_id="w")
+    bad = fakes.FakeEngine(fail_with=engine.AudioError("The audio is silent."))
+    assert job_run(job=claimed, worker_id="w", engine=bad) == Status.FAILED
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+    assert "The audio is silent." in job.error
+    assert job.finished_at is not None
+
+
+def test_an_unexpected_error_fails_the_job_with_a_generic_message(job):
+    claimed = job_claim(job_id=job.id, worker_id="w")
+    broken = fakes.FakeEngine(fail_with=RuntimeError("tensor exploded"))
+    assert job_run(job=claimed, worker_id="w", engine=broken) == Status.FAILED
+    job.refresh_from_db()
+    assert job.error == GENERIC_FAILURE
+    assert "tensor" not in job.error
+
+
+def test_a_failed_job_leaves_no_stems_behind(job, private_media):
+    claimed = job_claim(job_id=job.id, worker_id="w")
+    job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine(fail_with=RuntimeError("x")))
+    files = [p.name for p in private_media.rglob("*") if p.is_file()]
+    assert files == ["original.wav"]
+
+
+def test_a_failed_job_can_be_retried(job):
+    claimed = job_claim(job_id=job.id, worker_id="w")
+    job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine(fail_with=RuntimeError("x")))
+    assert job_retry(job=job) is True
+    job.refresh_from_db()
+    assert (job.status, job.error, job.progress) == (Status.QUEUED, "", 0)
+    again = job_claim(job_id=job.id, worker_id="w")
+    assert job_run(job=again, worker_id="w", engine=fakes.FakeEngine()) == Status.DONE
+
+
+def test_a_queued_or_running_job_cannot_be_retried(job):
+    assert job_retry(job=job) is False
+    job_claim(job_id=job.id, worker_id="w")
+    assert job_retry(job=job) is False
+
+
+def test_a_queued_job_can_be_cancelled_and_is_then_never_claimed(job):
+    assert job_cancel(job=job) is True
+    job.refresh_from_db()
+    assert job.status == Status.CANCELLED
+    assert job_claim_next(worker_id="w") is None
+
+
+def test_a_running_job_cannot_be_cancelled(job):
+    job_claim(job_id=job.id, worker_id="w")
+    assert job_cancel(job=job) is False
+    job.refresh_from_db()
+    assert job.status == Status.RUNNING
+
+
+def test_a_cancelled_job_can_be_queued_again(job):
+    job_cancel(job=job)
+    assert job_retry(job=job) is True
+    job.refresh_from_db()
+    assert job.status == Status.QUEUED
+
+
+def test_a_job_whose_track_was_deleted_mid_run_leaves_no_files(job, private_media):
+    claimed = job_claim(job_id=job.id, worker_id="w")
+
+    def delete_track(fraction):
+        if fraction == 1.0:
+            SeparationJob.objects.get(id=job.id).track.delete()
+
+    job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine(on_progress=delete_track))
+    stems = [p for p in private_media.rglob("*") if p.is_file() and "original" not in p.name]
+    assert stems == []
+
+
+def test_a_stopping_worker_puts_its_job_back_in_the_queue(job):
+    claimed = job_claim(job_id=job.id, worker_id="w")
+    result = job_run(
+        job=claimed, worker_id="w", engine=fakes.FakeEngine(), should_stop=lambda: True
+    )
+    assert result == Status.QUEUED
+    job.refresh_from_db()
+    assert (job.status, job.claimed_by, job.attempts) == (Status.QUEUED, "", 0)
+
+
+def test_a_job_with_a_stale_heartbeat_is_requeued(job, settings):
+    job_claim(job_id=job.id, worker_id="otherhost:1:dead")
+    SeparationJob.objects.filter(id=job.id).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.SEPARATION_STALE_AFTER_S + 1)
+    )
+    assert job_recover_orphans() == [job.id]
+    job.refresh_from_db()
+    assert (job.status, job.claimed_by) == (Status.QUEUED, "")
+
+
+def test_a_job_with_a_fresh_heartbeat_on_another_host_is_left_alone(job):
+    job_claim(job_id=job.id, worker_id="otherhost:1:alive")
+    assert job_recover_orphans() == []
+    job.refresh_from_db()
+    assert job.status == Status.RUNNING
+
+
+def test_a_job_of_a_dead_process_on_this_host_is_requeued_at_once(job):
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(finished.stdout)
+    job_claim(job_id=job.id, worker_id=f"{socket.gethostname()}:{dead_pid}:gone")
+    assert job_recover_orphans() == [job.id]
+
+
+def test_a_job_of_a_live_process_on_this_host_is_left_alone(job):
+    job_claim(job_id=job.id, worker_id=f"{socket.gethostname()}:{os.getppid()}:alive")
+    assert job_recover_orphans() == []
+
+
+def test_a_job_that_keeps_killing_workers_is_failed_instead_of_requeued(job, settings):
+    settings.SEPARATION_MAX_ATTEMPTS = 2
+    old = timezone.now() - timedelta(seconds=settings.SEPARATION_STALE_AFTER_S + 1)
+    for _ in range(2):
+        job_claim(job_id=job.id, worker_id="otherhost:1:dead")
+        SeparationJob.objects.filter(id=job.id).update(heartbeat_at=old)
+        job_recover_orphans()
+    job.refresh_from_db()
+    assert (job.status, job.error) == (Status.FAILED, TOO_MANY_ATTEMPTS)
+
+
+def test_process_by_id_is_quiet_when_the_job_vanished_or_is_taken(job):
+    assert job_process(job_id=999_999, engine=fakes.FakeEngine()) is None
+    job_claim(job_id=job.id, worker_id="w")
+    assert job_process(job_id=job.id, engine=fakes.FakeEngine()) is None
+
+
+def test_process_by_id_runs_a_queued_job(job):
+    assert job_process(job_id=job.id, engine=fakes.FakeEngine()) == Status.DONE

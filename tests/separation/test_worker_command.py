@@ -1,0 +1,92 @@
+import signal
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from separation import engine
+from separation.models import SeparationJob
+from separation.services import job_claim
+from tests import fakes
+from tests.factories import make_track
+
+Status = SeparationJob.Status
+
+
+def test_the_worker_processes_queued_jobs_one_after_another(alice, tmp_path, fake_engine):
+    tracks = [make_track(owner=alice, tmp_path=tmp_path, title=f"Song {n}") for n in range(2)]
+    call_command("separation_worker", "--once")
+    for track in tracks:
+        track.job.refresh_from_db()
+        assert track.job.status == Status.DONE
+    assert len(fake_engine.calls) == 2
+
+
+def test_a_failing_job_does_not_block_the_queue(alice, tmp_path, monkeypatch):
+    first = make_track(owner=alice, tmp_path=tmp_path, title="Broken")
+    second = make_track(owner=alice, tmp_path=tmp_path, title="Fine")
+
+    class FailsOnce(fakes.FakeEngine):
+        def separate_file(self, src_path, out_dir, **kwargs):
+            if not self.calls:
+                self.calls.append(src_path)
+                raise engine.AudioError("The file is truncated.")
+            return super().separate_file(src_path, out_dir, **kwargs)
+
+    monkeypatch.setattr(engine, "get_engine", FailsOnce, raising=False)
+    call_command("separation_worker", "--once")
+    first.job.refresh_from_db()
+    second.job.refresh_from_db()
+    assert first.job.status == Status.FAILED
+    assert "truncated" in first.job.error
+    assert second.job.status == Status.DONE
+
+
+def test_a_job_left_running_by_a_dead_worker_is_requeued_and_done_on_restart(
+    alice, tmp_path, fake_engine, settings
+):
+    track = make_track(owner=alice, tmp_path=tmp_path)
+    # A worker on another machine claimed the job and then died mid-job.
+    job_claim(job_id=track.job.id, worker_id="otherhost:4242:dead")
+    SeparationJob.objects.filter(id=track.job.id).update(
+        progress=40,
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.SEPARATION_STALE_AFTER_S + 5),
+    )
+    call_command("separation_worker", "--once")
+    track.job.refresh_from_db()
+    assert track.job.status == Status.DONE
+    assert track.job.attempts == 2
+    assert track.job.claimed_by != "otherhost:4242:dead"
+
+
+def test_the_worker_refuses_to_start_without_the_model(db, monkeypatch):
+    def no_model():
+        raise engine.ModelError("weights missing")
+
+    monkeypatch.setattr(engine, "get_engine", no_model, raising=False)
+    with pytest.raises(CommandError, match="weights missing"):
+        call_command("separation_worker", "--once")
+
+
+def test_the_worker_stops_cleanly_on_sigterm(db, fake_engine):
+    """Run the loop in a thread and tell it to stop the way the signal handler does."""
+    from separation.management.commands.separation_worker import Command
+
+    command = Command()
+    done = threading.Event()
+
+    def run():
+        try:
+            command.handle(poll_interval=0.05, once=False)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    while not hasattr(command, "stopping"):
+        pass
+    command.on_signal(signal.SIGTERM, None)
+    assert done.wait(5)
+    thread.join()
