@@ -1,0 +1,190 @@
+"""The notification socket, driven through the real ASGI application."""
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from jamwithme.asgi import application
+from separation.notifications import user_group
+from separation.services import job_claim, job_run
+from tests import fakes
+from tests.factories import make_track
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PATH = "/ws/notifications/"
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+def socket(cookie: str | None = None, origin: bytes = b"http://localhost"):
+    headers = [(b"origin", origin), (b"host", b"localhost")]
+    if cookie:
+        headers.append((b"cookie", f"sessionid={cookie}".encode()))
+    return WebsocketCommunicator(application, PATH, headers=headers)
+
+
+@pytest.fixture
+def no_relay(settings):
+    settings.NOTIFICATIONS_RELAY_FROM_DB = False
+
+
+@pytest.fixture
+def fast_relay(settings):
+    settings.NOTIFICATIONS_RELAY_FROM_DB = True
+    settings.NOTIFICATIONS_POLL_INTERVAL_S = 0.05
+
+
+@pytest.fixture
+def alice_cookie(alice):
+    return session_cookie(alice)
+
+
+@pytest.fixture
+def bob_cookie(bob):
+    return session_cookie(bob)
+
+
+@pytest.fixture
+def alice_track(alice, tmp_path):
+    return make_track(owner=alice, tmp_path=tmp_path, title="Alice's song")
+
+
+def event_for(owner_id, **fields):
+    return {
+        "type": "separation.progress",
+        "owner_id": owner_id,
+        "job_id": 1,
+        "track_id": "t",
+        "title": "x",
+        "status": "running",
+        "progress": 10,
+        **fields,
+    }
+
+
+async def test_an_anonymous_socket_is_refused(db):
+    communicator = socket()
+    connected, _ = await communicator.connect()
+    assert not connected
+    await communicator.disconnect()
+
+
+async def test_a_socket_from_a_foreign_origin_is_refused(alice_cookie):
+    communicator = socket(alice_cookie, origin=b"http://evil.example")
+    connected, _ = await communicator.connect()
+    assert not connected
+    await communicator.disconnect()
+
+
+async def test_a_logged_in_user_connects(alice_cookie, no_relay):
+    communicator = socket(alice_cookie)
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.disconnect()
+
+
+async def test_events_reach_only_their_owner(alice, alice_cookie, bob_cookie, no_relay):
+    alice_socket, bob_socket = socket(alice_cookie), socket(bob_cookie)
+    assert (await alice_socket.connect())[0]
+    assert (await bob_socket.connect())[0]
+    try:
+        await get_channel_layer().group_send(user_group(alice.id), event_for(alice.id))
+        received = await alice_socket.receive_json_from(timeout=2)
+        assert received["type"] == "separation.progress"
+        assert received["progress"] == 10
+        assert "owner_id" not in received
+        assert await bob_socket.receive_nothing(timeout=0.3)
+    finally:
+        await alice_socket.disconnect()
+        await bob_socket.disconnect()
+
+
+async def test_an_event_for_someone_else_is_dropped_even_in_my_group(
+    alice, bob, alice_cookie, no_relay
+):
+    communicator = socket(alice_cookie)
+    assert (await communicator.connect())[0]
+    try:
+        await get_channel_layer().group_send(user_group(alice.id), event_for(bob.id))
+        assert await communicator.receive_nothing(timeout=0.3)
+    finally:
+        await communicator.disconnect()
+
+
+async def test_the_worker_publishes_progress_and_completion_to_the_owner(
+    alice_track, alice_cookie, bob_cookie, no_relay
+):
+    alice_socket, bob_socket = socket(alice_cookie), socket(bob_cookie)
+    assert (await alice_socket.connect())[0]
+    assert (await bob_socket.connect())[0]
+    try:
+
+        def work():
+            job = job_claim(job_id=alice_track.job.id, worker_id="w")
+            return job_run(job=job, worker_id="w", engine=fakes.FakeEngine())
+
+        assert await database_sync_to_async(work)() == "done"
+        events = []
+        while not events or events[-1]["type"] != "separation.done":
+            events.append(await alice_socket.receive_json_from(timeout=2))
+        assert events[0] == {
+            "type": "separation.progress",
+            "job_id": alice_track.job.id,
+            "track_id": str(alice_track.id),
+            "title": "Alice's song",
+            "status": "running",
+            "progress": 0,
+        }
+        assert events[-1]["progress"] == 100
+        assert await bob_socket.receive_nothing(timeout=0.3)
+    finally:
+        await alice_socket.disconnect()
+        await bob_socket.disconnect()
+
+
+async def test_without_a_shared_layer_the_socket_relays_changes_in_the_owners_job_rows(
+    alice_track, alice_cookie, bob_cookie, fast_relay, monkeypatch
+):
+    # The worker is another process: nothing it publishes reaches this one.
+    monkeypatch.setattr("separation.services.job_publish", lambda **kwargs: None)
+    alice_socket, bob_socket = socket(alice_cookie), socket(bob_cookie)
+    assert (await alice_socket.connect())[0]
+    assert (await bob_socket.connect())[0]
+    try:
+        await database_sync_to_async(job_claim)(job_id=alice_track.job.id, worker_id="w")
+        received = await alice_socket.receive_json_from(timeout=3)
+        assert (received["type"], received["status"]) == ("separation.progress", "running")
+
+        def finish():
+            from separation.models import SeparationJob
+
+            job = SeparationJob.objects.select_related("track").get(id=alice_track.job.id)
+            return job_run(job=job, worker_id="w", engine=fakes.FakeEngine())
+
+        await database_sync_to_async(finish)()
+        while received["type"] != "separation.done":
+            received = await alice_socket.receive_json_from(timeout=3)
+        assert received["progress"] == 100
+        assert await bob_socket.receive_nothing(timeout=0.3)
+    finally:
+        await alice_socket.disconnect()
+        await bob_socket.disconnect()
+
+
+async def test_the_relay_sends_each_state_once(alice_track, alice_cookie, fast_relay):
+    communicator = socket(alice_cookie)
+    assert (await communicator.connect())[0]
+    try:
+        await database_sync_to_async(job_claim)(job_id=alice_track.job.id, worker_id="w")
+        first = await communicator.receive_json_from(timeout=3)
+        assert first["status"] == "running"
+        # The lookback window re-reads the same row, but an unchanged state is not re-sent.
+        assert await communicator.receive_nothing(timeout=0.4)
+    finally:
+        await communicator.disconnect()
