@@ -44,7 +44,9 @@ def track_title_from_filename(filename: str) -> str:
 
 
 def _stored_extension(audio_format: str, filename: str) -> str:
-    extension = _FORMAT_EXTENSIONS.get((audio_format or "").lower())
+    # The engine may add the encoding after the container, e.g. "FLAC PCM_16".
+    container = (audio_format or "").split(" ")[0].lower()
+    extension = _FORMAT_EXTENSIONS.get(container)
     if extension:
         return extension
     suffix = PurePath(filename).suffix.lower()
