@@ -1,0 +1,197 @@
+"""Spleeter's signal chain in NumPy, streamed: STFT, ratio masks, inverse STFT.
+
+It reproduces ``spleeter.model.EstimatorSpecBuilder`` step by step: 4096-sample periodic Hann
+frames every 1024 samples over the waveform with 4096 zeros in front (``pad_end`` at the back),
+magnitudes of the lowest F bins cut into 512-frame segments from frame 0, the ratio masks
+``(y_i**2 + eps/2) / (sum_j y_j**2 + eps)``, masked STFT, inverse STFT by windowed overlap-add
+scaled by 2/3, and the result cropped to the input's length.
+
+Streaming changes nothing in that arithmetic: pieces are whole 512-frame segments, each frame
+is computed from the full waveform around it, and overlap-add carries the last 3072 samples of
+one piece into the next. So a song processed in pieces gives the same samples as the whole
+song at once, with memory bounded by one segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft
+
+SAMPLE_RATE = 44100
+FRAME = 4096
+HOP = 1024
+OVERLAP = FRAME // HOP  # 4 frames cover each sample
+BINS = FRAME // 2 + 1
+SEGMENT = 512
+WINDOW_COMPENSATION = 2.0 / 3.0
+EPSILON = 1e-10
+_n = np.arange(FRAME, dtype=np.float64)
+WINDOW = (0.5 - 0.5 * np.cos(2.0 * np.pi * _n / FRAME)).astype(np.float32)  # periodic Hann
+
+Predict = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class BandPlan:
+    """Which STFT bins the network sees and how the masks are extended above them.
+
+    ``model_bins``: 1024 reproduces Spleeter's ``2stems`` (0-11 kHz), 1536 its ``2stems-16kHz``.
+    ``extension``: "zeros" is Spleeter's (nothing above the model band in either stem);
+    "top" gives each bin above the band the mean mask of the top ``top_bins`` bins the network
+    did see, frame by frame and channel by channel, so cymbals keep their air while a frame
+    whose top band the network gave to the voice (sibilants) stays out of the jam track.
+    ``segment_padding``: "spleeter" pads the last segment to 512 frames like Spleeter;
+    "minimal" pads it only to a multiple of 64 frames (less arithmetic on the last piece).
+    """
+
+    model_bins: int = 1024
+    extension: str = "top"
+    top_bins: int = 128
+    segment_padding: str = "minimal"
+
+    def __post_init__(self) -> None:
+        if self.model_bins % 64 or not 64 <= self.model_bins <= BINS - 1:
+            raise ValueError("model_bins must be a multiple of 64 below 2049")
+        if self.extension not in {"zeros", "top"}:
+            raise ValueError(f"unknown extension {self.extension!r}")
+        if self.segment_padding not in {"spleeter", "minimal"}:
+            raise ValueError(f"unknown segment padding {self.segment_padding!r}")
+
+
+SPLEETER_2STEMS = BandPlan(model_bins=1024, extension="zeros", segment_padding="spleeter")
+FULL_BAND = BandPlan()
+
+
+def ratio_masks(vocals: np.ndarray, accompaniment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spleeter's masks with separation exponent 2, in float32 like its graph."""
+    v2 = np.square(vocals)
+    a2 = np.square(accompaniment)
+    total = v2 + a2 + np.float32(EPSILON)
+    half_eps = np.float32(EPSILON / 2)
+    return (v2 + half_eps) / total, (a2 + half_eps) / total
+
+
+def extend_masks(mask: np.ndarray, plan: BandPlan) -> np.ndarray:
+    """A (2, frames, F) mask -> (2, frames, 2049): Spleeter's zeros, or the top band's mean."""
+    channels, frames, bins = mask.shape
+    full = np.empty((channels, frames, BINS), dtype=np.float32)
+    full[:, :, :bins] = mask
+    if plan.extension == "zeros":
+        full[:, :, bins:] = 0.0
+    else:
+        full[:, :, bins:] = mask[:, :, bins - plan.top_bins :].mean(axis=2, keepdims=True)
+    return full
+
+
+class StreamingSeparator:
+    """Feeds stereo 44.1 kHz blocks through the network; yields (vocals, accompaniment) blocks.
+
+    The yielded blocks together have exactly as many samples as went in.
+    """
+
+    def __init__(self, predict: Predict, plan: BandPlan = FULL_BAND) -> None:
+        self._predict = predict
+        self._plan = plan
+
+    def run(
+        self,
+        blocks: Iterable[np.ndarray],
+        *,
+        on_frames: Callable[[int], None] | None = None,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        pending: list[np.ndarray] = [np.zeros((FRAME, 2), dtype=np.float32)]  # Spleeter's lead
+        pending_len = FRAME
+        total_in = 0
+        to_skip = FRAME  # the output's first 4096 samples belong to the padding
+        tail = np.zeros((2, 2, FRAME - HOP), dtype=np.float32)  # overlap-add carry per stem
+        piece_samples = (SEGMENT - 1) * HOP + FRAME
+        frames_done = 0
+        source = iter(blocks)
+        exhausted = False
+        while True:
+            while not exhausted and pending_len < piece_samples:
+                block = next(source, None)
+                if block is None:
+                    exhausted = True
+                    break
+                block = np.asarray(block, dtype=np.float32)
+                if block.ndim != 2 or block.shape[1] != 2:
+                    raise ValueError(f"expected (n, 2) stereo blocks, got {block.shape}")
+                pending.append(block)
+                pending_len += len(block)
+                total_in += len(block)
+            buffer = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            if not exhausted:
+                frames = SEGMENT
+            else:
+                # tf.signal.stft(pad_end=True): ceil(len / hop) frames, zeros after the end.
+                frames = min(SEGMENT, -(-(total_in + FRAME - frames_done * HOP) // HOP))
+                if frames <= 0:
+                    break
+                needed = (frames - 1) * HOP + FRAME
+                if len(buffer) < needed:
+                    buffer = np.concatenate(
+                        [buffer, np.zeros((needed - len(buffer), 2), dtype=np.float32)]
+                    )
+            stems = self._process_piece(buffer, frames)  # (2 stems, 2 ch, (frames+3)*HOP)
+            stems[:, :, : FRAME - HOP] += tail
+            tail = stems[:, :, frames * HOP :].copy()
+            ready = stems[:, :, : frames * HOP]
+            frames_done += frames
+            pending = [buffer[frames * HOP :]]
+            pending_len = len(pending[0])
+            if to_skip:
+                skip = min(to_skip, ready.shape[-1])
+                ready = ready[:, :, skip:]
+                to_skip -= skip
+            produced_limit = total_in if exhausted else None
+            if produced_limit is not None:
+                # Everything past the input's end is padding.
+                already = frames_done * HOP - FRAME - ready.shape[-1]
+                keep = max(0, min(ready.shape[-1], produced_limit - already))
+                ready = ready[:, :, :keep]
+            if ready.shape[-1]:
+                yield ready[0].T.copy(), ready[1].T.copy()
+            if on_frames is not None:
+                on_frames(frames)
+            if exhausted and frames_done * HOP >= total_in + FRAME:
+                break
+
+    def _process_piece(self, buffer: np.ndarray, frames: int) -> np.ndarray:
+        plan = self._plan
+        # (frames, FRAME, 2) strided view -> (2, frames, FRAME)
+        view = np.lib.stride_tricks.sliding_window_view(buffer, FRAME, axis=0)[::HOP][:frames]
+        framed = np.transpose(view, (1, 0, 2)) * WINDOW  # float32, (2, frames, FRAME)
+        spectrum = scipy.fft.rfft(framed, axis=-1, workers=-1)  # complex64, (2, frames, BINS)
+        magnitude = np.abs(spectrum[:, :, : plan.model_bins])  # (2, frames, F)
+        padded = SEGMENT if plan.segment_padding == "spleeter" else -(-frames // 64) * 64
+        network_in = np.zeros((1, padded, plan.model_bins, 2), dtype=np.float32)
+        network_in[0, :frames] = np.transpose(magnitude, (1, 2, 0))
+        vocals_out, accompaniment_out = self._predict(network_in)
+        estimates = [
+            np.transpose(out[0, :frames], (2, 0, 1)) for out in (vocals_out, accompaniment_out)
+        ]
+        masks = ratio_masks(*estimates)  # each (2, frames, F)
+        out = np.zeros((2, 2, (frames + OVERLAP - 1) * HOP), dtype=np.float32)
+        # With the "top" extension the two masks sum to one in every bin, so the vocals are
+        # the input minus the accompaniment (to float rounding): one inverse STFT, not two.
+        stems = (1,) if plan.extension == "top" else (0, 1)
+        for stem in stems:
+            self._overlap_add(spectrum * extend_masks(masks[stem], plan), out[stem], frames)
+        if plan.extension == "top":
+            ready = frames * HOP
+            out[0, :, :ready] = buffer[:ready].T
+            out[0] -= out[1]  # the carried tail is subtracted in run() as well
+        return out
+
+    @staticmethod
+    def _overlap_add(masked: np.ndarray, target: np.ndarray, frames: int) -> None:
+        signal = scipy.fft.irfft(masked, n=FRAME, axis=-1, workers=-1)  # float32
+        signal *= WINDOW * np.float32(WINDOW_COMPENSATION)
+        quarters = signal.reshape(2, frames, OVERLAP, HOP)
+        acc = target.reshape(2, frames + OVERLAP - 1, HOP)
+        for k in range(OVERLAP):
+            acc[:, k : k + frames, :] += quarters[:, :, k, :]

