@@ -4,24 +4,14 @@ from django.contrib.auth.models import User
 from separation import engine
 from tests import fakes
 
-# Until the engine provides its whole contract, stand in for the missing names so the
-# platform tests can run. Tests that need the real thing are marked `model`.
-ENGINE_IS_REAL = all(
-    hasattr(engine, name) for name in ("probe", "get_engine", "waveform_peaks", "AudioError")
-)
-if not ENGINE_IS_REAL:
-    try:
-        from separation.engine.errors import AudioError, ModelError
-    except ImportError:
-        AudioError, ModelError = fakes.FallbackAudioError, fakes.FallbackModelError
-    for name, value in {
-        "AudioError": AudioError,
-        "ModelError": ModelError,
-        "probe": fakes.fallback_probe,
-        "waveform_peaks": fakes.fallback_waveform_peaks,
-    }.items():
-        if not hasattr(engine, name):
-            setattr(engine, name, value)
+
+@pytest.fixture(scope="session", autouse=True)
+def short_lived_connections():
+    """Connections opened by database_sync_to_async threads close after each call, so the
+    test database (PostgreSQL) can be dropped at the end."""
+    from django.db import connections
+
+    connections.settings["default"]["CONN_MAX_AGE"] = 0
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,7 @@
-"""Test doubles for the separation engine, following its contract (separation.engine).
+"""A test double for the separation engine, following its contract (separation.engine).
 
 `FakeEngine` writes real WAV files, so everything after separation (storage, waveforms,
-downloads) runs for real. The fallback probe and peaks stand in only while the engine
-module does not provide them yet.
+downloads) runs for real with the real `probe` and `waveform_peaks`.
 """
 
 from dataclasses import dataclass
@@ -13,26 +12,10 @@ import soundfile as sf
 
 
 @dataclass(frozen=True)
-class FakeAudioInfo:
-    duration_s: float
-    sample_rate: int
-    channels: int
-    format: str
-
-
-@dataclass(frozen=True)
 class FakeResult:
     accompaniment: Path
     vocals: Path
-    info: FakeAudioInfo
-
-
-class FallbackAudioError(Exception):
-    pass
-
-
-class FallbackModelError(Exception):
-    pass
+    info: object
 
 
 def write_wav(path: Path, *, seconds: float = 1.0, sample_rate: int = 44100, channels: int = 2):
@@ -42,35 +25,6 @@ def write_wav(path: Path, *, seconds: float = 1.0, sample_rate: int = 44100, cha
     data = np.stack([tone] * channels, axis=1).astype(np.float32)
     sf.write(path, data, sample_rate, subtype="PCM_16")
     return path
-
-
-def fallback_probe(path):
-    from separation import engine
-
-    try:
-        info = sf.info(str(path))
-        data, _ = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise engine.AudioError("This file is not audio we can decode.") from exc
-    if len(data) == 0:
-        raise engine.AudioError("The file contains no audio.")
-    if not np.any(np.abs(data) > 1e-4):
-        raise engine.AudioError("The audio is silent.")
-    return FakeAudioInfo(
-        duration_s=len(data) / info.samplerate,
-        sample_rate=info.samplerate,
-        channels=info.channels,
-        format=info.format.lower(),
-    )
-
-
-def fallback_waveform_peaks(path, width=800):
-    data, _ = sf.read(str(path), dtype="float32", always_2d=True)
-    mono = data.mean(axis=1)
-    columns = np.array_split(mono, width)
-    return np.array(
-        [(c.min(), c.max()) if len(c) else (0.0, 0.0) for c in columns], dtype=np.float32
-    )
 
 
 class FakeEngine:

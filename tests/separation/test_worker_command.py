@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
 from separation import engine
@@ -13,6 +14,10 @@ from tests import fakes
 from tests.factories import make_track
 
 Status = SeparationJob.Status
+
+# The worker calls close_old_connections(), which closes a connection held inside the
+# per-test transaction on PostgreSQL: these tests commit for real instead.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_the_worker_processes_queued_jobs_one_after_another(alice, tmp_path, fake_engine):
@@ -81,6 +86,7 @@ def test_the_worker_stops_cleanly_on_sigterm(db, fake_engine):
         try:
             command.handle(poll_interval=0.05, once=False)
         finally:
+            connection.close()
             done.set()
 
     thread = threading.Thread(target=run)
