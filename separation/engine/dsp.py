@@ -92,9 +92,14 @@ class StreamingSeparator:
     The yielded blocks together have exactly as many samples as went in.
     """
 
-    def __init__(self, predict: Predict, plan: BandPlan = FULL_BAND) -> None:
+    def __init__(
+        self, predict: Predict, plan: BandPlan = FULL_BAND, *, segments_per_piece: int = 1
+    ) -> None:
+        if segments_per_piece < 1:
+            raise ValueError("segments_per_piece must be at least 1")
         self._predict = predict
         self._plan = plan
+        self._piece = SEGMENT * segments_per_piece  # frames per piece
 
     def run(
         self,
@@ -107,7 +112,7 @@ class StreamingSeparator:
         total_in = 0
         to_skip = FRAME  # the output's first 4096 samples belong to the padding
         tail = np.zeros((2, 2, FRAME - HOP), dtype=np.float32)  # overlap-add carry per stem
-        piece_samples = (SEGMENT - 1) * HOP + FRAME
+        piece_samples = (self._piece - 1) * HOP + FRAME
         frames_done = 0
         source = iter(blocks)
         exhausted = False
@@ -125,10 +130,10 @@ class StreamingSeparator:
                 total_in += len(block)
             buffer = np.concatenate(pending) if len(pending) > 1 else pending[0]
             if not exhausted:
-                frames = SEGMENT
+                frames = self._piece
             else:
                 # tf.signal.stft(pad_end=True): ceil(len / hop) frames, zeros after the end.
-                frames = min(SEGMENT, -(-(total_in + FRAME - frames_done * HOP) // HOP))
+                frames = min(self._piece, -(-(total_in + FRAME - frames_done * HOP) // HOP))
                 if frames <= 0:
                     break
                 needed = (frames - 1) * HOP + FRAME
@@ -167,13 +172,7 @@ class StreamingSeparator:
         framed = np.transpose(view, (1, 0, 2)) * WINDOW  # float32, (2, frames, FRAME)
         spectrum = scipy.fft.rfft(framed, axis=-1, workers=-1)  # complex64, (2, frames, BINS)
         magnitude = np.abs(spectrum[:, :, : plan.model_bins])  # (2, frames, F)
-        padded = SEGMENT if plan.segment_padding == "spleeter" else -(-frames // 64) * 64
-        network_in = np.zeros((1, padded, plan.model_bins, 2), dtype=np.float32)
-        network_in[0, :frames] = np.transpose(magnitude, (1, 2, 0))
-        vocals_out, accompaniment_out = self._predict(network_in)
-        estimates = [
-            np.transpose(out[0, :frames], (2, 0, 1)) for out in (vocals_out, accompaniment_out)
-        ]
+        estimates = self._estimate(np.transpose(magnitude, (1, 2, 0)))
         masks = ratio_masks(*estimates)  # each (2, frames, F)
         out = np.zeros((2, 2, (frames + OVERLAP - 1) * HOP), dtype=np.float32)
         # With the "top" extension the two masks sum to one in every bin, so the vocals are
@@ -186,6 +185,28 @@ class StreamingSeparator:
             out[0, :, :ready] = buffer[:ready].T
             out[0] -= out[1]  # the carried tail is subtracted in run() as well
         return out
+
+    def _estimate(self, magnitude: np.ndarray) -> list[np.ndarray]:
+        """(frames, F, 2) magnitudes -> the networks' estimates, each (2, frames, F).
+
+        Like Spleeter, the network sees independent 512-frame segments counted from frame 0;
+        the last, shorter one is zero-padded (to 512, or to a multiple of 64).
+        """
+        frames, bins, _ = magnitude.shape
+        whole, rest = divmod(frames, SEGMENT)
+        batches = []
+        if whole:
+            batches.append(magnitude[: whole * SEGMENT].reshape(whole, SEGMENT, bins, 2))
+        if rest:
+            length = SEGMENT if self._plan.segment_padding == "spleeter" else -(-rest // 64) * 64
+            last = np.zeros((1, length, bins, 2), dtype=np.float32)
+            last[0, :rest] = magnitude[whole * SEGMENT :]
+            batches.append(last)
+        outputs: list[list[np.ndarray]] = [[], []]
+        for batch in batches:
+            for stem, out in enumerate(self._predict(batch)):
+                outputs[stem].append(out.reshape(-1, bins, 2))
+        return [np.transpose(np.concatenate(o)[:frames], (2, 0, 1)) for o in outputs]
 
     @staticmethod
     def _overlap_add(masked: np.ndarray, target: np.ndarray, frames: int) -> None:

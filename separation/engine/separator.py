@@ -79,14 +79,20 @@ class Engine:
         return Engine(plan, model=self.model)
 
     # -- arrays ---------------------------------------------------------------------------
-    def separate_waveform(self, waveform: np.ndarray, block_frames: int = 1 << 16) -> dict:
-        """(n, 2) float32 at 44.1 kHz -> {"vocals": (n, 2), "accompaniment": (n, 2)}."""
+    def separate_waveform(
+        self, waveform: np.ndarray, *, block_frames: int = 1 << 16, segments_per_piece: int = 1
+    ) -> dict:
+        """(n, 2) float32 at 44.1 kHz -> {"vocals": (n, 2), "accompaniment": (n, 2)}.
+
+        ``segments_per_piece`` large enough to hold the song processes it whole, at once.
+        """
         waveform = _to_stereo(np.asarray(waveform, dtype=np.float32).reshape(len(waveform), -1))
         blocks = (waveform[i : i + block_frames] for i in range(0, len(waveform), block_frames))
         parts: dict[str, list[np.ndarray]] = {name: [] for name in STEMS}
-        for vocals, accompaniment in dsp.StreamingSeparator(self.model.predict, self.plan).run(
-            blocks
-        ):
+        separator = dsp.StreamingSeparator(
+            self.model.predict, self.plan, segments_per_piece=segments_per_piece
+        )
+        for vocals, accompaniment in separator.run(blocks):
             parts["vocals"].append(vocals)
             parts["accompaniment"].append(accompaniment)
         empty = np.zeros((0, 2), dtype=np.float32)
