@@ -1,0 +1,54 @@
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from separation.models import SeparationJob
+from separation.services import job_cancel
+from tests.factories import make_track
+from tracks.models import Track
+
+
+@pytest.fixture
+def admin_client(client, db):
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "x"))
+    return client
+
+
+def test_administrators_see_every_users_tracks_and_jobs(admin_client, alice, bob, tmp_path):
+    make_track(owner=alice, tmp_path=tmp_path, title="Alice tune")
+    make_track(owner=bob, tmp_path=tmp_path, title="Bob tune")
+    tracks_page = admin_client.get(reverse("admin:tracks_track_changelist")).content.decode()
+    assert "Alice tune" in tracks_page and "Bob tune" in tracks_page
+    jobs = admin_client.get(reverse("admin:separation_separationjob_changelist"))
+    assert jobs.status_code == 200
+
+
+def test_deleting_in_the_admin_removes_the_files(
+    admin_client, alice, tmp_path, private_media, django_capture_on_commit_callbacks
+):
+    track = make_track(owner=alice, tmp_path=tmp_path)
+    stored = private_media / track.original.name
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:tracks_track_changelist"),
+            {"action": "delete_with_files", "_selected_action": [str(track.id)]},
+        )
+    assert response.status_code == 302
+    assert not Track.objects.exists()
+    assert not stored.exists()
+
+
+def test_administrators_can_retry_jobs(admin_client, alice, tmp_path):
+    job = make_track(owner=alice, tmp_path=tmp_path).job
+    job_cancel(job=job)
+    admin_client.post(
+        reverse("admin:separation_separationjob_changelist"),
+        {"action": "retry_jobs", "_selected_action": [str(job.id)]},
+    )
+    job.refresh_from_db()
+    assert job.status == SeparationJob.Status.QUEUED
+
+
+def test_regular_users_cannot_open_the_admin(alice_client):
+    response = alice_client.get(reverse("admin:tracks_track_changelist"))
+    assert response.status_code == 302
