@@ -7,6 +7,7 @@ tiny share of its arithmetic.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -34,6 +35,9 @@ class UNetModel:
         checkpoint_dir = weights.verify(checkpoint_dir)  # never run on missing/random weights
         _configure_tensorflow_environment()
         import tensorflow as tf
+
+        logging.getLogger("tensorflow").setLevel(logging.WARNING)
+        tf.get_logger().setLevel(logging.WARNING)
         from spleeter.model.functions.unet import unet
 
         threads = threads or int(os.environ.get("JAMWITHME_TF_THREADS", "0")) or os.cpu_count() or 1

@@ -116,9 +116,9 @@ class Engine:
         out_dir = Path(out_dir)
         name = source.name
         report = progress or (lambda fraction: None)
-        report(0.0)
         with audio.decodable(source) as readable:
             info = audio.probe(readable, scan=False)
+            report(0.0)
             if max_duration_s is not None and info.duration_s > max_duration_s:
                 length, limit = _clock(info.duration_s), _clock(max_duration_s)
                 raise AudioError(f"{name}: {length} long; the limit is {limit}.")

@@ -1,0 +1,84 @@
+"""Offline separation: ``python manage.py separate SONG [SONG ...] --out DIR``.
+
+Writes ``DIR/<song name>/accompaniment.wav`` and ``DIR/<song name>/vocals.wav`` (the Spleeter
+CLI's layout) with the same warm engine the platform's worker uses. A bad input gets a
+one-line reason and a non-zero exit status; the other songs are still separated.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from separation.engine import EngineError, get_engine
+
+
+class ProgressBar:
+    WIDTH = 30
+
+    def __init__(self, stream, label: str) -> None:
+        self._stream = stream
+        self._label = label
+        self._interactive = stream.isatty()
+        self._last_step = -1
+
+    def __call__(self, fraction: float) -> None:
+        percent = int(fraction * 100)
+        if not self._interactive:
+            step = percent // 25  # a line at 0, 25, 50, 75 and 100 %
+            if step == self._last_step:
+                return
+            self._last_step = step
+        filled = int(self.WIDTH * fraction)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        end = "\r" if self._interactive and fraction < 1 else "\n"
+        self._stream.write(f"{self._label} [{bar}] {percent:3d}%{end}")
+        self._stream.flush()
+
+
+class Command(BaseCommand):
+    help = "Separate songs into accompaniment.wav (the jam track) and vocals.wav."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("songs", nargs="+", type=Path, help="audio files to separate")
+        parser.add_argument("--out", "-o", type=Path, required=True, help="output folder")
+        parser.add_argument(
+            "--max-duration",
+            type=float,
+            default=settings.JAM_MAX_DURATION_S,
+            help="refuse songs longer than this many seconds (0: no limit); "
+            "default JAM_MAX_DURATION_S",
+        )
+
+    def handle(self, *args, songs: list[Path], out: Path, max_duration: float, **options):
+        try:
+            engine = get_engine()
+        except EngineError as error:
+            raise CommandError(str(error)) from error
+        failures = 0
+        for song in songs:
+            target = out / song.stem
+            label = song.name if len(song.name) <= 40 else song.name[:37] + "..."
+            started = time.monotonic()
+            try:
+                result = engine.separate_file(
+                    song,
+                    target,
+                    progress=ProgressBar(sys.stderr, label),
+                    max_duration_s=max_duration or None,
+                )
+            except EngineError as error:
+                failures += 1
+                self.stderr.write(f"error: {error}")
+                continue
+            elapsed = time.monotonic() - started
+            self.stdout.write(
+                f"{song.name}: {result.info.duration_s:.1f} s of audio in {elapsed:.1f} s "
+                f"-> {result.accompaniment.parent}/"
+            )
+        if failures:
+            raise CommandError(f"{failures} of {len(songs)} songs could not be separated.")

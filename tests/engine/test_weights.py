@@ -1,0 +1,54 @@
+import shutil
+
+import pytest
+
+from separation.engine import ModelError, weights
+from separation.engine.model import UNetModel
+
+
+@pytest.fixture
+def installed_copy(tmp_path):
+    """A copy of the installed checkpoint folder (the big data file is linked, not copied)."""
+    source = weights.verify()
+    target = tmp_path / "2stems"
+    target.mkdir()
+    for name in weights.FILES:
+        if name.startswith("model.data"):
+            (target / name).symlink_to(source / name)
+        else:
+            shutil.copy(source / name, target / name)
+    return target
+
+
+def test_the_installed_weights_match_their_published_hashes():
+    folder = weights.verify()
+    assert sorted(p.name for p in folder.iterdir() if p.name in weights.FILES) == sorted(
+        weights.FILES
+    )
+
+
+def test_it_names_the_missing_file(installed_copy):
+    (installed_copy / "model.index").unlink()
+    with pytest.raises(ModelError, match=r"model\.index is missing"):
+        weights.verify(installed_copy)
+
+
+def test_it_names_the_corrupt_file(installed_copy):
+    (installed_copy / "checkpoint").write_text('model_checkpoint_path: "model"\n')
+    with pytest.raises(ModelError, match=r"checkpoint has sha256 .* expected 011c96b9"):
+        weights.verify(installed_copy)
+
+
+def test_the_model_refuses_an_empty_folder_instead_of_running_on_random_weights(tmp_path):
+    # An empty model folder is what a failed Spleeter download leaves behind; Spleeter itself
+    # then runs silently on random weights.
+    empty = tmp_path / "2stems"
+    empty.mkdir()
+    with pytest.raises(ModelError, match="is missing"):
+        UNetModel(empty)
+
+
+def test_a_missing_folder_points_at_the_fetch_command(tmp_path, monkeypatch):
+    monkeypatch.setenv(weights.ENV_VAR, str(tmp_path / "nowhere"))
+    with pytest.raises(ModelError, match=r"separation\.engine\.weights fetch"):
+        weights.verify()
