@@ -176,3 +176,12 @@ def test_anonymous_users_cannot_upload(client, wav_file, db):
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
     assert not Track.objects.exists()
+
+
+def test_the_error_message_does_not_mention_the_temporary_file(alice_client, tmp_path):
+    path = tmp_path / "notes.wav"
+    path.write_text("not audio\n" * 100)
+    response = post_file(alice_client, path, headers={"Accept": "application/json"})
+    message = response.json()["errors"][0]
+    assert message.startswith("We could not read that file as audio")
+    assert ".upload" not in message and "tmp" not in message
