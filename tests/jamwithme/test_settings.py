@@ -35,7 +35,7 @@ def test_the_embedded_defaults_need_no_environment(tmp_path):
     assert (tmp_path / "secret_key").exists()
 
 
-def test_stored_files_have_no_public_base_url(settings):
-    from django.conf import settings as live
+def test_stored_files_have_no_public_base_url():
+    from jamwithme import settings as module
 
-    assert live.STORAGES["default"]["OPTIONS"]["base_url"] is None
+    assert module.STORAGES["default"]["OPTIONS"]["base_url"] is None
