@@ -15,7 +15,8 @@ song at once, with memory bounded by one segment.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.fft
@@ -86,6 +87,26 @@ def extend_masks(mask: np.ndarray, plan: BandPlan) -> np.ndarray:
     return full
 
 
+@dataclass
+class _Piece:
+    samples: np.ndarray  # the padded input under this piece's hops, (frames * HOP, 2)
+    frames: int
+    spectrum: np.ndarray  # (2, frames, BINS) complex64
+    magnitude: np.ndarray  # (2, frames, F)
+    total_in: int | None  # input length, once the input has ended
+    last: bool
+
+    def magnitude_tfc(self) -> np.ndarray:
+        return np.transpose(self.magnitude, (1, 2, 0))  # (frames, F, 2), the network's layout
+
+
+@dataclass
+class _Output:
+    tail: np.ndarray = field(default_factory=lambda: np.zeros((2, 2, FRAME - HOP), np.float32))
+    to_skip: int = FRAME  # the output's first 4096 samples belong to Spleeter's lead padding
+    frames_done: int = 0
+
+
 class StreamingSeparator:
     """Feeds stereo 44.1 kHz blocks through the network; yields (vocals, accompaniment) blocks.
 
@@ -107,11 +128,28 @@ class StreamingSeparator:
         *,
         on_frames: Callable[[int], None] | None = None,
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Stereo blocks in, (vocals, accompaniment) blocks out, as the pieces complete.
+
+        The network for piece k runs on a background thread while this thread finishes piece
+        k-1 (masks, inverse STFT, the caller's writing) and reads and analyses piece k+1.
+        TensorFlow and the big NumPy/SciPy calls release the GIL, so they overlap.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="unet") as network:
+            in_flight: tuple[_Piece, Future] | None = None
+            state = _Output()
+            for piece in self._pieces(blocks):
+                future = network.submit(self._estimate, piece.magnitude_tfc())
+                if in_flight is not None:
+                    yield from self._finish(*in_flight, state, on_frames)
+                in_flight = (piece, future)
+            if in_flight is not None:
+                yield from self._finish(*in_flight, state, on_frames)
+
+    def _pieces(self, blocks: Iterable[np.ndarray]) -> Iterator[_Piece]:
+        """Cut the padded input into pieces of whole segments and analyse each one."""
         pending: list[np.ndarray] = [np.zeros((FRAME, 2), dtype=np.float32)]  # Spleeter's lead
         pending_len = FRAME
         total_in = 0
-        to_skip = FRAME  # the output's first 4096 samples belong to the padding
-        tail = np.zeros((2, 2, FRAME - HOP), dtype=np.float32)  # overlap-add carry per stem
         piece_samples = (self._piece - 1) * HOP + FRAME
         frames_done = 0
         source = iter(blocks)
@@ -135,55 +173,68 @@ class StreamingSeparator:
                 # tf.signal.stft(pad_end=True): ceil(len / hop) frames, zeros after the end.
                 frames = min(self._piece, -(-(total_in + FRAME - frames_done * HOP) // HOP))
                 if frames <= 0:
-                    break
+                    return
                 needed = (frames - 1) * HOP + FRAME
                 if len(buffer) < needed:
                     buffer = np.concatenate(
                         [buffer, np.zeros((needed - len(buffer), 2), dtype=np.float32)]
                     )
-            stems = self._process_piece(buffer, frames)  # (2 stems, 2 ch, (frames+3)*HOP)
-            stems[:, :, : FRAME - HOP] += tail
-            tail = stems[:, :, frames * HOP :].copy()
-            ready = stems[:, :, : frames * HOP]
             frames_done += frames
+            last = exhausted and frames_done * HOP >= total_in + FRAME
+            yield self._analyse(buffer, frames, total_in if exhausted else None, last)
             pending = [buffer[frames * HOP :]]
             pending_len = len(pending[0])
-            if to_skip:
-                skip = min(to_skip, ready.shape[-1])
-                ready = ready[:, :, skip:]
-                to_skip -= skip
-            produced_limit = total_in if exhausted else None
-            if produced_limit is not None:
-                # Everything past the input's end is padding.
-                already = frames_done * HOP - FRAME - ready.shape[-1]
-                keep = max(0, min(ready.shape[-1], produced_limit - already))
-                ready = ready[:, :, :keep]
-            if ready.shape[-1]:
-                yield ready[0].T.copy(), ready[1].T.copy()
-            if on_frames is not None:
-                on_frames(frames)
-            if exhausted and frames_done * HOP >= total_in + FRAME:
-                break
+            if last:
+                return
 
-    def _process_piece(self, buffer: np.ndarray, frames: int) -> np.ndarray:
-        plan = self._plan
+    def _analyse(self, buffer: np.ndarray, frames: int, total_in: int | None, last: bool) -> _Piece:
         # (frames, FRAME, 2) strided view -> (2, frames, FRAME)
         view = np.lib.stride_tricks.sliding_window_view(buffer, FRAME, axis=0)[::HOP][:frames]
         framed = np.transpose(view, (1, 0, 2)) * WINDOW  # float32, (2, frames, FRAME)
         spectrum = scipy.fft.rfft(framed, axis=-1, workers=-1)  # complex64, (2, frames, BINS)
-        magnitude = np.abs(spectrum[:, :, : plan.model_bins])  # (2, frames, F)
-        estimates = self._estimate(np.transpose(magnitude, (1, 2, 0)))
+        magnitude = np.abs(spectrum[:, :, : self._plan.model_bins])  # (2, frames, F)
+        return _Piece(buffer[: frames * HOP], frames, spectrum, magnitude, total_in, last)
+
+    def _finish(
+        self,
+        piece: _Piece,
+        estimate: Future,
+        state: _Output,
+        on_frames: Callable[[int], None] | None,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        stems = self._synthesise(piece, estimate.result())  # (2 stems, 2 ch, (frames+3)*HOP)
+        frames = piece.frames
+        stems[:, :, : FRAME - HOP] += state.tail
+        state.tail = stems[:, :, frames * HOP :].copy()
+        ready = stems[:, :, : frames * HOP]
+        state.frames_done += frames
+        if state.to_skip:
+            skip = min(state.to_skip, ready.shape[-1])
+            ready = ready[:, :, skip:]
+            state.to_skip -= skip
+        if piece.total_in is not None:
+            # Everything past the input's end is padding.
+            already = state.frames_done * HOP - FRAME - ready.shape[-1]
+            keep = max(0, min(ready.shape[-1], piece.total_in - already))
+            ready = ready[:, :, :keep]
+        if ready.shape[-1]:
+            yield ready[0].T.copy(), ready[1].T.copy()
+        if on_frames is not None:
+            on_frames(frames)
+
+    def _synthesise(self, piece: _Piece, estimates: list[np.ndarray]) -> np.ndarray:
+        plan, frames = self._plan, piece.frames
         masks = ratio_masks(*estimates)  # each (2, frames, F)
         out = np.zeros((2, 2, (frames + OVERLAP - 1) * HOP), dtype=np.float32)
         # With the "top" extension the two masks sum to one in every bin, so the vocals are
         # the input minus the accompaniment (to float rounding): one inverse STFT, not two.
         stems = (1,) if plan.extension == "top" else (0, 1)
         for stem in stems:
-            self._overlap_add(spectrum * extend_masks(masks[stem], plan), out[stem], frames)
+            masked = piece.spectrum * extend_masks(masks[stem], plan)
+            self._overlap_add(masked, out[stem], frames)
         if plan.extension == "top":
-            ready = frames * HOP
-            out[0, :, :ready] = buffer[:ready].T
-            out[0] -= out[1]  # the carried tail is subtracted in run() as well
+            out[0, :, : frames * HOP] = piece.samples.T
+            out[0] -= out[1]  # the carried tail is subtracted in _finish as well
         return out
 
     def _estimate(self, magnitude: np.ndarray) -> list[np.ndarray]:
