@@ -15,7 +15,7 @@ from tracks.selectors import track_list_for_user
 from tracks.services import TrackUploadError, track_delete, track_rename, track_upload
 
 AUDIO_KINDS = {"original": "original", "instrumental": "instrumental", "vocals": "vocals"}
-STEM_KINDS = ("instrumental", "vocals")
+STEM_KINDS = {"instrumental": "instrumental", "vocals": "vocals"}
 WAVEFORM_KINDS = {
     "original": "waveform_original",
     "instrumental": "waveform_instrumental",
@@ -26,6 +26,15 @@ WAVEFORM_KINDS = {
 def get_track_or_404(request, track_id) -> Track:
     """The one access check for tracks: the owner gets it, everyone else a 404."""
     return get_object_or_404(track_list_for_user(user=request.user), id=track_id)
+
+
+def _stored_file_or_404(track: Track, fields: dict[str, str], kind: str):
+    """The track's stored file for ``kind`` (a key of ``fields``), or a 404."""
+    field = fields.get(kind)
+    stored = getattr(track, field) if field else None
+    if not stored:
+        raise Http404
+    return stored
 
 
 def safe_next_url(request, track: Track) -> str:
@@ -132,11 +141,7 @@ def delete(request, track_id):
 @require_GET
 def audio(request, track_id, kind):
     track = get_track_or_404(request, track_id)
-    if kind not in AUDIO_KINDS:
-        raise Http404
-    stored = getattr(track, AUDIO_KINDS[kind])
-    if not stored:
-        raise Http404
+    stored = _stored_file_or_404(track, AUDIO_KINDS, kind)
     return stored_file_response(request, stored.name)
 
 
@@ -144,11 +149,7 @@ def audio(request, track_id, kind):
 @require_GET
 def download(request, track_id, kind):
     track = get_track_or_404(request, track_id)
-    if kind not in STEM_KINDS:
-        raise Http404
-    stored = getattr(track, kind)
-    if not stored:
-        raise Http404
+    stored = _stored_file_or_404(track, STEM_KINDS, kind)
     return stored_file_response(
         request, stored.name, download_name=safe_download_name(track.title, kind, ".wav")
     )
@@ -158,9 +159,5 @@ def download(request, track_id, kind):
 @require_GET
 def waveform(request, track_id, kind):
     track = get_track_or_404(request, track_id)
-    if kind not in WAVEFORM_KINDS:
-        raise Http404
-    stored = getattr(track, WAVEFORM_KINDS[kind])
-    if not stored:
-        raise Http404
+    stored = _stored_file_or_404(track, WAVEFORM_KINDS, kind)
     return stored_file_response(request, stored.name)
