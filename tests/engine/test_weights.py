@@ -50,5 +50,5 @@ def test_the_model_refuses_an_empty_folder_instead_of_running_on_random_weights(
 
 def test_a_missing_folder_points_at_the_fetch_command(tmp_path, monkeypatch):
     monkeypatch.setenv(weights.ENV_VAR, str(tmp_path / "nowhere"))
-    with pytest.raises(ModelError, match=r"separation\.engine\.weights fetch"):
+    with pytest.raises(ModelError, match=r"separation\.engine fetch-weights"):
         weights.verify()
