@@ -93,7 +93,7 @@ def upload(request):
 def _upload_context(form: UploadForm) -> dict:
     return {
         "form": form,
-        "max_upload_bytes": settings.JAM_MAX_UPLOAD_BYTES,
+        "max_upload_mb": settings.JAM_MAX_UPLOAD_BYTES / (1024 * 1024),
         "max_minutes": settings.JAM_MAX_DURATION_S / 60,
     }
 

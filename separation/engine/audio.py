@@ -84,7 +84,7 @@ def decodable(path: str | os.PathLike) -> Iterator[Path]:
         ]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0 or not target.is_file():
-            raise AudioError(f"{path.name}: not an audio file we can read ({_first_line(result)}).")
+            raise AudioError(f"{path.name}: not an audio file we can read.")
         if result.stderr.strip():
             raise AudioError(
                 f"{path.name}: the audio is damaged or truncated ({_first_line(result)})."
