@@ -159,3 +159,15 @@ def test_the_separate_command_finishes_good_songs_and_fails_on_bad_ones(tmp_path
     jam = tmp_path / "mix" / "accompaniment.wav"
     assert sf.info(jam).frames == 705600
     assert sf.info(tmp_path / "mix" / "vocals.wav").frames == 705600
+
+
+def test_a_hostile_song_name_cannot_write_outside_the_output_folder(real_engine, tmp_path):
+    from django.core.management import call_command
+
+    song = tmp_path / "in" / "...wav"
+    song.parent.mkdir()
+    song.write_bytes((DATA / MIXTURES[0] / "mix.flac").read_bytes())
+    out = tmp_path / "deep" / "out"
+    call_command("separate", str(song), out=out, max_duration=0)
+    assert sorted(p.name for p in out.iterdir()) == ["song"]
+    assert not (tmp_path / "deep" / "accompaniment.wav").exists()

@@ -17,6 +17,11 @@ from django.core.management.base import BaseCommand, CommandError
 from separation.engine import EngineError, get_engine
 
 
+def output_folder_name(song: Path) -> str:
+    """The song's name without extension, never ``..`` or hidden (``...wav`` has stem ``..``)."""
+    return song.stem.strip().lstrip(".") or "song"
+
+
 class ProgressBar:
     WIDTH = 30
 
@@ -61,7 +66,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         failures = 0
         for song in songs:
-            target = out / song.stem
+            target = out / output_folder_name(song)
             label = song.name if len(song.name) <= 40 else song.name[:37] + "..."
             started = time.monotonic()
             try:
