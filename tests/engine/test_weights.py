@@ -1,3 +1,4 @@
+import json
 import shutil
 
 import pytest
@@ -52,3 +53,25 @@ def test_a_missing_folder_points_at_the_fetch_command(tmp_path, monkeypatch):
     monkeypatch.setenv(weights.ENV_VAR, str(tmp_path / "nowhere"))
     with pytest.raises(ModelError, match=r"separation\.engine fetch-weights"):
         weights.verify()
+
+
+@pytest.mark.model
+def test_a_stale_onnx_export_is_rebuilt_from_the_checked_checkpoint(installed_copy):
+    from separation.engine import export
+
+    first = weights.onnx_model(installed_copy)
+    manifest = installed_copy / export.MANIFEST_NAME
+    good = manifest.read_text()
+    first.write_bytes(b"not the exported network")  # e.g. a half-written or tampered file
+    rebuilt = weights.onnx_model(installed_copy)
+    assert rebuilt.stat().st_size > 1_000_000
+    assert manifest.read_text() == good
+
+
+def test_the_installed_onnx_export_matches_its_manifest():
+    from separation.engine import export
+
+    folder = weights.verify()
+    manifest = json.loads((folder / export.MANIFEST_NAME).read_text())
+    assert manifest["checkpoint_sha256"] == weights.FILES
+    assert manifest["onnx_sha256"] == weights.sha256_of(folder / export.ONNX_NAME)
