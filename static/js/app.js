@@ -81,8 +81,13 @@
 
   function applyEvent(event) {
     var selector = "[data-track-id='" + event.track_id + "']";
-    document.querySelectorAll(selector).forEach(function (node) {
+    var nodes = document.querySelectorAll(selector);
+    // A page rendered after the change already shows it (e.g. the track page reloads on
+    // "done" and its socket hears the same state again): no second toast then.
+    var alreadyShown = nodes.length > 0;
+    nodes.forEach(function (node) {
       var previous = node.dataset.status;
+      if (previous !== event.status) alreadyShown = false;
       node.dataset.status = event.status;
       var label = node.querySelector("[data-role=status-label]");
       if (label) label.textContent = statusLabel(event);
@@ -95,6 +100,7 @@
         else if (node.hasAttribute("data-reload-on-change")) window.location.reload();
       }
     });
+    if (alreadyShown) return;
     if (event.type === "separation.done") {
       toast("“" + event.title + "” is ready: your jam track is in the library.", "done");
     } else if (event.type === "separation.failed") {
