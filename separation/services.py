@@ -161,6 +161,16 @@ def _claimer_is_dead(claimed_by: str) -> bool:
     return pid != os.getpid() and not _pid_alive(pid)
 
 
+def _sweep_unreferenced_files(*, job_id: int) -> None:
+    from tracks.services import track_sweep_unreferenced_files
+
+    track_id = SeparationJob.objects.filter(id=job_id).values_list("track_id", flat=True).first()
+    if track_id is not None:
+        swept = track_sweep_unreferenced_files(track_id=track_id)
+        if swept:
+            logger.warning("Deleted %d unrecorded file(s) of job %s", len(swept), job_id)
+
+
 def job_recover_orphans() -> list[int]:
     """Requeue jobs left `running` by a worker that died: its process is gone (same host) or
     its heartbeat is older than SEPARATION_STALE_AFTER_S. A job that has already been
@@ -178,6 +188,9 @@ def job_recover_orphans() -> list[int]:
         same_claim = SeparationJob.objects.filter(
             id=row["id"], status=Status.RUNNING, claimed_by=row["claimed_by"]
         )
+        # Files a dead run stored but never recorded; swept while the job is still claimed,
+        # so no new run can be storing files for it yet.
+        _sweep_unreferenced_files(job_id=row["id"])
         if row["attempts"] >= settings.SEPARATION_MAX_ATTEMPTS:
             changed = same_claim.update(
                 status=Status.FAILED, error=TOO_MANY_ATTEMPTS, finished_at=now, updated_at=now
@@ -266,11 +279,9 @@ def _store_outputs(*, track: Any, result: Any, source: Path, work_dir: Path) -> 
 
 
 def _delete_stored(names: list[str]) -> None:
-    for name in names:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            logger.warning("Could not delete stored file %s", name, exc_info=True)
+    from tracks.services import storage_delete_quietly
+
+    storage_delete_quietly(names=names)
 
 
 def job_fail(*, job_id: int, worker_id: str, reason: str) -> bool:

@@ -116,6 +116,26 @@ def track_delete(*, track: Track) -> None:
     transaction.on_commit(lambda: storage_delete_quietly(names=names))
 
 
+def track_sweep_unreferenced_files(*, track_id) -> list[str]:
+    """Delete files under the track's folder that its row does not point to.
+
+    A worker that died between storing a run's stems and recording them leaves such files;
+    recovery calls this before the job is queued again. Returns the deleted names.
+    """
+    track = Track.objects.filter(id=track_id).first()
+    if track is None:
+        return []
+    folder = f"tracks/{track.id}"
+    try:
+        _, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return []
+    keep = set(track.stored_names)
+    orphans = [f"{folder}/{name}" for name in files if f"{folder}/{name}" not in keep]
+    storage_delete_quietly(names=orphans)
+    return orphans
+
+
 def storage_delete_quietly(*, names: list[str]) -> None:
     for name in names:
         try:

@@ -228,6 +228,21 @@ def test_a_job_of_a_dead_process_on_this_host_is_requeued_at_once(job):
     assert job_recover_orphans() == [job.id]
 
 
+def test_recovery_deletes_stems_a_dead_run_stored_but_never_recorded(job, track, settings):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    orphan = default_storage.save(f"tracks/{track.id}/abc123-instrumental.wav", ContentFile(b"x"))
+    job_claim(job_id=job.id, worker_id="otherhost:1:dead")
+    SeparationJob.objects.filter(id=job.id).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.SEPARATION_STALE_AFTER_S + 1)
+    )
+    assert job_recover_orphans() == [job.id]
+    assert not default_storage.exists(orphan)
+    track.refresh_from_db()
+    assert default_storage.exists(track.original.name)  # what the row points to stays
+
+
 def test_a_job_of_a_live_process_on_this_host_is_left_alone(job):
     job_claim(job_id=job.id, worker_id=f"{socket.gethostname()}:{os.getppid()}:alive")
     assert job_recover_orphans() == []
