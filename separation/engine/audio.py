@@ -31,7 +31,7 @@ class AudioInfo:
     duration_s: float
     sample_rate: int
     channels: int
-    format: str  # e.g. "WAV PCM_16", "FLAC PCM_24", "MP3", "AAC (ffmpeg)"
+    format: str  # e.g. "WAV PCM_16", "FLAC PCM_24", "MP3 MPEG_LAYER_III", "decoded by ffmpeg"
     frames: int = 0
     subtype: str = ""
 
@@ -130,9 +130,8 @@ def probe(path: str | os.PathLike, *, scan: bool = True) -> AudioInfo:
     name = Path(path).name
     with decodable(path) as readable:
         _check_riff_length(readable, name)
-        with _open(readable, name) as audio:
-            info = sf.info(str(readable))
-            channels, rate = audio.channels, audio.samplerate
+        info = sf.info(str(readable))  # decodable() made sure libsndfile can open it
+        channels, rate = info.channels, info.samplerate
         via_ffmpeg = readable != Path(path)
         fmt = "decoded by ffmpeg" if via_ffmpeg else f"{info.format} {info.subtype}"
         if channels > MAX_CHANNELS:

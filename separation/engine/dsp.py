@@ -94,7 +94,6 @@ class _Piece:
     spectrum: np.ndarray  # (2, frames, BINS) complex64
     magnitude: np.ndarray  # (2, frames, F)
     total_in: int | None  # input length, once the input has ended
-    last: bool
 
     def magnitude_tfc(self) -> np.ndarray:
         return np.transpose(self.magnitude, (1, 2, 0))  # (frames, F, 2), the network's layout
@@ -132,7 +131,7 @@ class StreamingSeparator:
 
         The network for piece k runs on a background thread while this thread finishes piece
         k-1 (masks, inverse STFT, the caller's writing) and reads and analyses piece k+1.
-        TensorFlow and the big NumPy/SciPy calls release the GIL, so they overlap.
+        ONNX Runtime and the big NumPy/SciPy calls release the GIL, so they overlap.
         """
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="unet") as network:
             in_flight: tuple[_Piece, Future] | None = None
@@ -181,19 +180,19 @@ class StreamingSeparator:
                     )
             frames_done += frames
             last = exhausted and frames_done * HOP >= total_in + FRAME
-            yield self._analyse(buffer, frames, total_in if exhausted else None, last)
+            yield self._analyse(buffer, frames, total_in if exhausted else None)
             pending = [buffer[frames * HOP :]]
             pending_len = len(pending[0])
             if last:
                 return
 
-    def _analyse(self, buffer: np.ndarray, frames: int, total_in: int | None, last: bool) -> _Piece:
+    def _analyse(self, buffer: np.ndarray, frames: int, total_in: int | None) -> _Piece:
         # (frames, FRAME, 2) strided view -> (2, frames, FRAME)
         view = np.lib.stride_tricks.sliding_window_view(buffer, FRAME, axis=0)[::HOP][:frames]
         framed = np.transpose(view, (1, 0, 2)) * WINDOW  # float32, (2, frames, FRAME)
         spectrum = scipy.fft.rfft(framed, axis=-1, workers=-1)  # complex64, (2, frames, BINS)
         magnitude = np.abs(spectrum[:, :, : self._plan.model_bins])  # (2, frames, F)
-        return _Piece(buffer[: frames * HOP], frames, spectrum, magnitude, total_in, last)
+        return _Piece(buffer[: frames * HOP], frames, spectrum, magnitude, total_in)
 
     def _finish(
         self,

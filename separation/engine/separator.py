@@ -170,14 +170,12 @@ class Engine:
         try:
             # Both stems go back to the input's rate through their own resampler.
             back = {stem: _Resampler(dsp.SAMPLE_RATE, rate) for stem in STEMS}
-            written = dict.fromkeys(STEMS, 0)
 
             def emit(stem: str, block: np.ndarray, *, final: bool = False) -> None:
                 block = back[stem].push(block, final=final)
-                block = block[: max(0, info.frames - written[stem])]
+                block = block[: max(0, info.frames - writers[stem].frames)]
                 if info.channels == 1:
                     block = block.mean(axis=1, keepdims=True)
-                written[stem] += len(block)
                 writers[stem].write(block)
 
             for vocals, accompaniment in stems:
@@ -185,8 +183,8 @@ class Engine:
                 emit("accompaniment", accompaniment)
             for stem in STEMS:
                 emit(stem, np.zeros((0, 2), dtype=np.float32), final=True)
-                if written[stem] < info.frames:
-                    pad = np.zeros((info.frames - written[stem], 2), dtype=np.float32)
+                if writers[stem].frames < info.frames:
+                    pad = np.zeros((info.frames - writers[stem].frames, 2), dtype=np.float32)
                     emit(stem, pad)
         finally:
             for writer in writers.values():
