@@ -350,7 +350,11 @@ def job_run(
             out_dir = work_dir / "out"
             out_dir.mkdir()
             result = engine.separate_file(
-                source, out_dir, progress=reporter, max_duration_s=settings.JAM_MAX_DURATION_S
+                source,
+                out_dir,
+                progress=reporter,
+                max_duration_s=settings.JAM_MAX_DURATION_S,
+                name=track.original_filename or None,
             )
             reporter.write(99)
             stored = _store_outputs(track=track, result=result, source=source, work_dir=work_dir)

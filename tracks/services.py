@@ -43,13 +43,6 @@ def track_title_from_filename(filename: str) -> str:
     return title[:200] or "Untitled"
 
 
-def _without_path(message: str, path: str) -> str:
-    """The engine's message without our temporary file's name, which means nothing to users."""
-    for name in (path, PurePath(path).name):
-        message = message.replace(f"{name}: ", "").replace(name, "the file")
-    return message
-
-
 def _stored_extension(audio_format: str, filename: str) -> str:
     # The engine may add the encoding after the container, e.g. "FLAC PCM_16".
     container = (audio_format or "").split(" ")[0].lower()
@@ -70,10 +63,10 @@ def track_upload(*, owner: AbstractBaseUser, upload: UploadedFile, title: str = 
         raise TrackUploadError("The upload did not arrive completely. Please try again.")
     temporary_path = upload.temporary_file_path()
     try:
-        info = audio_engine.probe(temporary_path)
+        # Messages name the user's file, never our temporary copy.
+        info = audio_engine.probe(temporary_path, name=PurePath(upload.name or "upload").name)
     except audio_engine.AudioError as exc:
-        reason = _without_path(str(exc), temporary_path)
-        raise TrackUploadError(f"We could not read that file as audio: {reason}") from exc
+        raise TrackUploadError(f"We could not read that file as audio: {exc}") from exc
     if info.duration_s > settings.JAM_MAX_DURATION_S:
         limit = round(settings.JAM_MAX_DURATION_S / 60, 1)
         raise TrackUploadError(f"That song is too long. The limit is {limit:g} minutes.")

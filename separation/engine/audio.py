@@ -62,13 +62,17 @@ def _declared_riff_data_end(path: Path) -> int | None:
 
 
 @contextlib.contextmanager
-def decodable(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a path soundfile can read: the file itself, or a temporary WAV decoded by ffmpeg."""
+def decodable(path: str | os.PathLike, *, name: str | None = None) -> Iterator[Path]:
+    """Yield a path soundfile can read: the file itself, or a temporary WAV decoded by ffmpeg.
+
+    ``name`` is what error messages call the file (default: its own name).
+    """
     path = Path(path)
+    name = name or path.name
     if not path.is_file():
-        raise AudioError(f"{path.name}: file not found.")
+        raise AudioError(f"{name}: file not found.")
     if path.stat().st_size == 0:
-        raise AudioError(f"{path.name}: the file is empty.")
+        raise AudioError(f"{name}: the file is empty.")
     try:
         sf.info(str(path))
     except sf.LibsndfileError:
@@ -84,11 +88,9 @@ def decodable(path: str | os.PathLike) -> Iterator[Path]:
         ]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0 or not target.is_file():
-            raise AudioError(f"{path.name}: not an audio file we can read.")
+            raise AudioError(f"{name}: not an audio file we can read.")
         if result.stderr.strip():
-            raise AudioError(
-                f"{path.name}: the audio is damaged or truncated ({_first_line(result)})."
-            )
+            raise AudioError(f"{name}: the audio is damaged or truncated ({_first_line(result)}).")
         yield target
 
 
@@ -121,14 +123,15 @@ def _check_riff_length(path: Path, name: str) -> None:
         raise AudioError(f"{name}: the file is truncated (its header promises more audio).")
 
 
-def probe(path: str | os.PathLike, *, scan: bool = True) -> AudioInfo:
+def probe(path: str | os.PathLike, *, scan: bool = True, name: str | None = None) -> AudioInfo:
     """Describe an audio file, or raise AudioError with a one-line reason.
 
     With ``scan`` (the default) the whole file is decoded once, in blocks, so that damaged,
-    truncated and silent files are caught before any work is queued for them.
+    truncated and silent files are caught before any work is queued for them. ``name`` is
+    what messages call the file (the user's name for an upload kept under a temporary one).
     """
-    name = Path(path).name
-    with decodable(path) as readable:
+    name = name or Path(path).name
+    with decodable(path, name=name) as readable:
         _check_riff_length(readable, name)
         info = sf.info(str(readable))  # decodable() made sure libsndfile can open it
         channels, rate = info.channels, info.samplerate

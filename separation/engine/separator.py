@@ -106,18 +106,20 @@ class Engine:
         *,
         progress: Progress | None = None,
         max_duration_s: float | None = None,
+        name: str | None = None,
     ) -> SeparationResult:
         """Write ``out_dir/accompaniment.wav`` and ``out_dir/vocals.wav`` for one song.
 
         The WAVs have the input's sample rate and channel count (mono stays mono). Either both
         files are there afterwards or neither is: a failure leaves nothing half-written.
+        ``name`` is what error messages call the song (default: the file's name).
         """
         source = Path(source)
         out_dir = Path(out_dir)
-        name = source.name
+        name = name or source.name
         report = progress or (lambda fraction: None)
-        with audio.decodable(source) as readable:
-            info = audio.probe(readable, scan=False)
+        with audio.decodable(source, name=name) as readable:
+            info = audio.probe(readable, scan=False, name=name)
             report(0.0)
             if max_duration_s is not None and info.duration_s > max_duration_s:
                 length, limit = _clock(info.duration_s), _clock(max_duration_s)

@@ -60,6 +60,13 @@ def test_it_refuses_text_named_wav(tmp_path):
         probe(path)
 
 
+def test_messages_use_the_name_given_for_the_file(tmp_path):
+    path = tmp_path / "tmp8f3k2.upload.wav"
+    path.write_text("this is not audio\n" * 50)
+    with pytest.raises(AudioError, match=r"^My Song\.wav: not an audio file"):
+        probe(path, name="My Song.wav")
+
+
 def test_it_refuses_an_empty_file(tmp_path):
     path = tmp_path / "empty.wav"
     path.write_bytes(b"")

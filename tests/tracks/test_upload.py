@@ -185,3 +185,4 @@ def test_the_error_message_does_not_mention_the_temporary_file(alice_client, tmp
     message = response.json()["errors"][0]
     assert message.startswith("We could not read that file as audio")
     assert ".upload" not in message and "tmp" not in message
+    assert "notes.wav: not an audio file we can read" in message
