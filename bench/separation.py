@@ -64,14 +64,14 @@ def measure(command: list[str], env: dict) -> dict:
 def run_engine_child(song: str, out: str) -> None:
     """Inside a fresh process: load the engine, separate one song, report timings as JSON."""
     started = time.monotonic()
-    from separation.engine import get_engine
+    from separation.engine import JAM_TRACK, get_engine
 
     engine = get_engine()
     loaded = time.monotonic()
     result = engine.separate_file(song, out)
     done = time.monotonic()
     print(json.dumps({"load_s": loaded - started, "separate_s": done - loaded,
-                      "accompaniment": str(result.accompaniment)}))  # fmt: skip
+                      "accompaniment": str(result.stems[JAM_TRACK])}))  # fmt: skip
 
 
 def table_row(*cells: str) -> None:
@@ -139,7 +139,7 @@ def main() -> None:
     from separation.engine import weights
 
     weights.verify()
-    env = {**os.environ, "MODEL_PATH": str(weights.model_root()), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "MODEL_PATH": str(weights.DEFAULT_MODEL_ROOT), "PYTHONUNBUFFERED": "1"}
     spleeter = Path(sys.executable).with_name("spleeter")
     if not args.no_cli and not shutil.which("ffprobe"):
         raise SystemExit("the Spleeter CLI needs ffprobe: apt-get install ffmpeg (or --no-cli)")

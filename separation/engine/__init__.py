@@ -1,17 +1,24 @@
 """The separation engine: decode, run Spleeter's 2-stem U-Nets warm, encode.
 
-Pure audio and model code. It imports no Django model, no Channels and no Celery, so
-``manage.py separate``, the platform's worker and ``bench/separation.py`` all run the same code.
+Pure audio and model code. It imports no Django, Channels, Celery or app module, and reads no
+environment variable (only ``python -m separation.engine`` does): configuration comes in as
+arguments, so ``manage.py separate``, the platform's worker and ``bench/separation.py`` all run
+the same code.
 """
 
-from .audio import AudioInfo, probe, waveform_peaks
+from .audio import AudioInfo, format_label, probe, waveform_peaks
 from .dsp import FULL_BAND, SPLEETER_2STEMS, BandPlan
 from .errors import AudioError, EngineError, ModelError
 from .separator import Engine, SeparationResult, get_engine
+from .stems import JAM_TRACK, ORIGINAL_COLOUR, STEM_NAMES, STEMS, Stem, get_stem
 
 __all__ = [
     "FULL_BAND",
+    "JAM_TRACK",
+    "ORIGINAL_COLOUR",
     "SPLEETER_2STEMS",
+    "STEMS",
+    "STEM_NAMES",
     "AudioError",
     "AudioInfo",
     "BandPlan",
@@ -19,7 +26,10 @@ __all__ = [
     "EngineError",
     "ModelError",
     "SeparationResult",
+    "Stem",
+    "format_label",
     "get_engine",
+    "get_stem",
     "probe",
     "waveform_peaks",
 ]

@@ -32,6 +32,8 @@ EPSILON = 1e-10
 _n = np.arange(FRAME, dtype=np.float64)
 WINDOW = (0.5 - 0.5 * np.cos(2.0 * np.pi * _n / FRAME)).astype(np.float32)  # periodic Hann
 
+# The networks' outputs, by Spleeter's names, in the order the model and this module give them.
+OUTPUTS = ("vocals", "accompaniment")
 Predict = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 

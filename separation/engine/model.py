@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import weights
+from .dsp import OUTPUTS
 
 CHANNELS = 2
 TIME_MULTIPLE = 64  # six stride-2 layers: segment lengths must divide by 2**6
@@ -24,13 +25,14 @@ TIME_MULTIPLE = 64  # six stride-2 layers: segment lengths must divide by 2**6
 class UNetModel:
     """Spleeter's 2-stem U-Nets with the real weights, for any (batch, T, F, 2) input."""
 
-    def __init__(self, checkpoint_dir: Path | None = None, *, threads: int | None = None) -> None:
-        model_path = weights.onnx_model(checkpoint_dir)  # never runs on missing/random weights
+    def __init__(self, model_root: Path | None = None, *, threads: int | None = None) -> None:
+        """``model_root`` holds ``2stems/`` (None: the default folder); ``threads`` is how many
+        cores the networks use (None or 0: all of them)."""
+        model_path = weights.onnx_model(model_root)  # never runs on missing/random weights
         import onnxruntime
 
-        threads = threads or int(os.environ.get("JAMWITHME_MODEL_THREADS", "0")) or os.cpu_count()
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or 1
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = onnxruntime.InferenceSession(
@@ -46,5 +48,5 @@ class UNetModel:
             raise ValueError(f"T and F must be multiples of {TIME_MULTIPLE}: {magnitude.shape}")
         feed = {"mix": np.ascontiguousarray(magnitude, dtype=np.float32)}
         with self._lock:
-            vocals, accompaniment = self._session.run(["vocals", "accompaniment"], feed)
+            vocals, accompaniment = self._session.run(list(OUTPUTS), feed)
         return vocals, accompaniment

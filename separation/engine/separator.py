@@ -1,4 +1,4 @@
-"""The engine: a file (or an array) in, an instrumental and a vocal stem out.
+"""The engine: a file (or an array) in, the registry's stems (instrumental, vocals) out.
 
 Everything the platform's worker, ``manage.py separate`` and the benchmark do goes through
 :class:`Engine`; it imports nothing from Django, Channels or Celery.
@@ -20,15 +20,17 @@ from . import audio, dsp
 from .audio import AudioInfo
 from .errors import AudioError
 from .model import UNetModel
+from .stems import STEMS
 
 Progress = Callable[[float], None]
-STEMS = ("vocals", "accompaniment")
 
 
 @dataclass(frozen=True)
 class SeparationResult:
-    accompaniment: Path
-    vocals: Path
+    """``stems`` maps each registry name ("instrumental", "vocals"), in registry order, to the
+    WAV written for it: ``out_dir/<stem.output>.wav`` (the Spleeter CLI's layout)."""
+
+    stems: dict[str, Path]
     info: AudioInfo
 
 
@@ -69,10 +71,13 @@ class Engine:
         plan: dsp.BandPlan = dsp.FULL_BAND,
         *,
         model: UNetModel | None = None,
-        checkpoint_dir: Path | None = None,
+        model_root: Path | None = None,
+        threads: int | None = None,
     ) -> None:
+        """``model_root`` holds ``2stems/`` (None: the default folder); ``threads``: the cores
+        the networks use (None or 0: all). Both are ignored when a warm ``model`` is given."""
         self.plan = plan
-        self.model = model or UNetModel(checkpoint_dir)
+        self.model = model or UNetModel(model_root, threads=threads)
 
     def with_plan(self, plan: dsp.BandPlan) -> Engine:
         """The same warm networks under another band plan."""
@@ -84,19 +89,21 @@ class Engine:
     ) -> dict:
         """(n, 2) float32 at 44.1 kHz -> {"vocals": (n, 2), "accompaniment": (n, 2)}.
 
+        Keyed by the network outputs' Spleeter names (``Stem.output``), not by stem names, so
+        the result compares directly with ``spleeter.separator.Separator.separate``.
         ``segments_per_piece`` large enough to hold the song processes it whole, at once.
         """
         waveform = _to_stereo(np.asarray(waveform, dtype=np.float32).reshape(len(waveform), -1))
         blocks = (waveform[i : i + block_frames] for i in range(0, len(waveform), block_frames))
-        parts: dict[str, list[np.ndarray]] = {name: [] for name in STEMS}
+        parts: dict[str, list[np.ndarray]] = {output: [] for output in dsp.OUTPUTS}
         separator = dsp.StreamingSeparator(
             self.model.predict, self.plan, segments_per_piece=segments_per_piece
         )
-        for vocals, accompaniment in separator.run(blocks):
-            parts["vocals"].append(vocals)
-            parts["accompaniment"].append(accompaniment)
+        for estimates in separator.run(blocks):
+            for output, block in zip(dsp.OUTPUTS, estimates, strict=True):
+                parts[output].append(block)
         empty = np.zeros((0, 2), dtype=np.float32)
-        return {name: np.concatenate(parts[name]) if parts[name] else empty for name in STEMS}
+        return {output: np.concatenate(got) if got else empty for output, got in parts.items()}
 
     # -- files ----------------------------------------------------------------------------
     def separate_file(
@@ -110,39 +117,45 @@ class Engine:
     ) -> SeparationResult:
         """Write ``out_dir/accompaniment.wav`` and ``out_dir/vocals.wav`` for one song.
 
-        The WAVs have the input's sample rate and channel count (mono stays mono). Either both
-        files are there afterwards or neither is: a failure leaves nothing half-written.
-        ``name`` is what error messages call the song (default: the file's name).
+        The result's ``stems`` maps "instrumental" and "vocals" to those two files. The WAVs
+        have the input's sample rate and channel count (mono stays mono). Either both files
+        are there afterwards or neither is: a failure leaves nothing half-written. ``name`` is
+        what error messages call the song (default: the file's name).
         """
         source = Path(source)
         out_dir = Path(out_dir)
         name = name or source.name
         report = progress or (lambda fraction: None)
         with audio.decodable(source, name=name) as readable:
-            info = audio.probe(readable, scan=False, name=name)
+            info = audio.describe(readable, scan=False, name=name)
             report(0.0)
             if max_duration_s is not None and info.duration_s > max_duration_s:
                 length, limit = _clock(info.duration_s), _clock(max_duration_s)
                 raise AudioError(f"{name}: {length} long; the limit is {limit}.")
             out_dir.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix=".separating-", dir=out_dir) as scratch:
-                result = self._separate_stream(readable, name, info, Path(scratch), report)
-                targets = {stem: out_dir / f"{stem}.wav" for stem in STEMS}
-                gain = min(1.0, 0.999 / max(result["peak"], 1e-12))
+                peak, written = self._separate_stream(
+                    readable.path, name, info, Path(scratch), report
+                )
+                targets = {stem.name: out_dir / f"{stem.output}.wav" for stem in STEMS}
+                gain = min(1.0, 0.999 / max(peak, 1e-12))
                 subtype = audio.output_subtype(info)
                 try:
                     for stem in STEMS:
-                        audio.finalize_wav(result[stem], targets[stem], gain=gain, subtype=subtype)
+                        audio.finalize_wav(
+                            written[stem.name], targets[stem.name], gain=gain, subtype=subtype
+                        )
                 except BaseException:
                     for target in targets.values():
                         target.unlink(missing_ok=True)
                     raise
         report(1.0)
-        return SeparationResult(targets["accompaniment"], targets["vocals"], info)
+        return SeparationResult(stems=targets, info=info)
 
     def _separate_stream(
         self, readable: Path, name: str, info: AudioInfo, scratch: Path, report: Progress
-    ) -> dict:
+    ) -> tuple[float, dict[str, Path]]:
+        """Separate into temporary float WAVs; return their common peak and {stem name: path}."""
         rate = info.sample_rate
         model_frames = max(1, round(info.frames * dsp.SAMPLE_RATE / rate))
         total_network_frames = -(-(model_frames + dsp.FRAME) // dsp.HOP)
@@ -162,16 +175,17 @@ class Engine:
                 yield _to_stereo(block)
 
         model_input = _exact_length(_resampled(decoded(), rate, dsp.SAMPLE_RATE), model_frames)
-        stems = dsp.StreamingSeparator(self.model.predict, self.plan).run(
+        estimates = dsp.StreamingSeparator(self.model.predict, self.plan).run(
             model_input, on_frames=on_frames
         )
+        names = [stem.name for stem in STEMS]
         writers = {
             stem: audio.PeakTrackingWriter(scratch / f"{stem}.f32.wav", rate, info.channels)
-            for stem in STEMS
+            for stem in names
         }
         try:
-            # Both stems go back to the input's rate through their own resampler.
-            back = {stem: _Resampler(dsp.SAMPLE_RATE, rate) for stem in STEMS}
+            # Each stem goes back to the input's rate through its own resampler.
+            back = {stem: _Resampler(dsp.SAMPLE_RATE, rate) for stem in names}
 
             def emit(stem: str, block: np.ndarray, *, final: bool = False) -> None:
                 block = back[stem].push(block, final=final)
@@ -180,10 +194,11 @@ class Engine:
                     block = block.mean(axis=1, keepdims=True)
                 writers[stem].write(block)
 
-            for vocals, accompaniment in stems:
-                emit("vocals", vocals)
-                emit("accompaniment", accompaniment)
-            for stem in STEMS:
+            for blocks in estimates:
+                by_output = dict(zip(dsp.OUTPUTS, blocks, strict=True))
+                for stem in STEMS:
+                    emit(stem.name, by_output[stem.output])
+            for stem in names:
                 emit(stem, np.zeros((0, 2), dtype=np.float32), final=True)
                 if writers[stem].frames < info.frames:
                     pad = np.zeros((info.frames - writers[stem].frames, 2), dtype=np.float32)
@@ -194,7 +209,7 @@ class Engine:
         if silent_input:
             raise AudioError(f"{name}: the audio is silent; there is nothing to separate.")
         peak = max(writer.peak for writer in writers.values())
-        return {"peak": peak, **{stem: writers[stem].path for stem in STEMS}}
+        return peak, {stem: writer.path for stem, writer in writers.items()}
 
 
 class _Resampler:
@@ -220,10 +235,13 @@ _engine: Engine | None = None
 _engine_lock = threading.Lock()
 
 
-def get_engine() -> Engine:
-    """The process-wide warm engine (TensorFlow graph and weights loaded on first use)."""
+def get_engine(*, model_root: Path | None = None, threads: int | None = None) -> Engine:
+    """The process-wide warm engine, loaded on the first call with that call's arguments.
+
+    Later calls return the same engine whatever they pass: a process runs one model.
+    """
     global _engine
     with _engine_lock:
         if _engine is None:
-            _engine = Engine()
+            _engine = Engine(model_root=model_root, threads=threads)
         return _engine

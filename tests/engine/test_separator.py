@@ -1,11 +1,21 @@
 """The engine with the real model and weights, on real singing over real instruments."""
 
+import subprocess
+
 import numpy as np
 import pytest
 import scipy.signal
 import soundfile as sf
 
-from separation.engine import FULL_BAND, SPLEETER_2STEMS, AudioError, weights
+from separation.engine import (
+    FULL_BAND,
+    JAM_TRACK,
+    SPLEETER_2STEMS,
+    STEM_NAMES,
+    STEMS,
+    AudioError,
+    weights,
+)
 
 from .conftest import DATA, MIXTURES, load, tone
 
@@ -32,7 +42,7 @@ def spleeter_separator():
     from spleeter.model.provider import ModelProvider
     from spleeter.separator import Separator
 
-    ModelProvider.DEFAULT_MODEL_PATH = str(weights.model_root())  # offline: our checked copy
+    ModelProvider.DEFAULT_MODEL_PATH = str(weights.DEFAULT_MODEL_ROOT)  # offline: our checked copy
     return Separator("spleeter:2stems", multiprocess=False)
 
 
@@ -102,13 +112,13 @@ def test_a_file_comes_back_at_its_own_rate_and_channel_count(real_engine, tmp_pa
     sf.write(source, soxr.resample(mix, 44100, 48000), 48000, subtype="PCM_24")
     seen = []
     result = real_engine.separate_file(source, tmp_path / "out", progress=seen.append)
-    for path in (result.accompaniment, result.vocals):
+    for path in result.stems.values():
         info = sf.info(path)
         assert (info.samplerate, info.channels, info.subtype) == (48000, 1, "PCM_24")
         assert info.frames == sf.info(source).frames
     assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
     truth = soxr.resample(load(MIXTURES[0], "accompaniment").mean(axis=1), 44100, 48000)
-    jam, _ = sf.read(result.accompaniment, dtype="float32")
+    jam, _ = sf.read(result.stems[JAM_TRACK], dtype="float32")
     assert sdr(truth, jam) > sdr(truth, sf.read(source, dtype="float32")[0]) + 6.0
 
 
@@ -118,10 +128,43 @@ def test_a_hot_master_is_never_clipped(real_engine, tmp_path):
     source = tmp_path / "hot.flac"
     sf.write(source, hot, 44100, subtype="PCM_16")
     result = real_engine.separate_file(source, tmp_path / "out")
-    for path in (result.accompaniment, result.vocals):
+    for path in result.stems.values():
         audio, _ = sf.read(path, dtype="float32")
         assert np.max(np.abs(audio)) < 1.0
         assert np.mean(np.abs(audio) > 0.99) < 1e-4  # no run of clipped samples
+
+
+def test_the_result_names_the_registrys_stems_in_the_spleeter_clis_files(real_engine, tmp_path):
+    source = tmp_path / "song.flac"
+    sf.write(source, load(MIXTURES[0], "mix")[: 44100 * 3], 44100)
+    out = tmp_path / "out"
+    result = real_engine.separate_file(source, out)
+    assert tuple(result.stems) == STEM_NAMES == ("instrumental", "vocals")
+    assert result.stems == {
+        "instrumental": out / "accompaniment.wav",
+        "vocals": out / "vocals.wav",
+    }
+    assert sorted(p.name for p in out.iterdir()) == ["accompaniment.wav", "vocals.wav"]
+    for stem in STEMS:
+        assert sf.info(result.stems[stem.name]).frames == 44100 * 3
+    assert (result.info.container, result.info.codec) == ("flac", "pcm_16")
+
+
+def test_an_m4a_result_describes_the_upload_not_ffmpegs_decoded_copy(real_engine, tmp_path):
+    import imageio_ffmpeg
+
+    wav = tmp_path / "source.wav"
+    sf.write(wav, load(MIXTURES[0], "mix")[: 44100 * 2], 44100)
+    m4a = tmp_path / "song.m4a"
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(wav), "-c:a", "aac", str(m4a)], check=True)
+    result = real_engine.separate_file(m4a, tmp_path / "out")
+    assert (result.info.container, result.info.codec, result.info.label) == (
+        "m4a",
+        "aac",
+        "M4A (AAC)",
+    )
+    assert all(path.is_file() for path in result.stems.values())
 
 
 def test_a_bad_file_is_refused_and_leaves_nothing_behind(real_engine, tmp_path):
@@ -155,7 +198,10 @@ def test_the_separate_command_finishes_good_songs_and_fails_on_bad_ones(tmp_path
     bad.write_text("nope")
     with pytest.raises(CommandError, match="1 of 2 songs could not be separated"):
         call_command("separate", str(DATA / MIXTURES[0] / "mix.flac"), str(bad), out=tmp_path)
-    assert "broken.wav: not an audio file we can read" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "broken.wav: not an audio file we can read" in captured.err
+    assert "mix.flac: 16.0 s of audio in" in captured.out
+    assert f"-> {tmp_path / 'mix'}/" in captured.out
     jam = tmp_path / "mix" / "accompaniment.wav"
     assert sf.info(jam).frames == 705600
     assert sf.info(tmp_path / "mix" / "vocals.wav").frames == 705600

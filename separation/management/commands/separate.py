@@ -14,7 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from separation.engine import EngineError, get_engine
+from separation.engine import JAM_TRACK, EngineError, get_engine
 
 
 def output_folder_name(song: Path) -> str:
@@ -61,7 +61,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, songs: list[Path], out: Path, max_duration: float, **options):
         try:
-            engine = get_engine()
+            engine = get_engine(
+                model_root=getattr(settings, "JAMWITHME_MODEL_DIR", None),
+                threads=getattr(settings, "JAMWITHME_MODEL_THREADS", None),
+            )
         except EngineError as error:
             raise CommandError(str(error)) from error
         failures = 0
@@ -83,7 +86,7 @@ class Command(BaseCommand):
             elapsed = time.monotonic() - started
             self.stdout.write(
                 f"{song.name}: {result.info.duration_s:.1f} s of audio in {elapsed:.1f} s "
-                f"-> {result.accompaniment.parent}/"
+                f"-> {result.stems[JAM_TRACK].parent}/"
             )
         if failures:
             raise CommandError(f"{failures} of {len(songs)} songs could not be separated.")
