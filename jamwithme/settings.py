@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "jamwithme",
     "accounts",
     "tracks",
+    "notifications",
     "separation",
 ]
 
@@ -161,6 +162,13 @@ JAM_TRACKS_PER_PAGE = env_int("JAM_TRACKS_PER_PAGE", 10, minimum=1)
 SEPARATION_STALE_AFTER_S = env_float("SEPARATION_STALE_AFTER_S", 120, minimum=1)
 SEPARATION_MAX_ATTEMPTS = env_int("SEPARATION_MAX_ATTEMPTS", 3, minimum=1)
 SEPARATION_POLL_INTERVAL_S = env_float("SEPARATION_POLL_INTERVAL_S", 1.0, minimum=0.05)
+# Where `python -m separation.engine fetch-weights` put the weights, and the model's threads
+# (0: all cores). The engine takes both from here; it reads no environment itself.
+JAMWITHME_MODEL_DIR = Path(
+    env_str("JAMWITHME_MODEL_DIR")
+    or Path(env_str("XDG_CACHE_HOME") or Path.home() / ".cache") / "jamwithme" / "models"
+).expanduser()
+JAMWITHME_MODEL_THREADS = env_int("JAMWITHME_MODEL_THREADS", 0, minimum=0)
 
 # --- Channels -----------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")

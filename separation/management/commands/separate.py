@@ -62,8 +62,7 @@ class Command(BaseCommand):
     def handle(self, *args, songs: list[Path], out: Path, max_duration: float, **options):
         try:
             engine = get_engine(
-                model_root=getattr(settings, "JAMWITHME_MODEL_DIR", None),
-                threads=getattr(settings, "JAMWITHME_MODEL_THREADS", None),
+                model_root=settings.JAMWITHME_MODEL_DIR, threads=settings.JAMWITHME_MODEL_THREADS
             )
         except EngineError as error:
             raise CommandError(str(error)) from error
