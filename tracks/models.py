@@ -3,13 +3,13 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from separation.engine import JAM_TRACK, STEMS, format_label, get_stem
+
 
 class Track(models.Model):
-    """A song a musician uploaded, with its stems once separation is done.
-
-    File fields hold storage names generated from the track id (tracks/<id>/...); the
-    user's original file name is kept only as `original_filename` and `title`.
-    """
+    """A song a musician uploaded. Its stored files (the original, stems, waveforms, later
+    renditions) are `Asset` rows; the user's file name is kept only as `original_filename`
+    and `title`."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -19,40 +19,125 @@ class Track(models.Model):
     original_filename = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    original = models.FileField(max_length=255)
     size_bytes = models.PositiveBigIntegerField(default=0)
     duration_s = models.FloatField(default=0)
     sample_rate = models.PositiveIntegerField(default=0)
     channels = models.PositiveSmallIntegerField(default=0)
-    audio_format = models.CharField(max_length=16, blank=True)
-
-    instrumental = models.FileField(max_length=255, blank=True)
-    vocals = models.FileField(max_length=255, blank=True)
-    waveform_original = models.FileField(max_length=255, blank=True)
-    waveform_instrumental = models.FileField(max_length=255, blank=True)
-    waveform_vocals = models.FileField(max_length=255, blank=True)
+    container = models.CharField(max_length=16, blank=True)  # "wav", "mp3", "m4a", ...
+    codec = models.CharField(max_length=24, blank=True)  # "pcm_24", "mpeg_layer_iii", "aac", ...
 
     class Meta:
         ordering = ("-created_at",)
         indexes = [models.Index(fields=("owner", "-created_at"))]
+        permissions = [
+            ("moderate_track", "Can moderate tracks: listen to and download any track"),
+        ]
 
     def __str__(self) -> str:
         return self.title
 
     @property
-    def stored_names(self) -> list[str]:
-        """Every storage name this track owns, for deletion."""
-        fields = (
-            self.original,
-            self.instrumental,
-            self.vocals,
-            self.waveform_original,
-            self.waveform_instrumental,
-            self.waveform_vocals,
-        )
-        return [f.name for f in fields if f and f.name]
-
-    @property
     def duration_label(self) -> str:
         seconds = round(self.duration_s)
         return f"{seconds // 60}:{seconds % 60:02d}"
+
+    @property
+    def format_label(self) -> str:
+        """What people read: "MP3", "FLAC", "WAV 24-bit"."""
+        return format_label(self.container, self.codec) if self.container else ""
+
+    # --- Stored files (prefetch "assets" when listing many tracks) -------------------------
+    def _assets(self) -> list["Asset"]:
+        return list(self.assets.all())
+
+    def asset(self, kind: str, stem: str = "") -> "Asset | None":
+        """The current file of one kind: the original (stem ""), a stem, or the waveform of
+        the original (stem "") or of a stem."""
+        for asset in self._assets():
+            if asset.kind == kind and asset.stem == stem and not asset.parameters:
+                return asset
+        return None
+
+    @property
+    def original(self) -> "Asset | None":
+        return self.asset(Asset.Kind.ORIGINAL)
+
+    @property
+    def stored_names(self) -> list[str]:
+        """Every storage name this track owns, for deletion."""
+        return [asset.name for asset in self._assets()]
+
+    def parts(self) -> list["TrackPart"]:
+        """What the track page shows, in order: the original, then every stem it has."""
+        parts = [TrackPart(self, "", self.original, self.asset(Asset.Kind.WAVEFORM))]
+        for stem in STEMS:
+            audio = self.asset(Asset.Kind.STEM, stem.name)
+            if audio is not None:
+                waveform = self.asset(Asset.Kind.WAVEFORM, stem.name)
+                parts.append(TrackPart(self, stem.name, audio, waveform))
+        return parts
+
+    def part(self, name: str) -> "TrackPart | None":
+        return next((part for part in self.parts() if part.name == name), None)
+
+    def jam_track(self) -> "TrackPart | None":
+        """The part that is the jam track (the registry's JAM_TRACK), once separated."""
+        return self.part(JAM_TRACK)
+
+
+class TrackPart:
+    """One playable part of a track for templates: the original mix ("") or a stem."""
+
+    def __init__(self, track: Track, stem: str, audio: "Asset | None", waveform: "Asset | None"):
+        self.track = track
+        self.stem = get_stem(stem) if stem else None
+        self.audio = audio
+        self.waveform = waveform
+
+    @property
+    def name(self) -> str:
+        """The URL key: "original" or the stem's name."""
+        return self.stem.name if self.stem else "original"
+
+    @property
+    def label(self) -> str:
+        return self.stem.label if self.stem else "Original"
+
+    @property
+    def downloadable(self) -> bool:
+        return self.stem is not None
+
+
+class Asset(models.Model):
+    """One stored file of a track. Storage names are built in `tracks.files` only."""
+
+    class Kind(models.TextChoices):
+        ORIGINAL = "original", "Original upload"
+        STEM = "stem", "Stem"
+        WAVEFORM = "waveform", "Waveform picture"
+        RENDITION = "rendition", "Rendition"
+
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="assets")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # The stem it is or draws ("instrumental", "vocals"); "" for the original mix.
+    stem = models.CharField(max_length=32, blank=True)
+    # What a rendition was made with (tempo, key, balance...); {} for everything else.
+    parameters = models.JSONField(default=dict, blank=True)
+    name = models.CharField(max_length=255, unique=True)  # the storage name
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    # The separation job that made it, by id: tracks never depends on separation.
+    job_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("track", "kind", "stem", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("track", "kind", "stem"),
+                condition=~models.Q(kind="rendition"),
+                name="one_current_file_per_kind_and_stem",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.stem}".strip()

@@ -1,0 +1,119 @@
+"""The move from file columns to Asset rows, run on a database made with the old schema."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.test import Client
+from django.urls import reverse
+
+from tests import fakes
+from tracks.models import Asset, Track
+
+BEFORE = [("tracks", "0001_initial"), ("separation", "0001_initial")]
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+def latest():
+    executor = MigrationExecutor(connection)
+    return executor.loader.graph.leaf_nodes()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_track_separated_before_the_migration_still_plays_and_downloads(alice, tmp_path):
+    old = migrate(BEFORE)
+    try:
+        OldTrack = old.get_model("tracks", "Track")
+        OldJob = old.get_model("separation", "SeparationJob")
+        folder = "tracks/3f0c4d7e-0000-4000-8000-000000000001"
+        mp3 = tmp_path / "song.mp3"
+        sf.write(mp3, np.zeros((44100, 2), dtype=np.float32) + 0.1, 44100)
+        wav = fakes.write_wav(tmp_path / "stem.wav")
+        png = tmp_path / "wave.png"
+        png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
+        names = {
+            "original": f"{folder}/original.mp3",
+            "instrumental": f"{folder}/a1b2c3d4e5f6-instrumental.wav",
+            "vocals": f"{folder}/a1b2c3d4e5f6-vocals.wav",
+            "waveform_original": f"{folder}/a1b2c3d4e5f6-waveform-original.png",
+            "waveform_instrumental": f"{folder}/a1b2c3d4e5f6-waveform-instrumental.png",
+            "waveform_vocals": f"{folder}/a1b2c3d4e5f6-waveform-vocals.png",
+        }
+        for column, name in names.items():
+            source = mp3 if column == "original" else png if "waveform" in column else wav
+            with open(source, "rb") as handle:
+                assert default_storage.save(name, handle) == name
+        track = OldTrack.objects.create(
+            id=folder.split("/")[1],
+            owner_id=alice.id,
+            title="Old song",
+            original_filename="Old song.mp3",
+            size_bytes=mp3.stat().st_size,
+            duration_s=1.0,
+            sample_rate=44100,
+            channels=2,
+            audio_format="MP3 MPEG_LAYER_I",  # the old display string, cut at 16 characters
+            **names,
+        )
+        OldJob.objects.create(track_id=track.id, status="done", progress=100)
+    finally:
+        migrate(latest())
+
+    track = Track.objects.get(title="Old song")
+    assets = {(asset.kind, asset.stem): asset.name for asset in track.assets.all()}
+    assert assets == {
+        ("original", ""): names["original"],
+        ("stem", "instrumental"): names["instrumental"],
+        ("stem", "vocals"): names["vocals"],
+        ("waveform", ""): names["waveform_original"],
+        ("waveform", "instrumental"): names["waveform_instrumental"],
+        ("waveform", "vocals"): names["waveform_vocals"],
+    }
+    assert track.assets.get(kind=Asset.Kind.STEM, stem="vocals").size_bytes == wav.stat().st_size
+    assert (track.container, track.codec, track.format_label) == ("mp3", "mpeg_layer_iii", "MP3")
+
+    client = Client()
+    client.force_login(alice)
+    page = client.get(reverse("tracks:detail", args=[track.id])).content.decode()
+    assert "MP3" in page and "MPEG_LAYER" not in page
+    for kind, source in (("original", mp3), ("instrumental", wav), ("vocals", wav)):
+        played = client.get(reverse("tracks:audio", args=[track.id, kind]))
+        assert played.status_code == 200
+        assert b"".join(played.streaming_content) == source.read_bytes()
+    downloaded = client.get(reverse("tracks:download", args=[track.id, "instrumental"]))
+    assert downloaded["Content-Disposition"] == 'attachment; filename="old-song-instrumental.wav"'
+    assert b"".join(downloaded.streaming_content) == wav.read_bytes()
+    waveform = client.get(reverse("tracks:waveform", args=[track.id, "vocals"]))
+    assert waveform.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_can_be_reversed_without_losing_a_file(alice, tmp_path, fake_engine):
+    from tests.factories import make_track
+
+    track = make_track(owner=alice, tmp_path=tmp_path, title="New song", separated=True)
+    names = set(track.assets.values_list("name", flat=True))
+    try:
+        old = migrate([("tracks", "0001_initial")])
+        row = old.get_model("tracks", "Track").objects.get(id=track.id)
+        columns = (
+            "original",
+            "instrumental",
+            "vocals",
+            "waveform_original",
+            "waveform_instrumental",
+            "waveform_vocals",
+        )
+        assert {getattr(row, column).name for column in columns} == names
+        assert row.audio_format == "WAV PCM_16"
+    finally:
+        migrate(latest())
+    assert set(Track.objects.get(id=track.id).assets.values_list("name", flat=True)) == names

@@ -1,0 +1,83 @@
+"""Where a track's files are stored: the one module that builds storage names, and the
+helpers that save and delete them. Everything goes through Django's storage API, so the
+same code runs on local files and on S3-compatible storage.
+
+    tracks/<track id>/original.<ext>                  the upload
+    tracks/<track id>/<run>-<stem>.wav                a stem from one separation run
+    tracks/<track id>/<run>-waveform-<part>.png       a waveform ("original" or a stem)
+
+`<run>` is new for every run, so a worker that lost its claim can never overwrite the
+files of the run that replaced it.
+"""
+
+import logging
+import uuid
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+
+logger = logging.getLogger(__name__)
+
+# The engine reports the container it decoded; we name the stored original after it.
+CONTAINER_EXTENSIONS = {
+    "wav": ".wav",
+    "flac": ".flac",
+    "mp3": ".mp3",
+    "ogg": ".ogg",
+    "m4a": ".m4a",
+    "aac": ".aac",
+    "aiff": ".aiff",
+}
+
+
+def track_folder(track_id) -> str:
+    return f"tracks/{track_id}"
+
+
+def original_name(track_id, container: str) -> str:
+    extension = CONTAINER_EXTENSIONS.get(container, ".audio")
+    return f"{track_folder(track_id)}/original{extension}"
+
+
+def new_run_prefix(track_id) -> str:
+    """The prefix for the files of one separation run."""
+    return f"{track_folder(track_id)}/{uuid.uuid4().hex[:12]}"
+
+
+def stem_name(prefix: str, stem: str) -> str:
+    return f"{prefix}-{stem}.wav"
+
+
+def waveform_name(prefix: str, part: str) -> str:
+    """``part`` is "original" or a stem name."""
+    return f"{prefix}-waveform-{part}.png"
+
+
+def save_file(name: str, path: Path) -> str:
+    """Store a local file under ``name``; returns the name storage actually used."""
+    with open(path, "rb") as handle:
+        return default_storage.save(name, File(handle))
+
+
+def save_upload(name: str, upload) -> str:
+    return default_storage.save(name, upload)
+
+
+def delete_quietly(names: list[str]) -> None:
+    """Delete stored files; one that cannot be deleted is logged, never raised."""
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("Could not delete stored file %s", name, exc_info=True)
+
+
+def stored_in_folder(track_id) -> list[str]:
+    """Every name stored under the track's folder (empty when there is none)."""
+    folder = track_folder(track_id)
+    try:
+        _, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return []
+    return [f"{folder}/{name}" for name in files]
