@@ -5,3 +5,9 @@ class SeparationConfig(AppConfig):
     name = "separation"
     verbose_name = "Separation"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from notifications.events import register_relay_source
+        from separation.events import job_events_changed_since
+
+        register_relay_source(job_events_changed_since)

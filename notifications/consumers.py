@@ -1,4 +1,4 @@
-"""The per-user notification socket: relays separation events to their owner only."""
+"""The one notification socket: every kind of user event, each only to its audience."""
 
 import asyncio
 import contextlib
@@ -9,11 +9,25 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from separation.notifications import job_events_changed_since, user_group
+from notifications.events import events_changed_since, user_group
+from tracks.access import track_access
+from tracks.models import Track
 
 # Rows are stamped before they commit; looking back a little catches a late commit. Events
 # already sent with the same state are skipped, so the overlap costs nothing.
 RELAY_LOOKBACK = timedelta(seconds=2)
+
+
+def may_receive(user, event: dict) -> bool:
+    """Checked for every event, whoever sent it: the user is in its audience and, for an
+    event about a track, may still listen to that track (the one access rule)."""
+    if user.pk not in event.get("audience", ()):
+        return False
+    track_id = event.get("track_id")
+    if track_id is None:
+        return True
+    track = Track.objects.filter(id=track_id).first()
+    return track is not None and track_access(user, track).can_listen
 
 
 class NotificationConsumer(AsyncJsonWebsocketConsumer):
@@ -22,9 +36,9 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close()
             return
-        self.user_id = user.pk
+        self.user = user
         self.group_name = user_group(user.pk)
-        self.sent_state: dict[int, tuple[str, int]] = {}
+        self.sent: dict[str, dict] = {}
         self.relay_task = None
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
@@ -43,34 +57,25 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content, **kwargs):
         """The socket is one-way; anything the browser sends is ignored."""
 
-    # Channel layer events, named after their types ("separation.progress" and so on).
-    async def separation_progress(self, event):
-        await self.deliver(event)
+    async def notification_event(self, message):
+        await self.deliver(message["event"])
 
-    async def separation_done(self, event):
-        await self.deliver(event)
-
-    async def separation_failed(self, event):
-        await self.deliver(event)
-
-    async def deliver(self, event):
-        # Checked again for every event: only the owner's own jobs ever leave this socket.
-        if event.get("owner_id") != self.user_id:
+    async def deliver(self, event: dict):
+        outgoing = {name: value for name, value in event.items() if name != "audience"}
+        if self.sent.get(event["key"]) == outgoing:
             return
-        state = (event["status"], event["progress"])
-        if self.sent_state.get(event["job_id"]) == state:
+        if not await database_sync_to_async(may_receive)(self.user, event):
             return
-        self.sent_state[event["job_id"]] = state
-        await self.send_json({key: value for key, value in event.items() if key != "owner_id"})
+        self.sent[event["key"]] = outgoing
+        await self.send_json(outgoing)
 
     async def relay_from_db(self):
-        """Embedded mode: no channel layer crosses from the worker process to this one, so
-        follow this user's job rows (the source of truth) and send what changed."""
+        """Embedded mode: follow the rows (the source of truth) and send what changed."""
         since = timezone.now() - RELAY_LOOKBACK
         while True:
             await asyncio.sleep(settings.NOTIFICATIONS_POLL_INTERVAL_S)
-            events, newest = await database_sync_to_async(job_events_changed_since)(
-                user_id=self.user_id, since=since
+            events, newest = await database_sync_to_async(events_changed_since)(
+                user_id=self.user.pk, since=since
             )
             for event in events:
                 await self.deliver(event)

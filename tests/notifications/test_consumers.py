@@ -7,8 +7,9 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from jamwithme.asgi import application
-from separation.notifications import user_group
-from separation.services import job_claim, job_run
+from notifications.events import CHANNEL_MESSAGE, user_group
+from separation.services.running import job_run
+from separation.services.state import job_claim
 from tests import fakes
 from tests.factories import make_track
 
@@ -55,17 +56,16 @@ def alice_track(alice, tmp_path):
     return make_track(owner=alice, tmp_path=tmp_path, title="Alice's song")
 
 
-def event_for(owner_id, **fields):
-    return {
-        "type": "separation.progress",
-        "owner_id": owner_id,
-        "job_id": 1,
-        "track_id": "t",
-        "title": "x",
-        "status": "running",
+def message_for(audience, **fields):
+    """A channel-layer message carrying an event, as `notifications.events.publish` sends."""
+    event = {
+        "type": "test.ping",
+        "audience": audience,
+        "key": "ping.1",
         "progress": 10,
         **fields,
     }
+    return {"type": CHANNEL_MESSAGE, "event": event}
 
 
 async def test_an_anonymous_socket_is_refused(db):
@@ -94,11 +94,11 @@ async def test_events_reach_only_their_owner(alice, alice_cookie, bob_cookie, no
     assert (await alice_socket.connect())[0]
     assert (await bob_socket.connect())[0]
     try:
-        await get_channel_layer().group_send(user_group(alice.id), event_for(alice.id))
+        await get_channel_layer().group_send(user_group(alice.id), message_for([alice.id]))
         received = await alice_socket.receive_json_from(timeout=2)
-        assert received["type"] == "separation.progress"
+        assert received["type"] == "test.ping"
         assert received["progress"] == 10
-        assert "owner_id" not in received
+        assert "audience" not in received
         assert await bob_socket.receive_nothing(timeout=0.3)
     finally:
         await alice_socket.disconnect()
@@ -111,7 +111,7 @@ async def test_an_event_for_someone_else_is_dropped_even_in_my_group(
     communicator = socket(alice_cookie)
     assert (await communicator.connect())[0]
     try:
-        await get_channel_layer().group_send(user_group(alice.id), event_for(bob.id))
+        await get_channel_layer().group_send(user_group(alice.id), message_for([bob.id]))
         assert await communicator.receive_nothing(timeout=0.3)
     finally:
         await communicator.disconnect()
@@ -135,13 +135,19 @@ async def test_the_worker_publishes_progress_and_completion_to_the_owner(
             events.append(await alice_socket.receive_json_from(timeout=2))
         assert events[0] == {
             "type": "separation.progress",
+            "key": f"job.{alice_track.job.id}",
             "job_id": alice_track.job.id,
             "track_id": str(alice_track.id),
             "title": "Alice's song",
             "status": "running",
+            "status_label": "Separating 0%",
             "progress": 0,
+            "error": "",
+            "message": "",
         }
         assert events[-1]["progress"] == 100
+        assert events[-1]["status_label"] == "Done"
+        assert events[-1]["message"] == "“Alice's song” is ready: your jam track is in the library."
         assert await bob_socket.receive_nothing(timeout=0.3)
     finally:
         await alice_socket.disconnect()
@@ -152,7 +158,7 @@ async def test_without_a_shared_layer_the_socket_relays_changes_in_the_owners_jo
     alice_track, alice_cookie, bob_cookie, fast_relay, monkeypatch
 ):
     # The worker is another process: nothing it publishes reaches this one.
-    monkeypatch.setattr("separation.services.job_publish", lambda **kwargs: None)
+    monkeypatch.setattr("notifications.events.get_channel_layer", lambda: None)
     alice_socket, bob_socket = socket(alice_cookie), socket(bob_cookie)
     assert (await alice_socket.connect())[0]
     assert (await bob_socket.connect())[0]
@@ -186,5 +192,35 @@ async def test_the_relay_sends_each_state_once(alice_track, alice_cookie, fast_r
         assert first["status"] == "running"
         # The lookback window re-reads the same row, but an unchanged state is not re-sent.
         assert await communicator.receive_nothing(timeout=0.4)
+    finally:
+        await communicator.disconnect()
+
+
+async def test_an_event_about_a_track_is_dropped_for_someone_who_may_not_listen_to_it(
+    alice_track, bob, bob_cookie, no_relay
+):
+    """Even with bob named in its audience (a stale or forged event), the track's access rule
+    is asked again before anything leaves the socket."""
+    communicator = socket(bob_cookie)
+    assert (await communicator.connect())[0]
+    try:
+        message = message_for([bob.id], track_id=str(alice_track.id))
+        await get_channel_layer().group_send(user_group(bob.id), message)
+        assert await communicator.receive_nothing(timeout=0.3)
+    finally:
+        await communicator.disconnect()
+
+
+async def test_a_moderator_is_not_in_a_jobs_audience(alice_track, moderator, no_relay):
+    communicator = socket(await database_sync_to_async(session_cookie)(moderator))
+    assert (await communicator.connect())[0]
+    try:
+
+        def work():
+            job = job_claim(job_id=alice_track.job.id, worker_id="w")
+            return job_run(job=job, worker_id="w", engine=fakes.FakeEngine())
+
+        assert await database_sync_to_async(work)() == "done"
+        assert await communicator.receive_nothing(timeout=0.3)
     finally:
         await communicator.disconnect()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from separation.consumers import NotificationConsumer
+from notifications.consumers import NotificationConsumer
 
 websocket_urlpatterns = [
     path("ws/notifications/", NotificationConsumer.as_asgi()),

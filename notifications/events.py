@@ -1,0 +1,71 @@
+"""Live events for users: typed, each naming its audience, delivered over one socket.
+
+An event is a TypedDict with at least `type` (namespaced: "separation.done"), `audience`
+(the ids of the users who may receive it) and `key` (what it is about, e.g. "job.12": a
+socket never sends the same state of one key twice). Apps that act on data (separation
+now; bands and sharing next) build their events and call `publish`; the browser's handler
+is keyed by `type`. Events about a track carry `track_id`, and the socket checks the track's
+access rule again before each one leaves (see consumers.py).
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypedDict
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+# The channel-layer message type every event travels in ("notification.event" calls
+# NotificationConsumer.notification_event); the event's own `type` is inside.
+CHANNEL_MESSAGE = "notification.event"
+
+
+class Event(TypedDict):
+    type: str
+    audience: list[int]
+    key: str
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def publish(event: Event) -> None:
+    """Send an event to the group of each user in its audience. Best effort: the database
+    stays the truth, so a channel layer that is down is logged, never raised."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        for user_id in sorted(set(event["audience"])):
+            async_to_sync(layer.group_send)(
+                user_group(user_id), {"type": CHANNEL_MESSAGE, "event": dict(event)}
+            )
+    except Exception:  # a notification must never fail the work that sent it
+        logger.warning("Could not publish %s (%s)", event["type"], event["key"], exc_info=True)
+
+
+# --- The row relay (embedded mode) --------------------------------------------------------
+# Without a cross-process channel layer the worker's events cannot reach the web process.
+# Apps register a source that rebuilds their events from the rows (the truth) changed since
+# a moment, for one user; each socket polls the sources while it is open.
+RelaySource = Callable[[int, datetime], tuple[list[Event], datetime]]
+_relay_sources: list[RelaySource] = []
+
+
+def register_relay_source(source: RelaySource) -> None:
+    if source not in _relay_sources:
+        _relay_sources.append(source)
+
+
+def events_changed_since(*, user_id: int, since: datetime) -> tuple[list[Event], datetime]:
+    events: list[Event] = []
+    newest = since
+    for source in _relay_sources:
+        found, seen = source(user_id, since)
+        events.extend(found)
+        newest = max(newest, seen)
+    return events, newest
