@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from separation.models import SeparationJob
-from separation.services import job_cancel, job_retry
+from separation.services.dispatch import job_cancel, job_retry
 
 
 @admin.register(SeparationJob)

@@ -2,6 +2,13 @@ from django.db import models
 from django.utils import timezone
 
 
+class SeparationJobQuerySet(models.QuerySet):
+    def claimed(self, *, job_id: int, worker_id: str) -> "SeparationJobQuerySet":
+        """The job, only while it is running under this worker's claim: every write a
+        worker makes goes through this, so a worker that lost its claim changes nothing."""
+        return self.filter(id=job_id, status=SeparationJob.Status.RUNNING, claimed_by=worker_id)
+
+
 class SeparationJob(models.Model):
     """The life cycle of separating one track: the single source of truth for its state.
 
@@ -31,6 +38,8 @@ class SeparationJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now, db_index=True)
 
+    objects = SeparationJobQuerySet.as_manager()
+
     class Meta:
         ordering = ("created_at",)
 
@@ -48,3 +57,13 @@ class SeparationJob(models.Model):
     @property
     def can_cancel(self) -> bool:
         return self.status == self.Status.QUEUED
+
+    @property
+    def status_label(self) -> str:
+        """What people read, on the page and in live events: "Separating 42%"."""
+        return status_label(self.status, self.progress)
+
+
+def status_label(status: str, progress: int) -> str:
+    label = SeparationJob.Status(status).label
+    return f"{label} {progress}%" if status == SeparationJob.Status.RUNNING else label

@@ -2,10 +2,9 @@
 
 from celery import shared_task
 
-from separation import engine as audio_engine
-from separation.services import job_process
+from separation.services.running import job_process, platform_engine
 
 
 @shared_task(name="separation.tasks.separate_task", acks_late=True)
 def separate_task(job_id: int) -> str | None:
-    return job_process(job_id=job_id, engine=audio_engine.get_engine())
+    return job_process(job_id=job_id, engine=platform_engine())

@@ -1,16 +1,64 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect
-from django.views.decorators.http import require_POST
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
-from separation.services import job_cancel, job_retry
-from tracks.views import get_track_or_404, safe_next_url
+from separation.services.dispatch import job_cancel, job_retry, track_submit
+from tracks.access import get_track_or_404
+from tracks.forms import UploadForm
+from tracks.navigation import safe_next_url
+from tracks.services import TrackUploadError
+
+
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _upload_context(form: UploadForm) -> dict:
+    return {
+        "form": form,
+        "max_upload_mb": settings.JAM_MAX_UPLOAD_BYTES / (1024 * 1024),
+        "max_minutes": settings.JAM_MAX_DURATION_S / 60,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload(request):
+    """Upload a song: store it and queue its separation."""
+    if request.method == "GET":
+        return render(request, "tracks/upload.html", _upload_context(UploadForm()))
+    form = UploadForm(
+        request.POST, request.FILES, upload_too_big=getattr(request, "upload_too_big", False)
+    )
+    if form.is_valid():
+        try:
+            track = track_submit(
+                owner=request.user,
+                upload=form.cleaned_data["file"],
+                title=form.cleaned_data["title"],
+            )
+        except TrackUploadError as exc:
+            form.add_error("file", str(exc))
+        else:
+            url = reverse("tracks:detail", args=[track.id])
+            if _wants_json(request):
+                return JsonResponse({"track_id": str(track.id), "redirect": url}, status=201)
+            messages.success(request, f"“{track.title}” uploaded. Separation is queued.")
+            return redirect(url)
+    if _wants_json(request):
+        errors = [str(error) for errors in form.errors.values() for error in errors]
+        return JsonResponse({"errors": errors}, status=400)
+    return render(request, "tracks/upload.html", _upload_context(form), status=400)
 
 
 @login_required
 @require_POST
 def job_retry_view(request, track_id):
-    track = get_track_or_404(request, track_id)
+    track, _ = get_track_or_404(request.user, track_id, need="manage")
     if job_retry(job=track.job):
         messages.success(request, f"“{track.title}” is queued again.")
     else:
@@ -21,7 +69,7 @@ def job_retry_view(request, track_id):
 @login_required
 @require_POST
 def job_cancel_view(request, track_id):
-    track = get_track_or_404(request, track_id)
+    track, _ = get_track_or_404(request.user, track_id, need="manage")
     if job_cancel(job=track.job):
         messages.success(request, f"Separation of “{track.title}” cancelled.")
     else:

@@ -1,5 +1,5 @@
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 
 from separation import engine
 from tests import fakes
@@ -48,6 +48,20 @@ def bob(db, password):
 
 
 @pytest.fixture
+def moderator(db, password):
+    """Staff with the moderator permission: may listen to and download any track."""
+    user = User.objects.create_user("mona", "mona@example.com", password, is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="moderate_track"))
+    return User.objects.get(pk=user.pk)  # fresh, so the permission cache is empty
+
+
+@pytest.fixture
+def staff(db, password):
+    """Staff without the moderator permission: no more access to tracks than anyone."""
+    return User.objects.create_user("stan", "stan@example.com", password, is_staff=True)
+
+
+@pytest.fixture
 def alice_client(client, alice):
     client.force_login(alice)
     return client
@@ -65,7 +79,7 @@ def bob_client(bob):
 @pytest.fixture
 def fake_engine(monkeypatch):
     fake = fakes.FakeEngine()
-    monkeypatch.setattr(engine, "get_engine", lambda: fake, raising=False)
+    monkeypatch.setattr(engine, "get_engine", lambda **config: fake, raising=False)
     return fake
 
 

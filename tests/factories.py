@@ -6,9 +6,10 @@ from pathlib import Path
 
 from django.core.files.uploadedfile import TemporaryUploadedFile
 
-from separation.services import job_claim, job_run, worker_identity
+from separation.services.dispatch import track_submit
+from separation.services.running import job_run
+from separation.services.state import job_claim, worker_identity
 from tests import fakes
-from tracks.services import track_upload
 
 
 def temporary_upload(path: Path, name: str | None = None) -> TemporaryUploadedFile:
@@ -26,7 +27,7 @@ def temporary_upload(path: Path, name: str | None = None) -> TemporaryUploadedFi
 def make_track(*, owner, tmp_path: Path, title: str = "Song", separated: bool = False):
     source = fakes.write_wav(tmp_path / f"{uuid.uuid4().hex}.wav", seconds=1.0)
     upload = temporary_upload(source, f"{title}.wav")
-    track = track_upload(owner=owner, upload=upload, title=title)
+    track = track_submit(owner=owner, upload=upload, title=title)
     upload.close()
     if separated:
         worker_id = worker_identity()

@@ -13,8 +13,7 @@ import soundfile as sf
 
 @dataclass(frozen=True)
 class FakeResult:
-    accompaniment: Path
-    vocals: Path
+    stems: dict[str, Path]
     info: object
 
 
@@ -28,7 +27,7 @@ def write_wav(path: Path, *, seconds: float = 1.0, sample_rate: int = 44100, cha
 
 
 class FakeEngine:
-    """Halves the input into 'accompaniment' and 'vocals'; optionally fails or stalls."""
+    """Halves the input into each stem of the registry; optionally fails or stalls."""
 
     def __init__(self, *, fail_with: Exception | None = None, on_progress=None):
         self.fail_with = fail_with
@@ -49,8 +48,8 @@ class FakeEngine:
                 self.on_progress(fraction)
             if progress is not None:
                 progress(fraction)
-        accompaniment = out_dir / "accompaniment.wav"
-        vocals = out_dir / "vocals.wav"
-        sf.write(accompaniment, data * 0.5, rate)
-        sf.write(vocals, data * 0.5, rate)
-        return FakeResult(accompaniment=accompaniment, vocals=vocals, info=engine.probe(src_path))
+        stems = {}
+        for stem in engine.STEMS:
+            stems[stem.name] = out_dir / f"{stem.output}.wav"
+            sf.write(stems[stem.name], data * 0.5, rate)
+        return FakeResult(stems=stems, info=engine.probe(src_path))

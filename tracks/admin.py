@@ -1,13 +1,26 @@
 from django.contrib import admin
+from django.urls import reverse
 
-from tracks.models import Track
+from tracks.access import track_access
+from tracks.models import Asset, Track
 from tracks.services import track_delete
+
+
+class AssetInline(admin.TabularInline):
+    model = Asset
+    fields = ("kind", "stem", "name", "size_bytes", "job_id", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Track)
 class TrackAdmin(admin.ModelAdmin):
-    list_display = ("title", "owner", "created_at", "duration_label", "audio_format", "status")
-    list_filter = ("job__status", "audio_format")
+    list_display = ("title", "owner", "created_at", "duration_label", "format_label", "status")
+    list_filter = ("job__status", "container")
     search_fields = ("title", "original_filename", "owner__username", "owner__email")
     list_select_related = ("owner", "job")
     date_hierarchy = "created_at"
@@ -16,18 +29,13 @@ class TrackAdmin(admin.ModelAdmin):
         "owner",
         "original_filename",
         "created_at",
-        "original",
         "size_bytes",
         "duration_s",
         "sample_rate",
         "channels",
-        "audio_format",
-        "instrumental",
-        "vocals",
-        "waveform_original",
-        "waveform_instrumental",
-        "waveform_vocals",
+        "format_label",
     )
+    inlines = (AssetInline,)
     actions = ("delete_with_files",)
 
     def has_add_permission(self, request):
@@ -44,6 +52,20 @@ class TrackAdmin(admin.ModelAdmin):
         job = getattr(track, "job", None)
         return job.get_status_display() if job else "—"
 
+    @admin.display(description="Format")
+    def format_label(self, track):
+        return track.format_label
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """Links to the track's files, through the same views and access rule as the track
+        page: moderators and the owner get them, other staff are told why not."""
+        track = self.get_object(request, object_id)
+        extra_context = dict(extra_context or {})
+        if track is not None:
+            extra_context["file_links"] = _file_links(track)
+            extra_context["can_listen"] = track_access(request.user, track).can_listen
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def delete_model(self, request, obj):
         track_delete(track=obj)
 
@@ -52,3 +74,15 @@ class TrackAdmin(admin.ModelAdmin):
         for track in queryset:
             track_delete(track=track)
         self.message_user(request, "Deleted.")
+
+
+def _file_links(track: Track) -> list[tuple[str, str]]:
+    links = []
+    for part in track.parts():
+        if part.audio is None:
+            continue
+        links.append((reverse("tracks:audio", args=[track.id, part.name]), f"Play {part.label}"))
+        if part.downloadable:
+            url = reverse("tracks:download", args=[track.id, part.name])
+            links.append((url, f"Download {part.label}"))
+    return links

@@ -1,34 +1,21 @@
 import logging
 import re
 import uuid
-from pathlib import PurePath
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePath
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from separation import engine as audio_engine
-from separation.services import job_enqueue
-from tracks.models import Track
+from tracks import files
+from tracks.models import Asset, Track
 
 logger = logging.getLogger(__name__)
 
-# The engine reports the container it decoded; we name the stored file after it.
-_FORMAT_EXTENSIONS = {
-    "wav": ".wav",
-    "flac": ".flac",
-    "mp3": ".mp3",
-    "ogg": ".ogg",
-    "vorbis": ".ogg",
-    "opus": ".ogg",
-    "m4a": ".m4a",
-    "mp4": ".m4a",
-    "aac": ".aac",
-    "aiff": ".aiff",
-    "aif": ".aiff",
-}
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -43,21 +30,19 @@ def track_title_from_filename(filename: str) -> str:
     return title[:200] or "Untitled"
 
 
-def _stored_extension(audio_format: str, filename: str) -> str:
-    # The engine may add the encoding after the container, e.g. "FLAC PCM_16".
-    container = (audio_format or "").split(" ")[0].lower()
-    extension = _FORMAT_EXTENSIONS.get(container)
-    if extension:
-        return extension
-    suffix = PurePath(filename).suffix.lower()
-    return suffix if suffix in _FORMAT_EXTENSIONS.values() else ".audio"
-
-
-def track_upload(*, owner: AbstractBaseUser, upload: UploadedFile, title: str = "") -> Track:
-    """Check an uploaded song, store it under a generated name and queue its separation.
+def track_upload(
+    *,
+    owner: AbstractBaseUser,
+    upload: UploadedFile,
+    title: str = "",
+    then: Callable[[Track], object] | None = None,
+) -> Track:
+    """Check an uploaded song, store it under a generated name and create its track.
 
     The upload is already on disk (LimitedTemporaryFileUploadHandler); the engine decodes it
-    fully before anything is stored, and a failure after storing removes the stored file.
+    fully before anything is stored. ``then(track)`` runs in the same transaction (the
+    caller queues the separation there); if it or anything else fails after storing, the
+    stored file is deleted.
     """
     if not hasattr(upload, "temporary_file_path"):
         raise TrackUploadError("The upload did not arrive completely. Please try again.")
@@ -72,8 +57,7 @@ def track_upload(*, owner: AbstractBaseUser, upload: UploadedFile, title: str = 
         raise TrackUploadError(f"That song is too long. The limit is {limit:g} minutes.")
 
     track_id = uuid.uuid4()
-    extension = _stored_extension(info.format, upload.name or "")
-    stored_name = default_storage.save(f"tracks/{track_id}/original{extension}", upload)
+    stored_name = files.save_upload(files.original_name(track_id, info.container), upload)
     try:
         with transaction.atomic():
             track = Track.objects.create(
@@ -81,16 +65,20 @@ def track_upload(*, owner: AbstractBaseUser, upload: UploadedFile, title: str = 
                 owner=owner,
                 title=(title or "").strip()[:200] or track_title_from_filename(upload.name or ""),
                 original_filename=(upload.name or "")[:255],
-                original=stored_name,
                 size_bytes=upload.size,
                 duration_s=info.duration_s,
                 sample_rate=info.sample_rate,
                 channels=info.channels,
-                audio_format=(info.format or "")[:16],
+                container=info.container[:16],
+                codec=info.codec[:24],
             )
-            job_enqueue(track=track)
+            Asset.objects.create(
+                track=track, kind=Asset.Kind.ORIGINAL, name=stored_name, size_bytes=upload.size
+            )
+            if then is not None:
+                then(track)
     except BaseException:
-        default_storage.delete(stored_name)
+        files.delete_quietly([stored_name])
         raise
     logger.info("Track %s uploaded by user %s", track.id, owner.pk)
     return track
@@ -106,32 +94,77 @@ def track_delete(*, track: Track) -> None:
     """Delete a track, its job and, once that is committed, every file it owns."""
     names = track.stored_names
     track.delete()
-    transaction.on_commit(lambda: storage_delete_quietly(names=names))
+    transaction.on_commit(lambda: files.delete_quietly(names))
+
+
+@dataclass(frozen=True)
+class StoredOutput:
+    """A file one separation run stored, not yet recorded on its track."""
+
+    kind: str  # Asset.Kind.STEM or Asset.Kind.WAVEFORM
+    stem: str  # the stem it is or draws; "" for the original's waveform
+    name: str
+    size_bytes: int
+
+
+def track_store_outputs(
+    *, track_id, stems: dict[str, Path], waveforms: dict[str, Path]
+) -> list[StoredOutput]:
+    """Store one run's stems and waveform pictures under new names.
+
+    ``waveforms`` is keyed by "" (the original) or a stem name. Nothing is recorded on the
+    track yet (see `track_record_outputs`); on failure whatever was stored is deleted.
+    """
+    prefix = files.new_run_prefix(track_id)
+    planned = [
+        (Asset.Kind.STEM, stem, files.stem_name(prefix, stem), path) for stem, path in stems.items()
+    ] + [
+        (Asset.Kind.WAVEFORM, part, files.waveform_name(prefix, part or "original"), path)
+        for part, path in waveforms.items()
+    ]
+    stored: list[StoredOutput] = []
+    try:
+        for kind, stem, name, path in planned:
+            saved = files.save_file(name, path)
+            stored.append(StoredOutput(kind, stem, saved, path.stat().st_size))
+    except BaseException:
+        files.delete_quietly([output.name for output in stored])
+        raise
+    return stored
+
+
+def track_record_outputs(*, track_id, job_id: int | None, outputs: list[StoredOutput]) -> None:
+    """Make one run's stored files the track's current stems and waveforms, replacing any
+    earlier ones (whose files go once this commits). Call inside the caller's transaction."""
+    replaced = Asset.objects.filter(
+        track_id=track_id, kind__in=(Asset.Kind.STEM, Asset.Kind.WAVEFORM)
+    )
+    old_names = list(replaced.values_list("name", flat=True))
+    replaced.delete()
+    Asset.objects.bulk_create(
+        Asset(
+            track_id=track_id,
+            kind=output.kind,
+            stem=output.stem,
+            name=output.name,
+            size_bytes=output.size_bytes,
+            job_id=job_id,
+        )
+        for output in outputs
+    )
+    if old_names:
+        transaction.on_commit(lambda: files.delete_quietly(old_names))
 
 
 def track_sweep_unreferenced_files(*, track_id) -> list[str]:
-    """Delete files under the track's folder that its row does not point to.
+    """Delete files under the track's folder that no asset of it names.
 
-    A worker that died between storing a run's stems and recording them leaves such files;
+    A worker that died between storing a run's files and recording them leaves such files;
     recovery calls this before the job is queued again. Returns the deleted names.
     """
-    track = Track.objects.filter(id=track_id).first()
-    if track is None:
+    if not Track.objects.filter(id=track_id).exists():
         return []
-    folder = f"tracks/{track.id}"
-    try:
-        _, files = default_storage.listdir(folder)
-    except FileNotFoundError:
-        return []
-    keep = set(track.stored_names)
-    orphans = [f"{folder}/{name}" for name in files if f"{folder}/{name}" not in keep]
-    storage_delete_quietly(names=orphans)
+    keep = set(Asset.objects.filter(track_id=track_id).values_list("name", flat=True))
+    orphans = [name for name in files.stored_in_folder(track_id) if name not in keep]
+    files.delete_quietly(orphans)
     return orphans
-
-
-def storage_delete_quietly(*, names: list[str]) -> None:
-    for name in names:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            logger.warning("Could not delete stored file %s", name, exc_info=True)

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from tests.separation.test_consumers import session_cookie, socket
+from tests.notifications.test_consumers import session_cookie, socket
 from tracks.models import Track
 
 CLIP = Path(__file__).resolve().parents[1] / "data" / "dev1_vocadito10_loops" / "mix.flac"
@@ -26,7 +26,7 @@ async def test_a_real_song_becomes_a_downloadable_jam_track(alice):
 
     def upload():
         with CLIP.open("rb") as fh:
-            return client.post(reverse("tracks:upload"), {"file": fh})
+            return client.post(reverse("separation:upload"), {"file": fh})
 
     response = await database_sync_to_async(upload)()
     assert response.status_code == 302, response.content[:500]

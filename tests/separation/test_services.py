@@ -10,21 +10,20 @@ import soundfile as sf
 from django.utils import timezone
 
 from separation import engine
+from separation.engine import STEM_NAMES
 from separation.models import SeparationJob
-from separation.services import (
-    GENERIC_FAILURE,
-    TOO_MANY_ATTEMPTS,
+from separation.services.dispatch import (
     job_cancel,
-    job_claim,
-    job_claim_next,
+    job_dispatch,
     job_enqueue,
-    job_process,
     job_recover_orphans,
     job_retry,
-    job_run,
 )
+from separation.services.running import GENERIC_FAILURE, job_process, job_run
+from separation.services.state import TOO_MANY_ATTEMPTS, job_claim, job_claim_next
 from tests import fakes
 from tests.factories import make_track
+from tracks.models import Asset
 
 Status = SeparationJob.Status
 
@@ -47,7 +46,7 @@ def test_enqueue_dispatches_only_after_commit(
     track, django_capture_on_commit_callbacks, monkeypatch
 ):
     dispatch = mock.Mock()
-    monkeypatch.setattr("separation.services.job_dispatch", dispatch)
+    monkeypatch.setattr("separation.services.dispatch.job_dispatch", dispatch)
     SeparationJob.objects.filter(track=track).delete()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         job = job_enqueue(track=track)
@@ -58,7 +57,6 @@ def test_enqueue_dispatches_only_after_commit(
 
 
 def test_in_celery_mode_dispatch_sends_the_job_id_to_the_task(job, settings, monkeypatch):
-    from separation.services import job_dispatch
     from separation.tasks import separate_task
 
     settings.SEPARATION_DISPATCH = "celery"
@@ -95,11 +93,13 @@ def test_running_a_job_stores_stems_and_waveforms_and_marks_it_done(job, private
     track.refresh_from_db()
     assert (job.status, job.progress) == (Status.DONE, 100)
     assert job.finished_at is not None
-    for field in ("instrumental", "vocals"):
-        stored = private_media / getattr(track, field).name
+    for stem in STEM_NAMES:
+        stored = private_media / track.asset(Asset.Kind.STEM, stem).name
         assert sf.info(str(stored)).samplerate == 44100
-    for field in ("waveform_original", "waveform_instrumental", "waveform_vocals"):
-        assert (private_media / getattr(track, field).name).read_bytes().startswith(b"\x89PNG")
+    for part in ("", *STEM_NAMES):
+        picture = private_media / track.asset(Asset.Kind.WAVEFORM, part).name
+        assert picture.read_bytes().startswith(b"\x89PNG")
+    assert {asset.job_id for asset in track.assets.exclude(kind=Asset.Kind.ORIGINAL)} == {job.id}
 
 
 def test_progress_is_written_to_the_row_while_running(job):

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from separation import engine
 from separation.models import SeparationJob
-from separation.services import job_claim
+from separation.services.state import job_claim
 from tests import fakes
 from tests.factories import make_track
 
@@ -40,7 +40,7 @@ def test_a_failing_job_does_not_block_the_queue(alice, tmp_path, monkeypatch):
                 raise engine.AudioError("The file is truncated.")
             return super().separate_file(src_path, out_dir, **kwargs)
 
-    monkeypatch.setattr(engine, "get_engine", FailsOnce, raising=False)
+    monkeypatch.setattr(engine, "get_engine", lambda **config: FailsOnce(), raising=False)
     call_command("separation_worker", "--once")
     first.job.refresh_from_db()
     second.job.refresh_from_db()
@@ -67,7 +67,7 @@ def test_a_job_left_running_by_a_dead_worker_is_requeued_and_done_on_restart(
 
 
 def test_the_worker_refuses_to_start_without_the_model(db, monkeypatch):
-    def no_model():
+    def no_model(**config):
         raise engine.ModelError("weights missing")
 
     monkeypatch.setattr(engine, "get_engine", no_model, raising=False)

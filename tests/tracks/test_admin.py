@@ -1,9 +1,11 @@
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
 from separation.models import SeparationJob
-from separation.services import job_cancel
+from separation.services.dispatch import job_cancel
 from tests.factories import make_track
 from tracks.models import Track
 
@@ -52,3 +54,40 @@ def test_administrators_can_retry_jobs(admin_client, alice, tmp_path):
 def test_regular_users_cannot_open_the_admin(alice_client):
     response = alice_client.get(reverse("admin:tracks_track_changelist"))
     assert response.status_code == 302
+
+
+@pytest.fixture
+def moderator_client(moderator):
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    moderator.user_permissions.add(Permission.objects.get(codename="view_track"))
+    client = Client()
+    client.force_login(moderator)
+    return client
+
+
+def test_a_moderator_can_play_and_download_every_file_linked_from_the_admin(
+    moderator_client, alice, tmp_path, fake_engine
+):
+    track = make_track(owner=alice, tmp_path=tmp_path, title="Reported", separated=True)
+    page = moderator_client.get(reverse("admin:tracks_track_change", args=[track.id]))
+    assert page.status_code == 200
+    links = re.findall(r'<a href="([^"]+)" data-role="file-link">', page.content.decode())
+    assert len(links) == 5  # play the original and both stems, download both stems
+    for url in links:
+        response = moderator_client.get(url)
+        assert response.status_code == 200, url
+        assert b"".join(response.streaming_content)
+
+
+def test_staff_without_the_moderator_permission_get_no_file_links(client, staff, alice, tmp_path):
+    from django.contrib.auth.models import Permission
+
+    staff.user_permissions.add(Permission.objects.get(codename="view_track"))
+    client.force_login(staff)
+    track = make_track(owner=alice, tmp_path=tmp_path, title="Reported")
+    page = client.get(reverse("admin:tracks_track_change", args=[track.id])).content.decode()
+    assert 'data-role="file-link"' not in page
+    assert "Only moderators" in page
+    assert client.get(reverse("tracks:audio", args=[track.id, "original"])).status_code == 404

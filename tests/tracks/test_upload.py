@@ -7,7 +7,7 @@ from separation.models import SeparationJob
 from tests import fakes
 from tracks.models import Track
 
-UPLOAD = reverse("tracks:upload")
+UPLOAD = reverse("separation:upload")
 
 
 def stored_files(media):

@@ -11,12 +11,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
 from separation import engine as audio_engine
-from separation.services import (
-    job_claim_next,
-    job_recover_orphans,
-    job_run,
-    worker_identity,
-)
+from separation.services.dispatch import job_recover_orphans
+from separation.services.running import job_run, platform_engine
+from separation.services.state import job_claim_next, worker_identity
 
 logger = logging.getLogger("separation.worker")
 RECOVER_EVERY_S = 30.0
@@ -43,7 +40,7 @@ class Command(BaseCommand):
 
         worker_id = worker_identity()
         try:
-            engine = audio_engine.get_engine()
+            engine = platform_engine()
         except audio_engine.ModelError as exc:
             raise CommandError(f"Cannot start: the separation model is unavailable: {exc}") from exc
         logger.info("Worker %s ready", worker_id)

@@ -1,0 +1,101 @@
+"""Getting jobs to workers: queue a new upload, retry, cancel, and recover the jobs of
+workers that died. Workers hear of a job only after its row is committed."""
+
+import logging
+from datetime import timedelta
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from separation.events import job_publish
+from separation.models import SeparationJob
+from separation.services.state import (
+    claimer_is_dead,
+    job_mark_cancelled,
+    job_requeue,
+    job_take_back,
+)
+from separation.tasks import separate_task
+from tracks.models import Track
+from tracks.services import track_sweep_unreferenced_files, track_upload
+
+logger = logging.getLogger(__name__)
+Status = SeparationJob.Status
+
+
+def track_submit(*, owner: AbstractBaseUser, upload: UploadedFile, title: str = "") -> Track:
+    """Store an uploaded song and queue its separation, in one transaction."""
+    return track_upload(
+        owner=owner, upload=upload, title=title, then=lambda track: job_enqueue(track=track)
+    )
+
+
+def job_enqueue(*, track: Track) -> SeparationJob:
+    """Create the queued job for a new track; workers hear of it only after commit."""
+    job = SeparationJob.objects.create(track=track)
+    transaction.on_commit(partial(job_dispatch, job_id=job.id))
+    return job
+
+
+def job_dispatch(*, job_id: int) -> None:
+    """Hand a committed queued job to the workers. Embedded workers poll the table; in the
+    scale-out mode a thin Celery task takes the id."""
+    if settings.SEPARATION_DISPATCH == "celery":
+        separate_task.delay(job_id)
+    job_publish(job_id=job_id)
+
+
+def job_retry(*, job: SeparationJob) -> bool:
+    """Queue a failed or cancelled job again. Returns False when it was not retryable."""
+    if not job_requeue(job_id=job.id):
+        return False
+    transaction.on_commit(partial(job_dispatch, job_id=job.id))
+    return True
+
+
+def job_cancel(*, job: SeparationJob) -> bool:
+    """Cancel a job that no worker has started. Returns False when it was not queued."""
+    if not job_mark_cancelled(job_id=job.id):
+        return False
+    transaction.on_commit(partial(job_publish, job_id=job.id))
+    return True
+
+
+def job_recover_orphans() -> list[int]:
+    """Take back jobs left `running` by a worker that died: its process is gone (same host)
+    or its heartbeat is older than SEPARATION_STALE_AFTER_S. They are queued (and sent to
+    the workers) again, or failed after SEPARATION_MAX_ATTEMPTS."""
+    stale_before = timezone.now() - timedelta(seconds=settings.SEPARATION_STALE_AFTER_S)
+    recovered = []
+    running = SeparationJob.objects.filter(status=Status.RUNNING).values(
+        "id", "track_id", "claimed_by", "heartbeat_at", "attempts"
+    )
+    for row in list(running):
+        stale = row["heartbeat_at"] is None or row["heartbeat_at"] < stale_before
+        if not (stale or claimer_is_dead(row["claimed_by"])):
+            continue
+        # Files a dead run stored but never recorded; swept while the job is still claimed,
+        # so no new run can be storing files for it yet.
+        swept = track_sweep_unreferenced_files(track_id=row["track_id"])
+        if swept:
+            logger.warning("Deleted %d unrecorded file(s) of job %s", len(swept), row["id"])
+        if job_take_back(
+            job_id=row["id"],
+            claimed_by=row["claimed_by"],
+            attempts=row["attempts"],
+            max_attempts=settings.SEPARATION_MAX_ATTEMPTS,
+        ):
+            logger.warning("Recovered job %s left running by %s", row["id"], row["claimed_by"])
+            recovered.append(row["id"])
+            if settings.SEPARATION_DISPATCH == "celery":
+                transaction.on_commit(partial(_send_if_queued, job_id=row["id"]))
+    return recovered
+
+
+def _send_if_queued(*, job_id: int) -> None:
+    if SeparationJob.objects.filter(id=job_id, status=Status.QUEUED).exists():
+        separate_task.delay(job_id)

@@ -1,0 +1,193 @@
+"""Running a claimed job: copy the upload to local disk, separate it with the warm engine,
+draw waveforms, store the files and record the outcome on the row."""
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path, PurePath
+from typing import Protocol
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from separation import engine as audio_engine
+from separation.events import job_publish
+from separation.models import SeparationJob
+from separation.services.state import (
+    JobLost,
+    job_claim,
+    job_fail,
+    job_finish,
+    job_heartbeat,
+    job_release,
+    worker_identity,
+)
+from separation.waveforms import WIDTH, waveform_png
+from tracks import files
+from tracks.models import Asset, Track
+from tracks.services import track_record_outputs, track_store_outputs
+
+logger = logging.getLogger(__name__)
+Status = SeparationJob.Status
+
+GENERIC_FAILURE = "Something went wrong while separating this track. Please try again."
+HEARTBEAT_EVERY_S = 5.0
+PROGRESS_EVERY_S = 0.5
+
+
+class Engine(Protocol):
+    """What a job needs of the separation engine (`separation.engine.Engine`)."""
+
+    def separate_file(
+        self,
+        source: Path,
+        out_dir: Path,
+        *,
+        progress: Callable[[float], None] | None = None,
+        max_duration_s: float | None = None,
+        name: str | None = None,
+    ) -> audio_engine.SeparationResult: ...
+
+
+def platform_engine() -> audio_engine.Engine:
+    """The process's warm engine, configured from settings."""
+    return audio_engine.get_engine(
+        model_root=settings.JAMWITHME_MODEL_DIR, threads=settings.JAMWITHME_MODEL_THREADS
+    )
+
+
+class JobInterrupted(Exception):
+    """The worker is stopping: the job goes back to the queue."""
+
+
+class _ProgressReporter:
+    """The engine's progress callback: writes progress and heartbeat to the row (throttled),
+    publishes it, and aborts the run when the worker stops or the job was taken away."""
+
+    def __init__(self, *, job_id: int, worker_id: str, should_stop: Callable[[], bool]):
+        self.job_id = job_id
+        self.worker_id = worker_id
+        self.should_stop = should_stop
+        self.percent = 0
+        self.written_at = 0.0
+
+    def __call__(self, fraction: float) -> None:
+        if self.should_stop():
+            raise JobInterrupted
+        percent = max(0, min(99, int(float(fraction) * 100)))
+        now = time.monotonic()
+        changed = percent != self.percent
+        if (changed and now - self.written_at >= PROGRESS_EVERY_S) or (
+            now - self.written_at >= HEARTBEAT_EVERY_S
+        ):
+            self.write(percent)
+            self.written_at = now
+            if changed:
+                job_publish(job_id=self.job_id)
+
+    def write(self, percent: int) -> None:
+        job_heartbeat(job_id=self.job_id, worker_id=self.worker_id, progress=percent)
+        self.percent = percent
+
+
+def _copy_to_local(name: str, directory: Path) -> Path:
+    """Copy a stored file to local disk: the engine needs a path, storage may be remote."""
+    local = directory / f"input{PurePath(name).suffix.lower()}"
+    with default_storage.open(name, "rb") as source, open(local, "wb") as target:
+        shutil.copyfileobj(source, target, length=1024 * 1024)
+    return local
+
+
+def _draw_waveforms(parts: dict[str, Path], work_dir: Path) -> dict[str, Path]:
+    """A waveform picture for each part ("" for the original, else a stem name)."""
+    pictures = {}
+    for part, path in parts.items():
+        peaks = audio_engine.waveform_peaks(path, width=WIDTH)
+        out_path = work_dir / f"waveform-{part or 'original'}.png"
+        pictures[part] = waveform_png(peaks=peaks, out_path=out_path, stem=part)
+    return pictures
+
+
+def _record_done(*, job: SeparationJob, worker_id: str, outputs) -> bool:
+    with transaction.atomic():
+        finished = job_finish(job_id=job.id, worker_id=worker_id)
+        if finished:
+            track_record_outputs(track_id=job.track_id, job_id=job.id, outputs=outputs)
+    if not finished:
+        files.delete_quietly([output.name for output in outputs])
+        return False
+    job_publish(job_id=job.id)
+    return True
+
+
+def job_run(
+    *,
+    job: SeparationJob,
+    worker_id: str,
+    engine: Engine,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> str:
+    """Separate a claimed job's track and record the outcome on the row.
+
+    Never raises for a bad job: the reason goes on the row and the worker moves on.
+    Returns the job's final status as seen by this worker.
+    """
+    track: Track = job.track
+    original = track.asset(Asset.Kind.ORIGINAL)
+    reporter = _ProgressReporter(job_id=job.id, worker_id=worker_id, should_stop=should_stop)
+    try:
+        if original is None:
+            raise audio_engine.AudioError("the uploaded file is missing.")
+        with tempfile.TemporaryDirectory(prefix="jamwithme-") as tmp:
+            work_dir = Path(tmp)
+            source = _copy_to_local(original.name, work_dir)
+            out_dir = work_dir / "out"
+            out_dir.mkdir()
+            result = engine.separate_file(
+                source,
+                out_dir,
+                progress=reporter,
+                max_duration_s=settings.JAM_MAX_DURATION_S,
+                name=track.original_filename or None,
+            )
+            reporter.write(99)
+            waveforms = _draw_waveforms({"": source, **result.stems}, work_dir)
+            outputs = track_store_outputs(
+                track_id=track.id, stems=dict(result.stems), waveforms=waveforms
+            )
+    except JobInterrupted:
+        logger.info("Job %s interrupted by shutdown; back to the queue", job.id)
+        job_release(job_id=job.id, worker_id=worker_id)
+        return Status.QUEUED
+    except JobLost:
+        logger.info("Job %s is no longer ours; dropping it", job.id)
+        return "lost"
+    except audio_engine.AudioError as exc:
+        logger.info("Job %s failed on bad audio: %s", job.id, exc)
+        job_fail(job_id=job.id, worker_id=worker_id, reason=f"Could not read the audio: {exc}")
+        return Status.FAILED
+    except audio_engine.ModelError as exc:
+        logger.error("Job %s failed: separation model unavailable: %s", job.id, exc)
+        job_fail(job_id=job.id, worker_id=worker_id, reason="The separation model is unavailable.")
+        return Status.FAILED
+    except Exception:
+        # The task edge: one bad job must never take the worker down with it.
+        logger.exception("Job %s failed", job.id)
+        job_fail(job_id=job.id, worker_id=worker_id, reason=GENERIC_FAILURE)
+        return Status.FAILED
+    if _record_done(job=job, worker_id=worker_id, outputs=outputs):
+        logger.info("Job %s done", job.id)
+        return Status.DONE
+    return "lost"
+
+
+def job_process(*, job_id: int, engine: Engine, worker_id: str | None = None) -> str | None:
+    """Claim and run one job by id (the Celery task's body). Quiet if it vanished or is taken."""
+    worker_id = worker_id or worker_identity()
+    job = job_claim(job_id=job_id, worker_id=worker_id)
+    if job is None:
+        return None
+    return job_run(job=job, worker_id=worker_id, engine=engine)

@@ -1,0 +1,175 @@
+"""Every change of a job's state, each a conditional UPDATE on the row.
+
+Two workers can never both own a job, and a worker that lost its claim (the job was
+recovered, cancelled or deleted) can never overwrite a newer state: each write a worker
+makes goes through `SeparationJob.objects.claimed(...)`. Events are sent after the row
+changed and only describe it.
+"""
+
+import os
+import socket
+import uuid
+
+from django.db.models import F
+from django.utils import timezone
+
+from separation.events import job_publish
+from separation.models import SeparationJob
+
+Status = SeparationJob.Status
+TOO_MANY_ATTEMPTS = "The worker stopped while separating this track too many times."
+
+
+class JobLost(Exception):
+    """The job is no longer ours (deleted, or handed to another worker)."""
+
+
+def worker_identity() -> str:
+    """`host:pid:token`, unique per worker run; lets recovery spot a dead worker on this host."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def claimer_is_dead(claimed_by: str) -> bool:
+    """True when the claiming worker ran on this host and its process is gone."""
+    host, _, rest = claimed_by.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def job_claim(*, job_id: int, worker_id: str) -> SeparationJob | None:
+    """Take a queued job. Only one caller can win: the update is conditional on `queued`."""
+    now = timezone.now()
+    claimed = SeparationJob.objects.filter(id=job_id, status=Status.QUEUED).update(
+        status=Status.RUNNING,
+        claimed_by=worker_id,
+        attempts=F("attempts") + 1,
+        progress=0,
+        error="",
+        started_at=now,
+        heartbeat_at=now,
+        finished_at=None,
+        updated_at=now,
+    )
+    if claimed != 1:
+        return None
+    job_publish(job_id=job_id)
+    return SeparationJob.objects.select_related("track").get(id=job_id)
+
+
+def job_claim_next(*, worker_id: str) -> SeparationJob | None:
+    """Claim the job that has waited longest, skipping any another worker just took."""
+    candidates = (
+        SeparationJob.objects.filter(status=Status.QUEUED)
+        .order_by("updated_at", "id")
+        .values_list("id", flat=True)[:20]
+    )
+    for job_id in list(candidates):
+        job = job_claim(job_id=job_id, worker_id=worker_id)
+        if job is not None:
+            return job
+    return None
+
+
+def job_heartbeat(*, job_id: int, worker_id: str, progress: int) -> None:
+    """Record progress and that the worker is alive; JobLost when the claim is gone."""
+    stamp = timezone.now()
+    updated = SeparationJob.objects.claimed(job_id=job_id, worker_id=worker_id).update(
+        progress=progress, heartbeat_at=stamp, updated_at=stamp
+    )
+    if updated != 1:
+        raise JobLost
+
+
+def job_finish(*, job_id: int, worker_id: str) -> bool:
+    """Mark a claimed job done (the caller records its files in the same transaction)."""
+    now = timezone.now()
+    return bool(
+        SeparationJob.objects.claimed(job_id=job_id, worker_id=worker_id).update(
+            status=Status.DONE, progress=100, finished_at=now, updated_at=now
+        )
+    )
+
+
+def job_fail(*, job_id: int, worker_id: str, reason: str) -> bool:
+    now = timezone.now()
+    updated = SeparationJob.objects.claimed(job_id=job_id, worker_id=worker_id).update(
+        status=Status.FAILED, error=reason[:500], finished_at=now, updated_at=now
+    )
+    if updated:
+        job_publish(job_id=job_id)
+    return bool(updated)
+
+
+def job_release(*, job_id: int, worker_id: str) -> bool:
+    """Give a running job back to the queue (the worker is stopping)."""
+    now = timezone.now()
+    updated = SeparationJob.objects.claimed(job_id=job_id, worker_id=worker_id).update(
+        status=Status.QUEUED,
+        claimed_by="",
+        heartbeat_at=None,
+        progress=0,
+        attempts=F("attempts") - 1,
+        updated_at=now,
+    )
+    if updated:
+        job_publish(job_id=job_id)
+    return bool(updated)
+
+
+def job_requeue(*, job_id: int) -> bool:
+    """Queue a failed or cancelled job again. Returns False when it was not retryable."""
+    now = timezone.now()
+    return bool(
+        SeparationJob.objects.filter(
+            id=job_id, status__in=(Status.FAILED, Status.CANCELLED)
+        ).update(
+            status=Status.QUEUED,
+            progress=0,
+            error="",
+            attempts=0,
+            claimed_by="",
+            heartbeat_at=None,
+            started_at=None,
+            finished_at=None,
+            updated_at=now,
+        )
+    )
+
+
+def job_mark_cancelled(*, job_id: int) -> bool:
+    """Cancel a job that no worker has started. Returns False when it was not queued."""
+    now = timezone.now()
+    return bool(
+        SeparationJob.objects.filter(id=job_id, status=Status.QUEUED).update(
+            status=Status.CANCELLED, finished_at=now, updated_at=now
+        )
+    )
+
+
+def job_take_back(*, job_id: int, claimed_by: str, attempts: int, max_attempts: int) -> bool:
+    """Take a job back from a dead worker's claim: queued again, or failed once it has been
+    attempted ``max_attempts`` times (so a job that kills workers cannot crash-loop them)."""
+    now = timezone.now()
+    same_claim = SeparationJob.objects.claimed(job_id=job_id, worker_id=claimed_by)
+    if attempts >= max_attempts:
+        changed = same_claim.update(
+            status=Status.FAILED, error=TOO_MANY_ATTEMPTS, finished_at=now, updated_at=now
+        )
+    else:
+        changed = same_claim.update(
+            status=Status.QUEUED, claimed_by="", heartbeat_at=None, progress=0, updated_at=now
+        )
+    if changed:
+        job_publish(job_id=job_id)
+    return bool(changed)
