@@ -62,50 +62,83 @@
   }
 
   // --- Live notifications -----------------------------------------------------------------
-  function statusLabel(event) {
-    var names = { queued: "Queued", running: "Separating", done: "Done", failed: "Failed", cancelled: "Cancelled" };
-    var text = names[event.status] || event.status;
-    return event.status === "running" ? text + " " + event.progress + "%" : text;
-  }
+  // One socket carries every kind of user event; each kind has a handler, keyed by the
+  // event's `type`. Labels and messages come from the server, never spelled out here.
 
-  function refreshRow(row) {
-    fetch(row.dataset.rowUrl, { credentials: "same-origin" })
+  function fetchFragment(url) {
+    return fetch(url, { credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (html) {
-        if (!html) return;
+        if (!html) return null;
         var holder = document.createElement("div");
         holder.innerHTML = html.trim();
-        if (holder.firstElementChild) row.replaceWith(holder.firstElementChild);
+        return holder;
       });
   }
 
-  function applyEvent(event) {
-    var selector = "[data-track-id='" + event.track_id + "']";
-    var nodes = document.querySelectorAll(selector);
-    // A page rendered after the change already shows it (e.g. the track page reloads on
-    // "done" and its socket hears the same state again): no second toast then.
+  // A library row: replaced whole (it holds no player that is playing for long).
+  function refreshRow(row) {
+    fetchFragment(row.dataset.fragmentUrl).then(function (holder) {
+      if (holder && holder.firstElementChild) row.replaceWith(holder.firstElementChild);
+    });
+  }
+
+  // The track page: the status is replaced, players it lacks are added, and the players
+  // already there are left alone, so whatever is playing keeps playing.
+  function refreshPanel(page) {
+    fetchFragment(page.dataset.panelUrl).then(function (holder) {
+      if (!holder) return;
+      var panel = page.querySelector("[data-role=panel]");
+      var status = holder.querySelector("[data-role=status]");
+      var oldStatus = panel.querySelector("[data-role=status]");
+      if (status && oldStatus) oldStatus.replaceWith(status);
+      var stems = panel.querySelector("[data-role=stems]");
+      var present = {};
+      stems.querySelectorAll("[data-part]").forEach(function (node) { present[node.dataset.part] = node; });
+      var wanted = {};
+      holder.querySelectorAll("[data-role=stems] [data-part]").forEach(function (node) {
+        wanted[node.dataset.part] = true;
+        if (!present[node.dataset.part]) stems.appendChild(node);
+      });
+      Object.keys(present).forEach(function (name) {
+        if (!wanted[name]) present[name].remove();
+      });
+    });
+  }
+
+  function onJobEvent(event) {
+    var nodes = document.querySelectorAll("[data-track-id='" + event.track_id + "']");
+    // A page rendered after the change already shows it: no second toast then.
     var alreadyShown = nodes.length > 0;
     nodes.forEach(function (node) {
       var previous = node.dataset.status;
       if (previous !== event.status) alreadyShown = false;
       node.dataset.status = event.status;
       var label = node.querySelector("[data-role=status-label]");
-      if (label) label.textContent = statusLabel(event);
+      if (label) label.textContent = event.status_label;
       var meter = node.querySelector("[data-role=progress]");
       if (meter) meter.value = event.progress;
       var box = node.querySelector("[data-role=status]");
       if (box) box.className = "status status-" + event.status;
       if (previous !== event.status && event.status !== "running") {
-        if (node.dataset.rowUrl) refreshRow(node);
-        else if (node.hasAttribute("data-reload-on-change")) window.location.reload();
+        if (node.dataset.fragmentUrl) refreshRow(node);
+        else if (node.dataset.panelUrl) refreshPanel(node);
       }
     });
-    if (alreadyShown) return;
-    if (event.type === "separation.done") {
-      toast("“" + event.title + "” is ready: your jam track is in the library.", "done");
-    } else if (event.type === "separation.failed") {
-      toast("“" + event.title + "” failed: " + event.error, "failed");
+    if (!alreadyShown && event.message) {
+      toast(event.message, event.type === "separation.failed" ? "failed" : "done");
     }
+  }
+
+  var handlers = {
+    "separation.progress": onJobEvent,
+    "separation.done": onJobEvent,
+    "separation.failed": onJobEvent
+  };
+
+  function applyEvent(event) {
+    var handler = handlers[event.type];
+    if (handler) handler(event);
   }
 
   function connect(path, delay) {
