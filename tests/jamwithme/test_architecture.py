@@ -1,0 +1,71 @@
+"""The import contracts (pyproject.toml) hold, and they do bite: a wrong-way import, even one
+hidden inside a function, fails them."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("jamwithme", "accounts", "tracks", "notifications", "separation")
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def lint_imports(tree: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=tree,
+        env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin", "COLUMNS": "300"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.fixture
+def tree(tmp_path):
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("*.pyc"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    return tmp_path
+
+
+def append(path: Path, code: str) -> None:
+    path.write_text(path.read_text() + "\n" + code + "\n")
+
+
+def test_the_contracts_hold(tree):
+    result = lint_imports(tree)
+    assert result.returncode == 0, result.stdout
+    assert "Contracts: 3 kept, 0 broken." in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "code", "broken"),
+    [
+        (
+            "tracks/services.py",
+            "def later():\n    from separation.services.dispatch import job_enqueue  # noqa",
+            "Apps depend one way",
+        ),
+        ("tracks/views.py", "import notifications.events  # noqa", "Apps depend one way"),
+        ("separation/engine/audio.py", "import django  # noqa", "The engine is pure"),
+        (
+            "separation/services/state.py",
+            "def later():\n    from separation.tasks import separate_task  # noqa",
+            "Inside separation",
+        ),
+    ],
+    ids=["tracks-to-separation", "tracks-to-notifications", "engine-to-django", "state-to-tasks"],
+)
+def test_a_wrong_way_import_breaks_a_contract(tree, module, code, broken):
+    append(tree / module, code)
+    result = lint_imports(tree)
+    assert result.returncode == 1
+    broken_contracts = [
+        line for line in result.stdout.splitlines() if re.search(r" BROKEN( \(.*\))?$", line)
+    ]
+    assert any(line.startswith(broken) for line in broken_contracts), result.stdout
