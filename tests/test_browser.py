@@ -1,5 +1,6 @@
 """A real browser against the real embedded stack (`manage.py serve`): sign up, upload,
-watch the status become done, and play the jam track."""
+watch the track page fill in place while the original plays on, and play the jam track.
+Screenshots go to $JAM_SCREENSHOTS (default: the test's temporary folder)."""
 
 import os
 import socket
@@ -8,7 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -20,9 +23,28 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+    "--mute-audio",
 ]
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
+
+
+@pytest.fixture
+def screenshots(tmp_path):
+    folder = Path(os.environ.get("JAM_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def song(tmp_path):
+    """The 16 s clip three times over: long enough to still be playing when its separation
+    (a few seconds here) is done."""
+    audio, rate = sf.read(CLIP, dtype="float32")
+    path = tmp_path / "Three times round.flac"
+    sf.write(path, np.concatenate([audio] * 3), rate)
+    return path
 
 
 def free_port() -> int:
@@ -75,13 +97,15 @@ def server(tmp_path):
     log.close()
 
 
-def test_a_musician_signs_up_uploads_and_plays_the_jam_track(chromium_path, server):
+def test_a_musician_signs_up_uploads_and_plays_the_jam_track(
+    chromium_path, server, song, screenshots
+):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
             page.goto(f"{server}/accounts/signup/")
             page.fill("#id_username", "erin")
             page.fill("#id_email", "erin@example.com")
@@ -91,22 +115,57 @@ def test_a_musician_signs_up_uploads_and_plays_the_jam_track(chromium_path, serv
             page.wait_for_url(f"{server}/")
 
             page.goto(f"{server}/tracks/upload/")
-            page.set_input_files("#id_file", str(CLIP))
+            page.set_input_files("#id_file", str(song))
             page.click("form[data-upload] button[type=submit]")
             page.wait_for_url("**/tracks/*-*-*-*-*/", timeout=60_000)
 
-            page.goto(f"{server}/")
-            status_on_load = page.get_attribute(".track-row", "data-status")
-            # The row changes without a reload: the WebSocket event re-fetches it.
-            page.wait_for_selector(".track-row[data-status=done] audio", timeout=180_000)
-            if status_on_load != "done":  # it was still separating when the page opened
-                page.wait_for_selector(".toast.done", timeout=10_000)
+            # The track page, before separation is done: play the original, and mark the
+            # page so that a reload would show.
+            status_on_load = page.get_attribute(".track-detail", "data-status")
+            assert status_on_load != "done", "separation finished before the page could watch it"
+            page.evaluate("() => { window.notReloaded = true; }")
+            page.evaluate("() => document.querySelector('#original-audio').play()")
+            page.screenshot(path=screenshots / "1-track-page-separating.png", full_page=True)
 
-            page.click(".track-title")
+            page.wait_for_selector("[data-part=instrumental] audio", timeout=180_000)
+            page.wait_for_selector(".toast.done", timeout=10_000)
+            page.wait_for_selector(".track-detail [data-role=status-label]:has-text('Done')")
+            page.screenshot(path=screenshots / "2-track-page-done-in-place.png", full_page=True)
+            state = page.evaluate(
+                """() => { const a = document.querySelector('#original-audio');
+                           return {notReloaded: window.notReloaded === true, paused: a.paused,
+                                   time: a.currentTime,
+                                   parts: [...document.querySelectorAll('[data-part]')]
+                                          .map(n => n.dataset.part),
+                                   waveforms: document.querySelectorAll(
+                                       '[data-part] img.waveform').length}; }"""
+            )
+            assert state["notReloaded"], "the track page reloaded itself"
+            assert not state["paused"] and state["time"] > 0, state  # the original plays on
+            assert state["parts"] == ["original", "instrumental", "vocals"]
+            assert state["waveforms"] == 3
+            assert page.locator(".track-detail .meta").inner_text().count("FLAC") == 1
+
             page.wait_for_function(
                 "() => { const a = document.querySelector('#instrumental-audio');"
-                " return a && a.readyState >= 1 && a.duration > 15; }",
+                " a.preload = 'auto'; return a && a.readyState >= 1 && a.duration > 40; }",
                 timeout=30_000,
             )
+
+            # A second upload, watched from the library: its row changes without a reload.
+            page.goto(f"{server}/tracks/upload/")
+            page.set_input_files("#id_file", str(song))
+            page.fill("#id_title", "Second take")
+            page.click("form[data-upload] button[type=submit]")
+            page.wait_for_url("**/tracks/*-*-*-*-*/", timeout=60_000)
+            page.goto(f"{server}/")
+            page.evaluate("() => { window.notReloaded = true; }")
+            row = ".track-row:has(.track-title:has-text('Second take'))"
+            assert page.get_attribute(row, "data-status") != "done"
+            page.screenshot(path=screenshots / "3-library-separating.png", full_page=True)
+            page.wait_for_selector(f"{row}[data-status=done] audio", timeout=180_000)
+            page.wait_for_selector(".toast.done", timeout=10_000)
+            assert page.evaluate("() => window.notReloaded === true")
+            page.screenshot(path=screenshots / "4-library-done.png", full_page=True)
         finally:
             browser.close()

@@ -97,8 +97,16 @@
       stems.querySelectorAll("[data-part]").forEach(function (node) { present[node.dataset.part] = node; });
       var wanted = {};
       holder.querySelectorAll("[data-role=stems] [data-part]").forEach(function (node) {
+        var here = present[node.dataset.part];
         wanted[node.dataset.part] = true;
-        if (!present[node.dataset.part]) stems.appendChild(node);
+        if (!here) {
+          stems.appendChild(node);
+          return;
+        }
+        // A part already playing only gains the waveform drawn since (the original's).
+        var picture = node.querySelector("img.waveform");
+        var audio = here.querySelector("audio");
+        if (picture && audio && !here.querySelector("img.waveform")) here.insertBefore(picture, audio);
       });
       Object.keys(present).forEach(function (name) {
         if (!wanted[name]) present[name].remove();
