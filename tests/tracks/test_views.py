@@ -132,3 +132,48 @@ def test_a_waveform_is_a_png(alice_client, separated):
     response = alice_client.get(reverse("tracks:waveform", args=[separated.id, "instrumental"]))
     assert response["Content-Type"] == "image/png"
     assert b"".join(response.streaming_content).startswith(b"\x89PNG")
+
+
+def test_the_track_page_panel_holds_the_status_and_every_part(
+    alice_client, alice, tmp_path, fake_engine
+):
+    track = make_track(owner=alice, tmp_path=tmp_path, title="Take Five", separated=True)
+    html = alice_client.get(reverse("tracks:panel", args=[track.id])).content.decode()
+    assert 'data-role="status-label">Done<' in html
+    for part in ("original", "instrumental", "vocals"):
+        assert f'data-part="{part}"' in html
+    assert "Instrumental (jam track)" in html  # the registry's label
+
+
+def test_a_queued_track_offers_cancel_and_returns_to_the_page_it_was_on(
+    alice_client, alice, tmp_path
+):
+    track = make_track(owner=alice, tmp_path=tmp_path)
+    row = alice_client.get(reverse("tracks:row", args=[track.id])).content.decode()
+    panel = alice_client.get(reverse("tracks:panel", args=[track.id])).content.decode()
+    cancel = reverse("separation:cancel", args=[track.id])
+    assert cancel in row and cancel in panel
+    # Re-fetched fragments must not send the musician to the fragment's own URL afterwards.
+    assert f'name="next" value="{LIBRARY}"' in row
+    assert f'name="next" value="{reverse("tracks:detail", args=[track.id])}"' in panel
+
+
+def test_the_library_shows_the_format_people_read(alice_client, alice, tmp_path):
+    make_track(owner=alice, tmp_path=tmp_path, title="Plain")
+    assert "WAV 16-bit" in alice_client.get(LIBRARY).content.decode()
+
+
+def test_the_library_costs_the_same_queries_for_one_track_or_ten(
+    alice_client, alice, tmp_path, fake_engine
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_track(owner=alice, tmp_path=tmp_path, title="One", separated=True)
+    with CaptureQueriesContext(connection) as one:
+        alice_client.get(LIBRARY)
+    for n in range(9):
+        make_track(owner=alice, tmp_path=tmp_path, title=f"More {n}", separated=True)
+    with CaptureQueriesContext(connection) as ten:
+        alice_client.get(LIBRARY)
+    assert len(ten.captured_queries) == len(one.captured_queries)
