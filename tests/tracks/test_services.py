@@ -24,9 +24,7 @@ def store_a_run(track, tmp_path):
     return track_store_outputs(track_id=track.id, stems=stems, waveforms={"": picture})
 
 
-def test_a_run_is_stored_under_names_built_by_the_files_module(
-    alice, tmp_path, django_capture_on_commit_callbacks
-):
+def test_a_run_is_stored_under_names_built_by_the_files_module(alice, tmp_path):
     track = make_track(owner=alice, tmp_path=tmp_path)
     outputs = store_a_run(track, tmp_path)
     folder = files.track_folder(track.id)
