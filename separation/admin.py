@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 
 from separation.models import SeparationJob
 from separation.services.dispatch import job_cancel, job_retry
+from tracks.access import is_moderator
 
 
 @admin.register(SeparationJob)
@@ -32,12 +33,22 @@ class SeparationJobAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Retry selected failed or cancelled jobs")
+    def has_change_permission(self, request, obj=None):
+        return False  # a job changes only through its services (the actions below)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a job goes with its track
+
+    def has_moderate_permission(self, request):
+        """Acting on someone's job is moderation: the one access rule says who moderates."""
+        return is_moderator(request.user)
+
+    @admin.action(description="Retry selected failed or cancelled jobs", permissions=("moderate",))
     def retry_jobs(self, request, queryset):
         count = sum(job_retry(job=job) for job in queryset)
         self.message_user(request, f"{count} job(s) queued again.", messages.SUCCESS)
 
-    @admin.action(description="Cancel selected queued jobs")
+    @admin.action(description="Cancel selected queued jobs", permissions=("moderate",))
     def cancel_jobs(self, request, queryset):
         count = sum(job_cancel(job=job) for job in queryset)
         self.message_user(request, f"{count} job(s) cancelled.", messages.SUCCESS)

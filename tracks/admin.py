@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import reverse
 
-from tracks.access import track_access
+from tracks.access import is_moderator, track_access
 from tracks.models import Asset, Track
 from tracks.services import track_delete
 
@@ -26,6 +26,7 @@ class TrackAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = (
         "id",
+        "title",
         "owner",
         "original_filename",
         "created_at",
@@ -40,6 +41,16 @@ class TrackAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # owners rename on the site; moderators act through the actions
+
+    def has_delete_permission(self, request, obj=None):
+        """Removing someone's track is moderation: the one access rule says who moderates."""
+        return is_moderator(request.user)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("assets")
 
     def get_actions(self, request):
         actions = super().get_actions(request)

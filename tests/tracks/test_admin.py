@@ -91,3 +91,58 @@ def test_staff_without_the_moderator_permission_get_no_file_links(client, staff,
     assert 'data-role="file-link"' not in page
     assert "Only moderators" in page
     assert client.get(reverse("tracks:audio", args=[track.id, "original"])).status_code == 404
+
+
+def staff_with(staff, *codenames):
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def test_staff_who_only_view_jobs_cannot_cancel_or_retry_them(staff, alice, tmp_path):
+    client = staff_with(staff, "view_separationjob", "change_separationjob")
+    job = make_track(owner=alice, tmp_path=tmp_path).job
+    for action in ("cancel_jobs", "retry_jobs"):
+        client.post(
+            reverse("admin:separation_separationjob_changelist"),
+            {"action": action, "_selected_action": [str(job.id)]},
+        )
+        job.refresh_from_db()
+        assert job.status == SeparationJob.Status.QUEUED
+
+
+def test_a_moderator_can_cancel_a_job_from_the_admin(moderator, alice, tmp_path):
+    client = staff_with(moderator, "view_separationjob")
+    job = make_track(owner=alice, tmp_path=tmp_path).job
+    client.post(
+        reverse("admin:separation_separationjob_changelist"),
+        {"action": "cancel_jobs", "_selected_action": [str(job.id)]},
+    )
+    job.refresh_from_db()
+    assert job.status == SeparationJob.Status.CANCELLED
+
+
+def test_staff_cannot_rename_or_delete_someones_track_in_the_admin(staff, alice, tmp_path):
+    client = staff_with(staff, "view_track", "change_track", "delete_track")
+    track = make_track(owner=alice, tmp_path=tmp_path, title="Secret")
+    url = reverse("admin:tracks_track_change", args=[track.id])
+    client.post(url, {"title": "Pwned"})
+    client.post(reverse("admin:tracks_track_delete", args=[track.id]), {"post": "yes"})
+    client.post(
+        reverse("admin:tracks_track_changelist"),
+        {"action": "delete_with_files", "_selected_action": [str(track.id)]},
+    )
+    track.refresh_from_db()
+    assert track.title == "Secret"
+
+
+def test_jobs_cannot_be_deleted_apart_from_their_track(admin_client, alice, tmp_path):
+    job = make_track(owner=alice, tmp_path=tmp_path).job
+    admin_client.post(
+        reverse("admin:separation_separationjob_delete", args=[job.id]), {"post": "yes"}
+    )
+    assert SeparationJob.objects.filter(id=job.id).exists()
