@@ -7,6 +7,7 @@ from datetime import timedelta
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from notifications.events import events_changed_since, user_group
@@ -18,10 +19,15 @@ from tracks.models import Track
 RELAY_LOOKBACK = timedelta(seconds=2)
 
 
-def may_receive(user, event: dict) -> bool:
+def may_receive(user_id: int, event: dict) -> bool | None:
     """Checked for every event, whoever sent it: the user is in its audience and, for an
-    event about a track, may still listen to that track (the one access rule)."""
-    if user.pk not in event.get("audience", ()):
+    event about a track, may still listen to that track (the one access rule). The user is
+    read afresh, so a deactivated account or a revoked permission counts at once. None:
+    the account is gone or inactive, and the socket should close."""
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return None
+    if user_id not in event.get("audience", ()):
         return False
     track_id = event.get("track_id")
     if track_id is None:
@@ -36,7 +42,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close()
             return
-        self.user = user
+        self.user_id = user.pk
         self.group_name = user_group(user.pk)
         self.sent: dict[str, dict] = {}
         self.relay_task = None
@@ -64,7 +70,11 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         outgoing = {name: value for name, value in event.items() if name != "audience"}
         if self.sent.get(event["key"]) == outgoing:
             return
-        if not await database_sync_to_async(may_receive)(self.user, event):
+        allowed = await database_sync_to_async(may_receive)(self.user_id, event)
+        if allowed is None:
+            await self.close()
+            return
+        if not allowed:
             return
         self.sent[event["key"]] = outgoing
         await self.send_json(outgoing)
@@ -75,7 +85,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         while True:
             await asyncio.sleep(settings.NOTIFICATIONS_POLL_INTERVAL_S)
             events, newest = await database_sync_to_async(events_changed_since)(
-                user_id=self.user.pk, since=since
+                user_id=self.user_id, since=since
             )
             for event in events:
                 await self.deliver(event)

@@ -220,3 +220,19 @@ async def test_a_moderator_is_not_in_a_jobs_audience(alice_track, moderator, no_
         assert await communicator.receive_nothing(timeout=0.3)
     finally:
         await communicator.disconnect()
+
+
+async def test_a_deactivated_account_stops_hearing_at_once(
+    alice, alice_track, alice_cookie, no_relay
+):
+    communicator = socket(alice_cookie)
+    assert (await communicator.connect())[0]
+    try:
+        await database_sync_to_async(type(alice).objects.filter(pk=alice.pk).update)(
+            is_active=False
+        )
+        message = message_for([alice.id], track_id=str(alice_track.id))
+        await get_channel_layer().group_send(user_group(alice.id), message)
+        assert (await communicator.receive_output(timeout=2))["type"] == "websocket.close"
+    finally:
+        await communicator.disconnect()
