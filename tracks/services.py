@@ -12,7 +12,7 @@ from django.db import transaction
 
 from separation import engine as audio_engine
 from tracks import files
-from tracks.models import Asset, Track
+from tracks.models import ORIGINAL_PART, Asset, Track
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,10 @@ def track_upload(
             if then is not None:
                 then(track)
     except BaseException:
-        files.delete_quietly([stored_name])
+        # Only if the track did not make it: an error from a hook run after the commit
+        # must not take the file from under a track that exists.
+        if not Track.objects.filter(id=track_id).exists():
+            files.delete_quietly([stored_name])
         raise
     logger.info("Track %s uploaded by user %s", track.id, owner.pk)
     return track
@@ -93,8 +96,15 @@ def track_rename(*, track: Track, title: str) -> Track:
 def track_delete(*, track: Track) -> None:
     """Delete a track, its job and, once that is committed, every file it owns."""
     names = track.stored_names
+    track_id = track.id
     track.delete()
-    transaction.on_commit(lambda: files.delete_quietly(names))
+
+    def delete_files() -> None:
+        files.delete_quietly(names)
+        # Anything a run stored meanwhile, recorded or not: the folder is the track's alone.
+        files.delete_quietly(files.stored_in_folder(track_id))
+
+    transaction.on_commit(delete_files)
 
 
 @dataclass(frozen=True)
@@ -119,7 +129,7 @@ def track_store_outputs(
     planned = [
         (Asset.Kind.STEM, stem, files.stem_name(prefix, stem), path) for stem, path in stems.items()
     ] + [
-        (Asset.Kind.WAVEFORM, part, files.waveform_name(prefix, part or "original"), path)
+        (Asset.Kind.WAVEFORM, part, files.waveform_name(prefix, part or ORIGINAL_PART), path)
         for part, path in waveforms.items()
     ]
     stored: list[StoredOutput] = []

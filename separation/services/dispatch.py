@@ -37,7 +37,8 @@ def track_submit(*, owner: AbstractBaseUser, upload: UploadedFile, title: str = 
 def job_enqueue(*, track: Track) -> SeparationJob:
     """Create the queued job for a new track; workers hear of it only after commit."""
     job = SeparationJob.objects.create(track=track)
-    transaction.on_commit(partial(job_dispatch, job_id=job.id))
+    # robust: a broker that is down must not undo the upload; the row stays queued.
+    transaction.on_commit(lambda: job_dispatch(job_id=job.id), robust=True)
     return job
 
 
@@ -53,7 +54,7 @@ def job_retry(*, job: SeparationJob) -> bool:
     """Queue a failed or cancelled job again. Returns False when it was not retryable."""
     if not job_requeue(job_id=job.id):
         return False
-    transaction.on_commit(partial(job_dispatch, job_id=job.id))
+    transaction.on_commit(lambda: job_dispatch(job_id=job.id), robust=True)
     return True
 
 
@@ -78,24 +79,31 @@ def job_recover_orphans() -> list[int]:
         stale = row["heartbeat_at"] is None or row["heartbeat_at"] < stale_before
         if not (stale or claimer_is_dead(row["claimed_by"])):
             continue
-        # Files a dead run stored but never recorded; swept while the job is still claimed,
-        # so no new run can be storing files for it yet.
-        swept = track_sweep_unreferenced_files(track_id=row["track_id"])
-        if swept:
-            logger.warning("Deleted %d unrecorded file(s) of job %s", len(swept), row["id"])
-        if job_take_back(
+        gives_up = row["attempts"] >= settings.SEPARATION_MAX_ATTEMPTS
+        if not job_take_back(
             job_id=row["id"],
             claimed_by=row["claimed_by"],
             attempts=row["attempts"],
             max_attempts=settings.SEPARATION_MAX_ATTEMPTS,
         ):
-            logger.warning("Recovered job %s left running by %s", row["id"], row["claimed_by"])
-            recovered.append(row["id"])
-            if settings.SEPARATION_DISPATCH == "celery":
-                transaction.on_commit(partial(_send_if_queued, job_id=row["id"]))
+            continue  # it finished or moved on meanwhile: nothing of it is ours to touch
+        logger.warning("Recovered job %s left running by %s", row["id"], row["claimed_by"])
+        recovered.append(row["id"])
+        if gives_up:
+            # Failed for good: no run will follow to sweep what the dead one left, and the
+            # old claim can no longer record anything.
+            _sweep(track_id=row["track_id"], job_id=row["id"])
+        elif settings.SEPARATION_DISPATCH == "celery":
+            transaction.on_commit(partial(_send_if_queued, job_id=row["id"]))
     return recovered
 
 
 def _send_if_queued(*, job_id: int) -> None:
     if SeparationJob.objects.filter(id=job_id, status=Status.QUEUED).exists():
         separate_task.delay(job_id)
+
+
+def _sweep(*, track_id, job_id: int) -> None:
+    swept = track_sweep_unreferenced_files(track_id=track_id)
+    if swept:
+        logger.warning("Deleted %d unrecorded file(s) of job %s", len(swept), job_id)

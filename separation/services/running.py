@@ -27,8 +27,12 @@ from separation.services.state import (
 )
 from separation.waveforms import WIDTH, waveform_png
 from tracks import files
-from tracks.models import Asset, Track
-from tracks.services import track_record_outputs, track_store_outputs
+from tracks.models import ORIGINAL_PART, Asset, Track
+from tracks.services import (
+    track_record_outputs,
+    track_store_outputs,
+    track_sweep_unreferenced_files,
+)
 
 logger = logging.getLogger(__name__)
 Status = SeparationJob.Status
@@ -106,7 +110,7 @@ def _draw_waveforms(parts: dict[str, Path], work_dir: Path) -> dict[str, Path]:
     pictures = {}
     for part, path in parts.items():
         peaks = audio_engine.waveform_peaks(path, width=WIDTH)
-        out_path = work_dir / f"waveform-{part or 'original'}.png"
+        out_path = work_dir / f"waveform-{part or ORIGINAL_PART}.png"
         pictures[part] = waveform_png(peaks=peaks, out_path=out_path, stem=part)
     return pictures
 
@@ -139,6 +143,11 @@ def job_run(
     original = track.asset(Asset.Kind.ORIGINAL)
     reporter = _ProgressReporter(job_id=job.id, worker_id=worker_id, should_stop=should_stop)
     try:
+        # Files an earlier run stored but never recorded (it died, or lost its claim): this
+        # run holds the claim now, so no other run can record them any more.
+        swept = track_sweep_unreferenced_files(track_id=track.id)
+        if swept:
+            logger.warning("Deleted %d unrecorded file(s) before job %s", len(swept), job.id)
         if original is None:
             raise audio_engine.AudioError("the uploaded file is missing.")
         with tempfile.TemporaryDirectory(prefix="jamwithme-") as tmp:

@@ -7,6 +7,7 @@ from unittest import mock
 
 import pytest
 import soundfile as sf
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from separation import engine
@@ -228,7 +229,7 @@ def test_a_job_of_a_dead_process_on_this_host_is_requeued_at_once(job):
     assert job_recover_orphans() == [job.id]
 
 
-def test_recovery_deletes_stems_a_dead_run_stored_but_never_recorded(job, track, settings):
+def test_the_next_run_deletes_stems_a_dead_run_stored_but_never_recorded(job, track, settings):
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 
@@ -238,9 +239,62 @@ def test_recovery_deletes_stems_a_dead_run_stored_but_never_recorded(job, track,
         heartbeat_at=timezone.now() - timedelta(seconds=settings.SEPARATION_STALE_AFTER_S + 1)
     )
     assert job_recover_orphans() == [job.id]
+    # The dead worker may only be slow: its files are the claim holder's to sweep, and the
+    # claim holder now is the next run.
+    assert default_storage.exists(orphan)
+    assert job_process(job_id=job.id, engine=fakes.FakeEngine()) == Status.DONE
     assert not default_storage.exists(orphan)
     track.refresh_from_db()
-    assert default_storage.exists(track.original.name)  # what the row points to stays
+    assert default_storage.exists(track.original.name)  # what the assets name stays
+    assert all(default_storage.exists(name) for name in track.stored_names)
+
+
+def test_a_slow_worker_that_finishes_before_recovery_keeps_its_files(job, track, settings):
+    """Its heartbeat went stale while it stored its files, then it recorded them: recovery
+    must find nothing to take back, and delete nothing."""
+    claimed = job_claim(job_id=job.id, worker_id="otherhost:1:slow")
+    SeparationJob.objects.filter(id=job.id).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.SEPARATION_STALE_AFTER_S + 1)
+    )
+    assert job_run(job=claimed, worker_id="otherhost:1:slow", engine=fakes.FakeEngine()) == "done"
+    assert job_recover_orphans() == []
+    track.refresh_from_db()
+    assert len(track.stored_names) == 6
+    assert all(default_storage.exists(name) for name in track.stored_names)
+
+
+def test_a_job_given_up_on_has_its_unrecorded_files_swept_at_once(job, track, settings):
+    from django.core.files.base import ContentFile
+
+    settings.SEPARATION_MAX_ATTEMPTS = 1
+    orphan = default_storage.save(f"tracks/{track.id}/abc123-vocals.wav", ContentFile(b"x"))
+    job_claim(job_id=job.id, worker_id="otherhost:1:dead")
+    SeparationJob.objects.filter(id=job.id).update(heartbeat_at=None)
+    assert job_recover_orphans() == [job.id]
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+    assert not default_storage.exists(orphan)
+    assert default_storage.exists(track.original.name)
+
+
+@pytest.mark.django_db(transaction=True)  # real commits, so the dispatch hook really runs
+def test_a_broker_that_is_down_does_not_undo_an_upload(alice, tmp_path, settings, monkeypatch):
+    from separation.tasks import separate_task
+
+    settings.SEPARATION_DISPATCH = "celery"
+
+    calls = []
+
+    def broker_down(job_id):
+        calls.append(job_id)
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(separate_task, "delay", broker_down)
+    track = make_track(owner=alice, tmp_path=tmp_path, title="Kept")
+    assert calls == [track.job.id]
+    track.refresh_from_db()
+    assert track.job.status == Status.QUEUED  # the row stays the truth; a worker can take it
+    assert default_storage.exists(track.original.name)
 
 
 def test_a_job_of_a_live_process_on_this_host_is_left_alone(job):
