@@ -59,7 +59,8 @@ def upload(request):
 @require_POST
 def job_retry_view(request, track_id):
     track, _ = get_track_or_404(request.user, track_id, need="manage")
-    if job_retry(job=track.job):
+    job = getattr(track, "job", None)
+    if job is not None and job_retry(job=job):
         messages.success(request, f"“{track.title}” is queued again.")
     else:
         messages.error(request, "Only a failed or cancelled separation can be retried.")
@@ -70,7 +71,8 @@ def job_retry_view(request, track_id):
 @require_POST
 def job_cancel_view(request, track_id):
     track, _ = get_track_or_404(request.user, track_id, need="manage")
-    if job_cancel(job=track.job):
+    job = getattr(track, "job", None)
+    if job is not None and job_cancel(job=job):
         messages.success(request, f"Separation of “{track.title}” cancelled.")
     else:
         messages.error(request, "Only a separation that has not started can be cancelled.")

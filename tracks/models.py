@@ -5,6 +5,9 @@ from django.db import models
 
 from separation.engine import JAM_TRACK, STEMS, format_label, get_stem
 
+# The part name of the uploaded mix beside the stems: in URLs and waveform names.
+ORIGINAL_PART = "original"
+
 
 class Track(models.Model):
     """A song a musician uploaded. Its stored files (the original, stems, waveforms, later
@@ -97,7 +100,7 @@ class TrackPart:
     @property
     def name(self) -> str:
         """The URL key: "original" or the stem's name."""
-        return self.stem.name if self.stem else "original"
+        return self.stem.name if self.stem else ORIGINAL_PART
 
     @property
     def label(self) -> str:

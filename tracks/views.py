@@ -1,3 +1,5 @@
+from pathlib import PurePath
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -31,6 +33,8 @@ def _detail_context(track: Track, access, rename_form=None) -> dict:
         "track": track,
         "access": access,
         "rename_form": rename_form or RenameForm(instance=track),
+        # Also after a refused rename, whose page is rendered at the rename URL.
+        "next_url": reverse("tracks:detail", args=[track.id]),
     }
 
 
@@ -107,8 +111,9 @@ def download(request, track_id, kind):
     part = _part_or_404(track, kind)
     if not part.downloadable or part.audio is None:
         raise Http404
+    extension = PurePath(part.audio.name).suffix
     return stored_file_response(
-        request, part.audio.name, download_name=safe_download_name(track.title, kind, ".wav")
+        request, part.audio.name, download_name=safe_download_name(track.title, kind, extension)
     )
 
 

@@ -128,7 +128,9 @@
       if (meter) meter.value = event.progress;
       var box = node.querySelector("[data-role=status]");
       if (box) box.className = "status status-" + event.status;
-      if (previous !== event.status && event.status !== "running") {
+      // Any change of status re-fetches the markup: the actions offered change with it
+      // (Cancel only while queued, Retry once failed), and so do the players.
+      if (previous !== event.status) {
         if (node.dataset.fragmentUrl) refreshRow(node);
         else if (node.dataset.panelUrl) refreshPanel(node);
       }

@@ -177,3 +177,19 @@ def test_the_library_costs_the_same_queries_for_one_track_or_ten(
     with CaptureQueriesContext(connection) as ten:
         alice_client.get(LIBRARY)
     assert len(ten.captured_queries) == len(one.captured_queries)
+
+
+def test_a_refused_rename_keeps_cancel_pointing_at_the_track_page(alice_client, alice, tmp_path):
+    track = make_track(owner=alice, tmp_path=tmp_path)
+    response = alice_client.post(reverse("tracks:rename", args=[track.id]), {"title": "  "})
+    assert response.status_code == 400
+    detail = reverse("tracks:detail", args=[track.id])
+    assert f'name="next" value="{detail}"' in response.content.decode()
+
+
+def test_retry_on_a_track_whose_job_is_gone_says_so(alice_client, alice, tmp_path):
+    track = make_track(owner=alice, tmp_path=tmp_path)
+    track.job.delete()
+    response = alice_client.post(reverse("separation:retry", args=[track.id]), follow=True)
+    assert response.status_code == 200
+    assert "Only a failed or cancelled separation can be retried." in response.content.decode()
