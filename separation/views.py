@@ -30,7 +30,7 @@ def _upload_context(form: UploadForm) -> dict:
 def upload(request):
     """Upload a song: store it and queue its separation."""
     if request.method == "GET":
-        return render(request, "tracks/upload.html", _upload_context(UploadForm()))
+        return render(request, "separation/upload.html", _upload_context(UploadForm()))
     form = UploadForm(
         request.POST, request.FILES, upload_too_big=getattr(request, "upload_too_big", False)
     )
@@ -52,7 +52,7 @@ def upload(request):
     if _wants_json(request):
         errors = [str(error) for errors in form.errors.values() for error in errors]
         return JsonResponse({"errors": errors}, status=400)
-    return render(request, "tracks/upload.html", _upload_context(form), status=400)
+    return render(request, "separation/upload.html", _upload_context(form), status=400)
 
 
 @login_required

@@ -13,7 +13,7 @@ from tracks.access import get_track_or_404, track_access
 from tracks.forms import RenameForm
 from tracks.media import safe_download_name, stored_file_response
 from tracks.models import Track
-from tracks.navigation import safe_next_url
+from tracks.navigation import is_safe_here, safe_next_url
 from tracks.selectors import track_list_for_user
 from tracks.services import track_delete, track_rename
 
@@ -50,7 +50,10 @@ def detail(request, track_id):
 def row(request, track_id):
     """The library row of one track, re-fetched by the page when its job changes state."""
     track, access = get_track_or_404(request.user, track_id)
-    context = {"track": track, "access": access, "next_url": reverse("tracks:library")}
+    # The page the row sits on (library search and page included), passed by the script.
+    page = request.GET.get("page_url", "")
+    next_url = page if is_safe_here(request, page) else reverse("tracks:library")
+    context = {"track": track, "access": access, "next_url": next_url}
     return render(request, "tracks/_row.html", context)
 
 

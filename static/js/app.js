@@ -78,7 +78,9 @@
 
   // A library row: replaced whole (it holds no player that is playing for long).
   function refreshRow(row) {
-    fetchFragment(row.dataset.fragmentUrl).then(function (holder) {
+    var here = window.location.pathname + window.location.search;
+    var url = row.dataset.fragmentUrl + "?page_url=" + encodeURIComponent(here);
+    fetchFragment(url).then(function (holder) {
       if (holder && holder.firstElementChild) row.replaceWith(holder.firstElementChild);
     });
   }

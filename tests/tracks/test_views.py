@@ -193,3 +193,12 @@ def test_retry_on_a_track_whose_job_is_gone_says_so(alice_client, alice, tmp_pat
     response = alice_client.post(reverse("separation:retry", args=[track.id]), follow=True)
     assert response.status_code == 200
     assert "Only a failed or cancelled separation can be retried." in response.content.decode()
+
+
+def test_a_refetched_row_returns_to_the_library_page_it_sits_on(alice_client, alice, tmp_path):
+    track = make_track(owner=alice, tmp_path=tmp_path)
+    row_url = reverse("tracks:row", args=[track.id])
+    row = alice_client.get(row_url, {"page_url": "/?q=Song&page=2"}).content.decode()
+    assert 'name="next" value="/?q=Song&amp;page=2"' in row
+    elsewhere = alice_client.get(row_url, {"page_url": "https://evil.example/"}).content.decode()
+    assert f'name="next" value="{LIBRARY}"' in elsewhere
