@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-INSTRUMENTS = ("vocals", "accompaniment")
+from .dsp import OUTPUTS  # Spleeter's checkpoint order: U-Net 0 is vocals, 1 accompaniment
+
 ONNX_NAME = "unet-2stems.onnx"
 MANIFEST_NAME = "unet-2stems.json"
 BUILDER_VERSION = 1  # bump when the graph below changes, so old exports are rebuilt
@@ -132,7 +133,7 @@ def build_onnx(variables: dict[str, np.ndarray]) -> bytes:
 
     builder = _GraphBuilder(variables)
     channels_first = builder.node("Transpose", ["mix"], "mix/nchw", perm=[0, 3, 1, 2])
-    outputs = [builder.unet(unit, channels_first, name) for unit, name in enumerate(INSTRUMENTS)]
+    outputs = [builder.unet(unit, channels_first, name) for unit, name in enumerate(OUTPUTS)]
     shape = ["N", "T", "F", 2]
     graph = helper.make_graph(
         builder.nodes,
