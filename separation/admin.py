@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
 
 from separation.models import SeparationJob
 from separation.services.dispatch import job_cancel, job_retry
@@ -7,12 +9,13 @@ from tracks.access import is_moderator
 
 @admin.register(SeparationJob)
 class SeparationJobAdmin(admin.ModelAdmin):
-    list_display = ("id", "track", "owner", "status", "progress", "attempts", "created_at")
+    list_display = ("id", "track_link", "owner", "status", "progress", "attempts", "created_at")
+    ordering = ("-created_at",)
     list_filter = ("status",)
     search_fields = ("track__title", "track__owner__username", "error")
     list_select_related = ("track__owner",)
     readonly_fields = (
-        "track",
+        "track_link",
         "status",
         "progress",
         "error",
@@ -30,6 +33,11 @@ class SeparationJobAdmin(admin.ModelAdmin):
     def owner(self, job):
         return job.track.owner
 
+    @admin.display(description="Track", ordering="track__title")
+    def track_link(self, job):
+        url = reverse("admin:tracks_track_change", args=[job.track_id])
+        return format_html('<a href="{}">{}</a>', url, job.track.title)
+
     def has_add_permission(self, request):
         return False
 
@@ -46,9 +54,18 @@ class SeparationJobAdmin(admin.ModelAdmin):
     @admin.action(description="Retry selected failed or cancelled jobs", permissions=("moderate",))
     def retry_jobs(self, request, queryset):
         count = sum(job_retry(job=job) for job in queryset)
-        self.message_user(request, f"{count} job(s) queued again.", messages.SUCCESS)
+        self._report(request, count, len(queryset), "queued again", "failed or cancelled")
 
     @admin.action(description="Cancel selected queued jobs", permissions=("moderate",))
     def cancel_jobs(self, request, queryset):
         count = sum(job_cancel(job=job) for job in queryset)
-        self.message_user(request, f"{count} job(s) cancelled.", messages.SUCCESS)
+        self._report(request, count, len(queryset), "cancelled", "queued")
+
+    def _report(self, request, count: int, chosen: int, done: str, needed: str) -> None:
+        if count:
+            self.message_user(request, f"{count} job(s) {done}.", messages.SUCCESS)
+        if count < chosen:
+            skipped = chosen - count
+            self.message_user(
+                request, f"{skipped} job(s) left as they were: not {needed}.", messages.WARNING
+            )

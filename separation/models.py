@@ -44,7 +44,7 @@ class SeparationJob(models.Model):
         ordering = ("created_at",)
 
     def __str__(self) -> str:
-        return f"Job {self.pk} ({self.status}) for {self.track_id}"
+        return f"Separation of “{self.track.title}” ({self.get_status_display().lower()})"
 
     @property
     def is_active(self) -> bool:

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from tracks.access import is_moderator, track_access
@@ -19,31 +20,32 @@ class AssetInline(admin.TabularInline):
 
 @admin.register(Track)
 class TrackAdmin(admin.ModelAdmin):
-    list_display = ("title", "owner", "created_at", "duration_label", "format_label", "status")
+    list_display = ("title", "owner", "created_at", "length", "format_label", "status")
     list_filter = ("job__status", "container")
     search_fields = ("title", "original_filename", "owner__username", "owner__email")
     list_select_related = ("owner", "job")
     date_hierarchy = "created_at"
-    readonly_fields = (
-        "id",
+    fields = (
         "title",
         "owner",
+        "status",
         "original_filename",
         "created_at",
-        "size_bytes",
-        "duration_s",
+        "length",
+        "format_label",
         "sample_rate",
         "channels",
-        "format_label",
+        "size",
+        "id",
     )
+    readonly_fields = fields
     inlines = (AssetInline,)
-    actions = ("delete_with_files",)
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False  # owners rename on the site; moderators act through the actions
+        return False  # owners rename on the site; moderators act through delete
 
     def has_delete_permission(self, request, obj=None):
         """Removing someone's track is moderation: the one access rule says who moderates."""
@@ -52,20 +54,37 @@ class TrackAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("assets")
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        # The stock bulk delete would leave the files behind in storage.
-        actions.pop("delete_selected", None)
-        return actions
+    def get_deleted_objects(self, objs, request):
+        """A track's job and files go with it: whoever may delete the track may delete them
+        (the jobs admin deletes no job on its own)."""
+        deleted, counts, _, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
+
+    def delete_model(self, request, obj):
+        track_delete(track=obj)
+
+    def delete_queryset(self, request, queryset):
+        """The stock bulk delete (with its confirmation page) through the service, so the
+        files go too."""
+        for track in queryset:
+            track_delete(track=track)
 
     @admin.display(description="Status")
     def status(self, track):
         job = getattr(track, "job", None)
-        return job.get_status_display() if job else "—"
+        return job.status_label if job else "—"
 
     @admin.display(description="Format")
     def format_label(self, track):
         return track.format_label
+
+    @admin.display(description="Length", ordering="duration_s")
+    def length(self, track):
+        return track.duration_label
+
+    @admin.display(description="Size")
+    def size(self, track):
+        return filesizeformat(track.size_bytes)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """Links to the track's files, through the same views and access rule as the track
@@ -76,15 +95,6 @@ class TrackAdmin(admin.ModelAdmin):
             extra_context["file_links"] = _file_links(track)
             extra_context["can_listen"] = track_access(request.user, track).can_listen
         return super().change_view(request, object_id, form_url, extra_context)
-
-    def delete_model(self, request, obj):
-        track_delete(track=obj)
-
-    @admin.action(description="Delete selected tracks and their files", permissions=("delete",))
-    def delete_with_files(self, request, queryset):
-        for track in queryset:
-            track_delete(track=track)
-        self.message_user(request, "Deleted.")
 
 
 def _file_links(track: Track) -> list[tuple[str, str]]:

@@ -143,4 +143,6 @@ class Asset(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.stem}".strip()
+        if self.kind == Asset.Kind.ORIGINAL:
+            return self.get_kind_display()
+        return f"{self.get_kind_display()}: {self.stem or ORIGINAL_PART}"

@@ -30,13 +30,34 @@ def test_deleting_in_the_admin_removes_the_files(
 ):
     track = make_track(owner=alice, tmp_path=tmp_path)
     stored = private_media / track.original.name
+    selected = {"action": "delete_selected", "_selected_action": [str(track.id)]}
+    asked = admin_client.post(reverse("admin:tracks_track_changelist"), selected)
+    assert "Delete multiple objects" in asked.content.decode()  # the stock confirmation page
+    assert Track.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
-            reverse("admin:tracks_track_changelist"),
-            {"action": "delete_with_files", "_selected_action": [str(track.id)]},
+            reverse("admin:tracks_track_changelist"), {**selected, "post": "yes"}
         )
     assert response.status_code == 302
     assert not Track.objects.exists()
+    assert not stored.exists()
+
+
+def test_a_moderator_deletes_a_track_with_its_job_and_files_from_its_page(
+    moderator, alice, tmp_path, private_media, django_capture_on_commit_callbacks
+):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(moderator)
+    track = make_track(owner=alice, tmp_path=tmp_path, title="Reported")
+    stored = private_media / track.original.name
+    url = reverse("admin:tracks_track_delete", args=[track.id])
+    page = client.get(url).content.decode()
+    assert "Are you sure" in page and "permission" not in page
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url, {"post": "yes"}).status_code == 302
+    assert not Track.objects.exists() and not SeparationJob.objects.exists()
     assert not stored.exists()
 
 
@@ -134,7 +155,7 @@ def test_staff_cannot_rename_or_delete_someones_track_in_the_admin(staff, alice,
     client.post(reverse("admin:tracks_track_delete", args=[track.id]), {"post": "yes"})
     client.post(
         reverse("admin:tracks_track_changelist"),
-        {"action": "delete_with_files", "_selected_action": [str(track.id)]},
+        {"action": "delete_selected", "_selected_action": [str(track.id)], "post": "yes"},
     )
     track.refresh_from_db()
     assert track.title == "Secret"
