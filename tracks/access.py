@@ -73,23 +73,13 @@ def tracks_heard_by(*, user_id: int) -> QuerySet[Track]:
     return Track.objects.filter(owner_id=user_id)
 
 
-def tracks_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Track]:
-    """Tracks the user may at least listen to, for lookups (not for listing a library)."""
-    if not user.is_authenticated or not user.is_active:
-        return Track.objects.none()
-    if is_moderator(user):
-        return Track.objects.all()
-    return Track.objects.filter(owner=user)
-
-
 def get_track_or_404(
     user: AbstractBaseUser | AnonymousUser, track_id, *, need: str = "listen"
 ) -> tuple[Track, Access]:
     """The track and what the user may do with it, or 404 (cannot see it) / 403 (can see it
     but not do ``need``: "listen", "manage" or "moderate")."""
     track = (
-        tracks_for(user)
-        .select_related("owner", "job")
+        Track.objects.select_related("owner", "job")
         .prefetch_related("assets")
         .filter(id=track_id)
         .first()

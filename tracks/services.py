@@ -176,5 +176,7 @@ def track_sweep_unreferenced_files(*, track_id) -> list[str]:
         return []
     keep = set(Asset.objects.filter(track_id=track_id).values_list("name", flat=True))
     orphans = [name for name in files.stored_in_folder(track_id) if name not in keep]
-    files.delete_quietly(orphans)
+    if orphans:
+        logger.warning("Deleting %d unrecorded file(s) of track %s", len(orphans), track_id)
+        files.delete_quietly(orphans)
     return orphans

@@ -79,20 +79,20 @@ def job_recover_orphans() -> list[int]:
         stale = row["heartbeat_at"] is None or row["heartbeat_at"] < stale_before
         if not (stale or claimer_is_dead(row["claimed_by"])):
             continue
-        gives_up = row["attempts"] >= settings.SEPARATION_MAX_ATTEMPTS
-        if not job_take_back(
+        status = job_take_back(
             job_id=row["id"],
             claimed_by=row["claimed_by"],
             attempts=row["attempts"],
             max_attempts=settings.SEPARATION_MAX_ATTEMPTS,
-        ):
+        )
+        if status is None:
             continue  # it finished or moved on meanwhile: nothing of it is ours to touch
         logger.warning("Recovered job %s left running by %s", row["id"], row["claimed_by"])
         recovered.append(row["id"])
-        if gives_up:
+        if status == Status.FAILED:
             # Failed for good: no run will follow to sweep what the dead one left, and the
             # old claim can no longer record anything.
-            _sweep(track_id=row["track_id"], job_id=row["id"])
+            track_sweep_unreferenced_files(track_id=row["track_id"])
         elif settings.SEPARATION_DISPATCH == "celery":
             transaction.on_commit(partial(_send_if_queued, job_id=row["id"]))
     return recovered
@@ -101,9 +101,3 @@ def job_recover_orphans() -> list[int]:
 def _send_if_queued(*, job_id: int) -> None:
     if SeparationJob.objects.filter(id=job_id, status=Status.QUEUED).exists():
         separate_task.delay(job_id)
-
-
-def _sweep(*, track_id, job_id: int) -> None:
-    swept = track_sweep_unreferenced_files(track_id=track_id)
-    if swept:
-        logger.warning("Deleted %d unrecorded file(s) of job %s", len(swept), job_id)

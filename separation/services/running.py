@@ -145,9 +145,7 @@ def job_run(
     try:
         # Files an earlier run stored but never recorded (it died, or lost its claim): this
         # run holds the claim now, so no other run can record them any more.
-        swept = track_sweep_unreferenced_files(track_id=track.id)
-        if swept:
-            logger.warning("Deleted %d unrecorded file(s) before job %s", len(swept), job.id)
+        track_sweep_unreferenced_files(track_id=track.id)
         if original is None:
             raise audio_engine.AudioError("the uploaded file is missing.")
         with tempfile.TemporaryDirectory(prefix="jamwithme-") as tmp:

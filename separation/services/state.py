@@ -157,19 +157,23 @@ def job_mark_cancelled(*, job_id: int) -> bool:
     )
 
 
-def job_take_back(*, job_id: int, claimed_by: str, attempts: int, max_attempts: int) -> bool:
+def job_take_back(*, job_id: int, claimed_by: str, attempts: int, max_attempts: int) -> str | None:
     """Take a job back from a dead worker's claim: queued again, or failed once it has been
-    attempted ``max_attempts`` times (so a job that kills workers cannot crash-loop them)."""
+    attempted ``max_attempts`` times (so a job that kills workers cannot crash-loop them).
+    Returns the new status, or None when the claim had already changed."""
     now = timezone.now()
     same_claim = SeparationJob.objects.claimed(job_id=job_id, worker_id=claimed_by)
     if attempts >= max_attempts:
+        status = Status.FAILED
         changed = same_claim.update(
-            status=Status.FAILED, error=TOO_MANY_ATTEMPTS, finished_at=now, updated_at=now
+            status=status, error=TOO_MANY_ATTEMPTS, finished_at=now, updated_at=now
         )
     else:
+        status = Status.QUEUED
         changed = same_claim.update(
-            status=Status.QUEUED, claimed_by="", heartbeat_at=None, progress=0, updated_at=now
+            status=status, claimed_by="", heartbeat_at=None, progress=0, updated_at=now
         )
-    if changed:
-        job_publish(job_id=job_id)
-    return bool(changed)
+    if not changed:
+        return None
+    job_publish(job_id=job_id)
+    return status
