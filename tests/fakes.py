@@ -4,11 +4,14 @@
 downloads) runs for real with the real `probe` and `waveform_peaks`.
 """
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,34 @@ class FakeEngine:
             stems[stem.name] = out_dir / f"{stem.output}.wav"
             sf.write(stems[stem.name], data * 0.5, rate)
         return FakeResult(stems=stems, info=engine.probe(src_path))
+
+
+class SlowStorage(FileSystemStorage):
+    """Real file storage that takes ``delay_s`` for every chunk it writes (a slow disk or
+    network), and calls ``after_save(name)`` once each file is stored."""
+
+    delay_s = 0.0
+    after_save = None
+
+    def _save(self, name, content):
+        saved = super()._save(name, File(_SlowReader(content, self.delay_s), name=content.name))
+        if type(self).after_save is not None:
+            type(self).after_save(saved)
+        return saved
+
+
+class _SlowReader:
+    def __init__(self, content, delay_s):
+        self._content = content
+        self._delay_s = delay_s
+        self.size = content.size
+
+    def read(self, *args):
+        time.sleep(self._delay_s)
+        return self._content.read(*args)
+
+    def seek(self, *args):
+        return self._content.seek(*args)
+
+    def tell(self):
+        return self._content.tell()

@@ -118,12 +118,18 @@ class StoredOutput:
 
 
 def track_store_outputs(
-    *, track_id, stems: dict[str, Path], waveforms: dict[str, Path]
+    *,
+    track_id,
+    stems: dict[str, Path],
+    waveforms: dict[str, Path],
+    while_storing: Callable[[], None] | None = None,
 ) -> list[StoredOutput]:
     """Store one run's stems and waveform pictures under new names.
 
-    ``waveforms`` is keyed by "" (the original) or a stem name. Nothing is recorded on the
-    track yet (see `track_record_outputs`); on failure whatever was stored is deleted.
+    ``waveforms`` is keyed by "" (the original) or a stem name. ``while_storing`` is called
+    for every chunk storage reads (the worker's heartbeat: storing can take minutes). Nothing
+    is recorded on the track yet (see `track_record_outputs`); on failure whatever was
+    stored is deleted.
     """
     prefix = files.new_run_prefix(track_id)
     planned = [
@@ -135,7 +141,7 @@ def track_store_outputs(
     stored: list[StoredOutput] = []
     try:
         for kind, stem, name, path in planned:
-            saved = files.save_file(name, path)
+            saved = files.save_file(name, path, on_read=while_storing)
             stored.append(StoredOutput(kind, stem, saved, path.stat().st_size))
     except BaseException:
         files.delete_quietly([output.name for output in stored])

@@ -2,7 +2,6 @@
 draw waveforms, store the files and record the outcome on the row."""
 
 import logging
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -40,6 +39,7 @@ Status = SeparationJob.Status
 GENERIC_FAILURE = "Something went wrong while separating this track. Please try again."
 HEARTBEAT_EVERY_S = 5.0
 PROGRESS_EVERY_S = 0.5
+COPY_CHUNK = 1024 * 1024
 
 
 class Engine(Protocol):
@@ -68,47 +68,59 @@ class JobInterrupted(Exception):
 
 
 class _ProgressReporter:
-    """The engine's progress callback: writes progress and heartbeat to the row (throttled),
-    publishes it, and aborts the run when the worker stops or the job was taken away."""
+    """Keeps the claim alive for the whole run. As the engine's progress callback it writes
+    progress and heartbeat to the row (throttled), publishes it, and aborts the run when the
+    worker stops or the job was taken away; `beat()` is called by every other step (copying
+    the upload in, drawing waveforms, each chunk stored), so no step outlives the heartbeat."""
 
     def __init__(self, *, job_id: int, worker_id: str, should_stop: Callable[[], bool]):
         self.job_id = job_id
         self.worker_id = worker_id
         self.should_stop = should_stop
         self.percent = 0
-        self.written_at = 0.0
+        self.reported_at = 0.0  # progress: the first report is written at once
+        self.beaten_at = time.monotonic()  # the claim itself stamped the heartbeat
 
     def __call__(self, fraction: float) -> None:
         if self.should_stop():
             raise JobInterrupted
         percent = max(0, min(99, int(float(fraction) * 100)))
-        now = time.monotonic()
         changed = percent != self.percent
-        if (changed and now - self.written_at >= PROGRESS_EVERY_S) or (
-            now - self.written_at >= HEARTBEAT_EVERY_S
-        ):
+        if changed and time.monotonic() - self.reported_at >= PROGRESS_EVERY_S:
             self.write(percent)
-            self.written_at = now
-            if changed:
-                job_publish(job_id=self.job_id)
+            job_publish(job_id=self.job_id)
+        else:
+            self.beat()
 
     def write(self, percent: int) -> None:
         job_heartbeat(job_id=self.job_id, worker_id=self.worker_id, progress=percent)
         self.percent = percent
+        self.reported_at = self.beaten_at = time.monotonic()
+
+    def beat(self) -> None:
+        """Write the heartbeat if it is due; JobLost when the claim is gone."""
+        if time.monotonic() - self.beaten_at >= HEARTBEAT_EVERY_S:
+            job_heartbeat(job_id=self.job_id, worker_id=self.worker_id, progress=self.percent)
+            self.beaten_at = time.monotonic()
 
 
-def _copy_to_local(name: str, directory: Path) -> Path:
+def _copy_to_local(name: str, directory: Path, beat: Callable[[], None]) -> Path:
     """Copy a stored file to local disk: the engine needs a path, storage may be remote."""
     local = directory / f"input{PurePath(name).suffix.lower()}"
     with default_storage.open(name, "rb") as source, open(local, "wb") as target:
-        shutil.copyfileobj(source, target, length=1024 * 1024)
+        while chunk := source.read(COPY_CHUNK):
+            target.write(chunk)
+            beat()
     return local
 
 
-def _draw_waveforms(parts: dict[str, Path], work_dir: Path) -> dict[str, Path]:
+def _draw_waveforms(
+    parts: dict[str, Path], work_dir: Path, beat: Callable[[], None]
+) -> dict[str, Path]:
     """A waveform picture for each part ("" for the original, else a stem name)."""
     pictures = {}
     for part, path in parts.items():
+        beat()
         peaks = audio_engine.waveform_peaks(path, width=WIDTH)
         out_path = work_dir / f"waveform-{part or ORIGINAL_PART}.png"
         pictures[part] = waveform_png(peaks=peaks, out_path=out_path, stem=part)
@@ -150,7 +162,7 @@ def job_run(
             raise audio_engine.AudioError("the uploaded file is missing.")
         with tempfile.TemporaryDirectory(prefix="jamwithme-") as tmp:
             work_dir = Path(tmp)
-            source = _copy_to_local(original.name, work_dir)
+            source = _copy_to_local(original.name, work_dir, reporter.beat)
             out_dir = work_dir / "out"
             out_dir.mkdir()
             result = engine.separate_file(
@@ -161,9 +173,12 @@ def job_run(
                 name=track.original_filename or None,
             )
             reporter.write(99)
-            waveforms = _draw_waveforms({"": source, **result.stems}, work_dir)
+            waveforms = _draw_waveforms({"": source, **result.stems}, work_dir, reporter.beat)
             outputs = track_store_outputs(
-                track_id=track.id, stems=dict(result.stems), waveforms=waveforms
+                track_id=track.id,
+                stems=dict(result.stems),
+                waveforms=waveforms,
+                while_storing=reporter.beat,
             )
     except JobInterrupted:
         logger.info("Job %s interrupted by shutdown; back to the queue", job.id)

@@ -321,3 +321,30 @@ def test_process_by_id_is_quiet_when_the_job_vanished_or_is_taken(job):
 
 def test_process_by_id_runs_a_queued_job(job):
     assert job_process(job_id=job.id, engine=fakes.FakeEngine()) == Status.DONE
+
+
+def test_a_slow_storage_write_does_not_lose_the_claim(job, settings, monkeypatch):
+    """Storing takes longer than the stale limit; the heartbeat goes on while it stores, so
+    another worker's recovery pass in the middle of it finds nothing to take back."""
+    from separation.services import running
+
+    monkeypatch.setattr(running, "HEARTBEAT_EVERY_S", 0.1)
+    settings.SEPARATION_STALE_AFTER_S = 0.6
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {**settings.STORAGES["default"], "BACKEND": "tests.fakes.SlowStorage"},
+    }
+    recovered = []
+    monkeypatch.setattr(fakes.SlowStorage, "delay_s", 0.25)
+    monkeypatch.setattr(
+        fakes.SlowStorage, "after_save", lambda name: recovered.extend(job_recover_orphans())
+    )
+    claimed = job_claim(job_id=job.id, worker_id="otherhost:1:slow")
+    started = timezone.now()
+
+    assert job_run(job=claimed, worker_id="otherhost:1:slow", engine=fakes.FakeEngine()) == "done"
+
+    assert (timezone.now() - started).total_seconds() > 2 * settings.SEPARATION_STALE_AFTER_S
+    assert recovered == []
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (Status.DONE, 1)
