@@ -10,7 +10,7 @@ from separation.services.dispatch import job_cancel, job_retry, track_submit
 from tracks.access import get_track_or_404
 from tracks.forms import UploadForm
 from tracks.navigation import safe_next_url
-from tracks.services import TrackUploadError
+from tracks.services import TrackStorageError, TrackUploadError
 
 
 def _wants_json(request) -> bool:
@@ -34,6 +34,7 @@ def upload(request):
     form = UploadForm(
         request.POST, request.FILES, upload_too_big=getattr(request, "upload_too_big", False)
     )
+    status = 400
     if form.is_valid():
         try:
             track = track_submit(
@@ -43,6 +44,8 @@ def upload(request):
             )
         except TrackUploadError as exc:
             form.add_error("file", str(exc))
+            if isinstance(exc, TrackStorageError):
+                status = 503
         else:
             url = reverse("tracks:detail", args=[track.id])
             if _wants_json(request):
@@ -51,8 +54,8 @@ def upload(request):
             return redirect(url)
     if _wants_json(request):
         errors = [str(error) for errors in form.errors.values() for error in errors]
-        return JsonResponse({"errors": errors}, status=400)
-    return render(request, "separation/upload.html", _upload_context(form), status=400)
+        return JsonResponse({"errors": errors}, status=status)
+    return render(request, "separation/upload.html", _upload_context(form), status=status)
 
 
 @login_required

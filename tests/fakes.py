@@ -87,3 +87,21 @@ class _SlowReader:
 
     def tell(self):
         return self._content.tell()
+
+
+class RefusingStorage(FileSystemStorage):
+    """Real file storage that can be told to refuse writes or deletions, as a full or
+    read-only disk, or an unreachable object store, does."""
+
+    refuse_save = False
+    refuse_delete = False
+
+    def _save(self, name, content):
+        if type(self).refuse_save:
+            raise PermissionError(13, "Permission denied", name)
+        return super()._save(name, content)
+
+    def delete(self, name):
+        if type(self).refuse_delete:
+            raise PermissionError(13, "Permission denied", name)
+        return super().delete(name)

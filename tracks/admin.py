@@ -3,7 +3,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from tracks.access import is_moderator, track_access
-from tracks.models import Asset, Track
+from tracks.models import Asset, FileDeletion, Track
 from tracks.services import track_delete
 
 
@@ -107,3 +107,20 @@ def _file_links(track: Track) -> list[tuple[str, str]]:
             url = reverse("tracks:download", args=[track.id, part.name])
             links.append((url, f"Download {part.label}"))
     return links
+
+
+@admin.register(FileDeletion)
+class FileDeletionAdmin(admin.ModelAdmin):
+    """Files storage refused to delete, retried by the worker: read-only, for operators."""
+
+    list_display = ("name", "attempts", "tried_at", "last_error", "created_at")
+    readonly_fields = list_display
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

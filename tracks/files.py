@@ -83,20 +83,58 @@ def save_upload(name: str, upload) -> str:
     return default_storage.save(name, upload)
 
 
-def delete_quietly(names: list[str]) -> None:
-    """Delete stored files; one that cannot be deleted is logged, never raised."""
+def delete(name: str) -> None:
+    """Delete one stored file, or every file under a folder given with a trailing "/".
+    Raises what storage raises; a name already gone is not an error."""
+    if name.endswith("/"):
+        folder = name.rstrip("/")
+        for stored in _listed(folder):
+            default_storage.delete(stored)
+        _remove_empty_local_folder(folder)
+    else:
+        default_storage.delete(name)
+
+
+def delete_quietly(names: list[str]) -> dict[str, str]:
+    """Delete stored files; returns {name: reason} for each that could not be deleted (logged,
+    never raised: storage can fail in any way, and the callers keep a record to retry)."""
+    failed = {}
     for name in names:
         try:
-            default_storage.delete(name)
-        except OSError:
+            delete(name)
+        except Exception as exc:  # local disk and S3 fail in different ways
             logger.warning("Could not delete stored file %s", name, exc_info=True)
+            failed[name] = f"{type(exc).__name__}: {exc}"[:300]
+    return failed
+
+
+def folder_marker(track_id) -> str:
+    """The name that stands for everything under a track's folder in `delete`."""
+    return f"{track_folder(track_id)}/"
+
+
+def _listed(folder: str) -> list[str]:
+    try:
+        _, names = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return []
+    return [f"{folder}/{name}" for name in names]
+
+
+def _remove_empty_local_folder(folder: str) -> None:
+    """On local disk a folder outlives its files; object stores have none to remove."""
+    try:
+        path = Path(default_storage.path(folder))
+    except NotImplementedError:
+        return
+    try:
+        path.rmdir()
+    except FileNotFoundError:
+        pass
+    except OSError:
+        logger.debug("Folder %s not removed (not empty?)", folder)
 
 
 def stored_in_folder(track_id) -> list[str]:
     """Every name stored under the track's folder (empty when there is none)."""
-    folder = track_folder(track_id)
-    try:
-        _, files = default_storage.listdir(folder)
-    except FileNotFoundError:
-        return []
-    return [f"{folder}/{name}" for name in files]
+    return _listed(track_folder(track_id))

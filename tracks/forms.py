@@ -5,6 +5,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
 from tracks.models import Track
+from tracks.services import clean_title
 
 ALLOWED_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".m4a", ".aac", ".aif", ".aiff")
 
@@ -56,7 +57,7 @@ class RenameForm(forms.ModelForm):
         fields = ("title",)
 
     def clean_title(self):
-        title = self.cleaned_data["title"].strip()
+        title = clean_title(self.cleaned_data["title"])
         if not title:
             raise forms.ValidationError("A title cannot be blank.")
         return title

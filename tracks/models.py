@@ -146,3 +146,22 @@ class Asset(models.Model):
         if self.kind == Asset.Kind.ORIGINAL:
             return self.get_kind_display()
         return f"{self.get_kind_display()}: {self.stem or ORIGINAL_PART}"
+
+
+class FileDeletion(models.Model):
+    """A stored file (or, ending in "/", a whole track folder) that must go. Recorded in the
+    same transaction as the change that made it garbage, removed once storage confirms the
+    deletion: a storage failure, or a crash before the commit hook ran, is retried by
+    `track_retry_file_deletions` instead of leaving files behind for good."""
+
+    name = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    tried_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ("tried_at", "created_at")
+
+    def __str__(self) -> str:
+        return self.name

@@ -9,10 +9,12 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 from separation import engine as audio_engine
 from tracks import files
-from tracks.models import ORIGINAL_PART, Asset, Track
+from tracks.models import ORIGINAL_PART, Asset, FileDeletion, Track
 
 logger = logging.getLogger(__name__)
 
@@ -23,11 +25,25 @@ class TrackUploadError(ValueError):
     """An upload we refuse; the message is shown to the user as is."""
 
 
+class TrackStorageError(TrackUploadError):
+    """Storage refused the upload (full, unwritable, unreachable): nothing was saved, and it
+    is not the user's fault."""
+
+
+STORAGE_FAILED = (
+    "We could not store your file just now, so nothing was saved. Please try again later."
+)
+
+
+def clean_title(text: str) -> str:
+    """A title as we keep it: no control characters (CR/LF included), trimmed, ≤ 200."""
+    return _CONTROL_CHARS.sub("", text or "").strip()[:200]
+
+
 def track_title_from_filename(filename: str) -> str:
     """A display title from an uploaded file name: no directories, no control characters."""
     name = PurePath(filename.replace("\\", "/")).name
-    title = _CONTROL_CHARS.sub("", PurePath(name).stem).strip(" .")
-    return title[:200] or "Untitled"
+    return clean_title(PurePath(name).stem).strip(" .") or "Untitled"
 
 
 def track_upload(
@@ -57,13 +73,17 @@ def track_upload(
         raise TrackUploadError(f"That song is too long. The limit is {limit:g} minutes.")
 
     track_id = uuid.uuid4()
-    stored_name = files.save_upload(files.original_name(track_id, info.container), upload)
+    try:
+        stored_name = files.save_upload(files.original_name(track_id, info.container), upload)
+    except Exception as exc:  # the storage edge: local disk and S3 fail in different ways
+        logger.exception("Could not store the upload of user %s", owner.pk)
+        raise TrackStorageError(STORAGE_FAILED) from exc
     try:
         with transaction.atomic():
             track = Track.objects.create(
                 id=track_id,
                 owner=owner,
-                title=(title or "").strip()[:200] or track_title_from_filename(upload.name or ""),
+                title=clean_title(title) or track_title_from_filename(upload.name or ""),
                 original_filename=(upload.name or "")[:255],
                 size_bytes=upload.size,
                 duration_s=info.duration_s,
@@ -81,30 +101,85 @@ def track_upload(
         # Only if the track did not make it: an error from a hook run after the commit
         # must not take the file from under a track that exists.
         if not Track.objects.filter(id=track_id).exists():
-            files.delete_quietly([stored_name])
+            track_discard_files([stored_name])
         raise
     logger.info("Track %s uploaded by user %s", track.id, owner.pk)
     return track
 
 
 def track_rename(*, track: Track, title: str) -> Track:
-    track.title = title.strip()[:200]
+    track.title = clean_title(title)
     track.save(update_fields=("title",))
     return track
 
 
-def track_delete(*, track: Track) -> None:
-    """Delete a track, its job and, once that is committed, every file it owns."""
-    names = track.stored_names
-    track_id = track.id
-    track.delete()
+@dataclass
+class TrackDeletion:
+    """What `track_delete` did. ``files_left``: files storage refused to delete (they are
+    retried later); None while the caller's transaction has not committed yet."""
+
+    title: str
+    files_left: int | None = None
+
+
+def track_delete(*, track: Track) -> TrackDeletion:
+    """Delete a track and its job; its files go once that commits. The files to delete are
+    recorded in the same transaction, so a storage failure (or a crash before the commit
+    hook) leaves a record that `track_retry_file_deletions` works through."""
+    outcome = TrackDeletion(title=track.title)
+    # The folder too: it also holds anything a run stored meanwhile, recorded or not.
+    names = [*track.stored_names, files.folder_marker(track.id)]
+    with transaction.atomic():
+        track.delete()
+        _file_deletions_record(names)
 
     def delete_files() -> None:
-        files.delete_quietly(names)
-        # Anything a run stored meanwhile, recorded or not: the folder is the track's alone.
-        files.delete_quietly(files.stored_in_folder(track_id))
+        outcome.files_left = len(_file_deletions_attempt(names))
 
-    transaction.on_commit(delete_files)
+    transaction.on_commit(delete_files)  # at once, unless the caller holds a transaction
+    logger.info("Track %s deleted", outcome.title)
+    return outcome
+
+
+def track_discard_files(names: list[str]) -> list[str]:
+    """Delete stored files that nothing refers to now; any that storage refuses are recorded
+    for `track_retry_file_deletions`. Returns the names left behind."""
+    failed = files.delete_quietly(names)
+    for name, reason in failed.items():
+        _file_deletion_failed(name, reason)
+    return list(failed)
+
+
+def track_retry_file_deletions(*, limit: int = 200) -> tuple[int, int]:
+    """Try again to delete files an earlier deletion could not remove. Run by the worker at
+    start and between jobs. Returns (deleted, still left)."""
+    names = list(FileDeletion.objects.values_list("name", flat=True)[:limit])
+    left = _file_deletions_attempt(names)
+    if names:
+        logger.info("Retried %d file deletion(s): %d still left", len(names), len(left))
+    return len(names) - len(left), len(left)
+
+
+def _file_deletions_record(names: list[str]) -> None:
+    FileDeletion.objects.bulk_create(
+        [FileDeletion(name=name) for name in names], ignore_conflicts=True
+    )
+
+
+def _file_deletions_attempt(names: list[str]) -> list[str]:
+    """Delete recorded files now: done ones lose their record, failed ones keep it."""
+    failed = files.delete_quietly(names)
+    FileDeletion.objects.filter(name__in=[name for name in names if name not in failed]).delete()
+    for name, reason in failed.items():
+        _file_deletion_failed(name, reason)
+    return list(failed)
+
+
+def _file_deletion_failed(name: str, reason: str) -> None:
+    record, _ = FileDeletion.objects.get_or_create(name=name)
+    FileDeletion.objects.filter(pk=record.pk).update(
+        attempts=F("attempts") + 1, tried_at=timezone.now(), last_error=reason[:300]
+    )
 
 
 @dataclass(frozen=True)
@@ -144,7 +219,7 @@ def track_store_outputs(
             saved = files.save_file(name, path, on_read=while_storing)
             stored.append(StoredOutput(kind, stem, saved, path.stat().st_size))
     except BaseException:
-        files.delete_quietly([output.name for output in stored])
+        track_discard_files([output.name for output in stored])
         raise
     return stored
 
@@ -157,6 +232,7 @@ def track_record_outputs(*, track_id, job_id: int | None, outputs: list[StoredOu
     )
     old_names = list(replaced.values_list("name", flat=True))
     replaced.delete()
+    _file_deletions_record(old_names)
     Asset.objects.bulk_create(
         Asset(
             track_id=track_id,
@@ -169,7 +245,7 @@ def track_record_outputs(*, track_id, job_id: int | None, outputs: list[StoredOu
         for output in outputs
     )
     if old_names:
-        transaction.on_commit(lambda: files.delete_quietly(old_names))
+        transaction.on_commit(lambda: _file_deletions_attempt(old_names))
 
 
 def track_sweep_unreferenced_files(*, track_id) -> list[str]:
@@ -184,5 +260,5 @@ def track_sweep_unreferenced_files(*, track_id) -> list[str]:
     orphans = [name for name in files.stored_in_folder(track_id) if name not in keep]
     if orphans:
         logger.warning("Deleting %d unrecorded file(s) of track %s", len(orphans), track_id)
-        files.delete_quietly(orphans)
+        track_discard_files(orphans)
     return orphans

@@ -84,9 +84,15 @@ def rename(request, track_id):
 @require_POST
 def delete(request, track_id):
     track, _ = get_track_or_404(request.user, track_id, need="manage")
-    title = track.title
-    track_delete(track=track)
-    messages.success(request, f"“{title}” deleted.")
+    deletion = track_delete(track=track)
+    if deletion.files_left:
+        messages.warning(
+            request,
+            f"“{deletion.title}” is deleted, but storage refused to remove its files just "
+            "now. They will be removed automatically.",
+        )
+    else:
+        messages.success(request, f"“{deletion.title}” deleted.")
     return redirect("tracks:library")
 
 

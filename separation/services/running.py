@@ -25,9 +25,9 @@ from separation.services.state import (
     worker_identity,
 )
 from separation.waveforms import WIDTH, waveform_png
-from tracks import files
 from tracks.models import ORIGINAL_PART, Asset, Track
 from tracks.services import (
+    track_discard_files,
     track_record_outputs,
     track_store_outputs,
     track_sweep_unreferenced_files,
@@ -133,7 +133,7 @@ def _record_done(*, job: SeparationJob, worker_id: str, outputs) -> bool:
         if finished:
             track_record_outputs(track_id=job.track_id, job_id=job.id, outputs=outputs)
     if not finished:
-        files.delete_quietly([output.name for output in outputs])
+        track_discard_files([output.name for output in outputs])
         return False
     job_publish(job_id=job.id)
     return True

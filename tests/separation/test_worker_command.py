@@ -96,3 +96,16 @@ def test_the_worker_stops_cleanly_on_sigterm(db, fake_engine):
     command.on_signal(signal.SIGTERM, None)
     assert done.wait(5)
     thread.join()
+
+
+def test_the_worker_retries_deletions_storage_refused_earlier(fake_engine, private_media):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from tracks.models import FileDeletion
+
+    left = default_storage.save("tracks/gone/abc-vocals.wav", ContentFile(b"x"))
+    FileDeletion.objects.create(name=left, attempts=1, last_error="PermissionError")
+    call_command("separation_worker", "--once")
+    assert not default_storage.exists(left)
+    assert not FileDeletion.objects.exists()

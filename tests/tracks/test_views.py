@@ -202,3 +202,21 @@ def test_a_refetched_row_returns_to_the_library_page_it_sits_on(alice_client, al
     assert 'name="next" value="/?q=Song&amp;page=2"' in row
     elsewhere = alice_client.get(row_url, {"page_url": "https://evil.example/"}).content.decode()
     assert f'name="next" value="{LIBRARY}"' in elsewhere
+
+
+def test_a_rename_drops_control_characters_as_an_upload_does(alice_client, alice, tmp_path):
+    track = make_track(owner=alice, tmp_path=tmp_path)
+    response = alice_client.post(
+        reverse("tracks:rename", args=[track.id]), {"title": "Line one\r\nSet-Cookie: x\x1b\x7f"}
+    )
+    assert response.status_code == 302
+    track.refresh_from_db()
+    assert track.title == "Line oneSet-Cookie: x"
+
+
+def test_a_title_of_only_control_characters_is_refused_as_blank(alice_client, alice, tmp_path):
+    track = make_track(owner=alice, tmp_path=tmp_path, title="Keep me")
+    response = alice_client.post(reverse("tracks:rename", args=[track.id]), {"title": "\r\n\t"})
+    assert response.status_code == 400
+    track.refresh_from_db()
+    assert track.title == "Keep me"

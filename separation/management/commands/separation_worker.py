@@ -14,6 +14,7 @@ from separation import engine as audio_engine
 from separation.services.dispatch import job_recover_orphans
 from separation.services.running import job_run, platform_engine
 from separation.services.state import job_claim_next, worker_identity
+from tracks.services import track_retry_file_deletions
 
 logger = logging.getLogger("separation.worker")
 RECOVER_EVERY_S = 30.0
@@ -46,7 +47,7 @@ class Command(BaseCommand):
         logger.info("Worker %s ready", worker_id)
 
         close_old_connections()
-        job_recover_orphans()
+        self.housekeeping()
         since_recovery = 0.0
         processed = 0
         while not self.stopping.is_set():
@@ -59,7 +60,7 @@ class Command(BaseCommand):
                 since_recovery += poll_interval
                 if since_recovery >= RECOVER_EVERY_S:
                     close_old_connections()
-                    job_recover_orphans()
+                    self.housekeeping()
                     since_recovery = 0.0
                 continue
             logger.info("Worker %s took job %s", worker_id, job.id)
@@ -70,6 +71,12 @@ class Command(BaseCommand):
             processed += 1
         close_old_connections()
         logger.info("Worker %s stopped after %d job(s)", worker_id, processed)
+
+    def housekeeping(self) -> None:
+        """What any live worker does for the dead: take back their jobs, and retry the file
+        deletions storage refused earlier."""
+        job_recover_orphans()
+        track_retry_file_deletions()
 
     def on_signal(self, signum, frame):
         logger.info("Worker got signal %s; stopping after the current step", signum)
