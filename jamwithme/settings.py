@@ -156,6 +156,10 @@ FILE_UPLOAD_PERMISSIONS = 0o600
 JAM_MAX_UPLOAD_BYTES = env_int("JAM_MAX_UPLOAD_MB", 200, minimum=1) * 1024 * 1024
 JAM_MAX_DURATION_S = env_float("JAM_MAX_DURATION_S", 15 * 60, minimum=1)
 JAM_TRACKS_PER_PAGE = env_int("JAM_TRACKS_PER_PAGE", 10, minimum=1)
+# Per user: the storage their tracks may use (originals, stems, waveforms; 0: no limit) and
+# how many of their songs may wait for or be in separation at once.
+JAM_USER_QUOTA_BYTES = env_int("JAM_USER_QUOTA_MB", 5 * 1024, minimum=0) * 1024 * 1024
+JAM_USER_MAX_ACTIVE_JOBS = env_int("JAM_USER_MAX_ACTIVE_JOBS", 3, minimum=1)
 
 # --- Separation jobs ----------------------------------------------------------------------
 # A running job whose heartbeat is older than this is taken as orphaned by a dead worker.

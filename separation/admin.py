@@ -53,7 +53,7 @@ class SeparationJobAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry selected failed or cancelled jobs", permissions=("moderate",))
     def retry_jobs(self, request, queryset):
-        count = sum(job_retry(job=job) for job in queryset)
+        count = sum(job_retry(job=job, owner_limit=False) for job in queryset)
         self._report(request, count, len(queryset), "queued again", "failed or cancelled")
 
     @admin.action(description="Cancel selected queued jobs", permissions=("moderate",))

@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from separation.services.dispatch import job_cancel, job_retry, track_submit
+from separation.services.dispatch import JobLimitReached, job_cancel, job_retry, track_submit
 from tracks.access import get_track_or_404
 from tracks.forms import UploadForm
 from tracks.navigation import safe_next_url
@@ -63,10 +63,15 @@ def upload(request):
 def job_retry_view(request, track_id):
     track, _ = get_track_or_404(request.user, track_id, need="manage")
     job = getattr(track, "job", None)
-    if job is not None and job_retry(job=job):
-        messages.success(request, f"“{track.title}” is queued again.")
+    try:
+        retried = job is not None and job_retry(job=job)
+    except JobLimitReached as exc:
+        messages.error(request, str(exc))
     else:
-        messages.error(request, "Only a failed or cancelled separation can be retried.")
+        if retried:
+            messages.success(request, f"“{track.title}” is queued again.")
+        else:
+            messages.error(request, "Only a failed or cancelled separation can be retried.")
     return redirect(safe_next_url(request, track))
 
 

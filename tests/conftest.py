@@ -18,6 +18,8 @@ def short_lived_connections():
 def private_media(settings, tmp_path):
     """Each test stores files in its own directory (and hashes passwords quickly)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests queue many songs for one user; tests/separation/test_limits.py sets its own.
+    settings.JAM_USER_MAX_ACTIVE_JOBS = 1000
     media = tmp_path / "media"
     settings.MEDIA_ROOT = media
     settings.STORAGES = {

@@ -24,8 +24,10 @@ def temporary_upload(path: Path, name: str | None = None) -> TemporaryUploadedFi
     return upload
 
 
-def make_track(*, owner, tmp_path: Path, title: str = "Song", separated: bool = False):
-    source = fakes.write_wav(tmp_path / f"{uuid.uuid4().hex}.wav", seconds=1.0)
+def make_track(
+    *, owner, tmp_path: Path, title: str = "Song", separated: bool = False, seconds: float = 1.0
+):
+    source = fakes.write_wav(tmp_path / f"{uuid.uuid4().hex}.wav", seconds=seconds)
     upload = temporary_upload(source, f"{title}.wav")
     track = track_submit(owner=owner, upload=upload, title=title)
     upload.close()

@@ -6,15 +6,18 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from separation import engine as audio_engine
 from tracks import files
 from tracks.models import ORIGINAL_PART, Asset, FileDeletion, Track
+from tracks.selectors import storage_use_for_user
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +75,9 @@ def track_upload(
         limit = round(settings.JAM_MAX_DURATION_S / 60, 1)
         raise TrackUploadError(f"That song is too long. The limit is {limit:g} minutes.")
 
+    needed = _storage_needed(upload.size, info)
+    track_quota_check(owner_id=owner.pk, needed_bytes=needed)  # early: before storing
+
     track_id = uuid.uuid4()
     try:
         stored_name = files.save_upload(files.original_name(track_id, info.container), upload)
@@ -80,6 +86,9 @@ def track_upload(
         raise TrackStorageError(STORAGE_FAILED) from exc
     try:
         with transaction.atomic():
+            # Again under a lock on the owner: two uploads at once cannot both squeeze in.
+            get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+            track_quota_check(owner_id=owner.pk, needed_bytes=needed)
             track = Track.objects.create(
                 id=track_id,
                 owner=owner,
@@ -105,6 +114,25 @@ def track_upload(
         raise
     logger.info("Track %s uploaded by user %s", track.id, owner.pk)
     return track
+
+
+def _storage_needed(upload_bytes: int, info) -> int:
+    """The upload plus what its separation will store: one WAV per stem (16-bit stereo at
+    the song's rate; waveform pictures are small)."""
+    stem_bytes = int(info.duration_s * info.sample_rate) * 2 * 2
+    return upload_bytes + len(audio_engine.STEMS) * stem_bytes
+
+
+def track_quota_check(*, owner_id, needed_bytes: int) -> None:
+    """TrackUploadError when the owner's storage quota cannot take ``needed_bytes`` more."""
+    use = storage_use_for_user(user_id=owner_id)
+    if use.quota_bytes and use.used_bytes + needed_bytes > use.quota_bytes:
+        raise TrackUploadError(
+            f"Your library is full: this song and its jam track need about "
+            f"{filesizeformat(needed_bytes)}, and you have "
+            f"{filesizeformat(max(0, use.quota_bytes - use.used_bytes))} of your "
+            f"{filesizeformat(use.quota_bytes)} left. Delete some tracks to make room."
+        )
 
 
 def track_rename(*, track: Track, title: str) -> Track:

@@ -14,7 +14,7 @@ from tracks.forms import RenameForm
 from tracks.media import safe_download_name, stored_file_response
 from tracks.models import Track
 from tracks.navigation import is_safe_here, safe_next_url
-from tracks.selectors import track_list_for_user
+from tracks.selectors import storage_use_for_user, track_list_for_user
 from tracks.services import track_delete, track_rename
 
 
@@ -25,7 +25,12 @@ def library(request):
     tracks = track_list_for_user(user=request.user, query=query)
     page = Paginator(tracks, settings.JAM_TRACKS_PER_PAGE).get_page(request.GET.get("page"))
     rows = [(track, track_access(request.user, track)) for track in page.object_list]
-    return render(request, "tracks/library.html", {"page": page, "rows": rows, "query": query})
+    storage = storage_use_for_user(user_id=request.user.pk)
+    return render(
+        request,
+        "tracks/library.html",
+        {"page": page, "rows": rows, "query": query, "storage": storage},
+    )
 
 
 def _detail_context(track: Track, access, rename_form=None) -> dict:

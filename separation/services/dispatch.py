@@ -21,17 +21,39 @@ from separation.services.state import (
 )
 from separation.tasks import separate_task
 from tracks.models import Track
-from tracks.services import track_sweep_unreferenced_files, track_upload
+from tracks.services import TrackUploadError, track_sweep_unreferenced_files, track_upload
 
 logger = logging.getLogger(__name__)
 Status = SeparationJob.Status
 
 
+class JobLimitReached(TrackUploadError):
+    """The owner already has JAM_USER_MAX_ACTIVE_JOBS songs queued or separating."""
+
+
+def job_limit_check(*, owner_id) -> None:
+    """JobLimitReached when the owner may not queue another separation now."""
+    limit = settings.JAM_USER_MAX_ACTIVE_JOBS
+    active = SeparationJob.objects.filter(
+        track__owner_id=owner_id, status__in=(Status.QUEUED, Status.RUNNING)
+    ).count()
+    if active >= limit:
+        raise JobLimitReached(
+            f"You already have {active} song{'s' if active != 1 else ''} waiting for or in "
+            f"separation (the limit is "
+            f"{limit}). Add more once one of them is done."
+        )
+
+
 def track_submit(*, owner: AbstractBaseUser, upload: UploadedFile, title: str = "") -> Track:
     """Store an uploaded song and queue its separation, in one transaction."""
-    return track_upload(
-        owner=owner, upload=upload, title=title, then=lambda track: job_enqueue(track=track)
-    )
+    job_limit_check(owner_id=owner.pk)  # early, before the upload is decoded and stored
+
+    def queue(track: Track) -> None:
+        job_limit_check(owner_id=owner.pk)  # again, under the upload's lock on the owner
+        job_enqueue(track=track)
+
+    return track_upload(owner=owner, upload=upload, title=title, then=queue)
 
 
 def job_enqueue(*, track: Track) -> SeparationJob:
@@ -50,8 +72,18 @@ def job_dispatch(*, job_id: int) -> None:
     job_publish(job_id=job_id)
 
 
-def job_retry(*, job: SeparationJob) -> bool:
-    """Queue a failed or cancelled job again. Returns False when it was not retryable."""
+def job_retry(*, job: SeparationJob, owner_limit: bool = True) -> bool:
+    """Queue a failed or cancelled job again. Returns False when it was not retryable;
+    JobLimitReached when its owner has too many songs in the queue already (unless
+    ``owner_limit`` is off: a moderator's retry)."""
+    retryable = SeparationJob.objects.filter(
+        id=job.id, status__in=(Status.FAILED, Status.CANCELLED)
+    ).values_list("track__owner_id", flat=True)
+    owner_id = retryable.first()
+    if owner_id is None:
+        return False
+    if owner_limit:
+        job_limit_check(owner_id=owner_id)
     if not job_requeue(job_id=job.id):
         return False
     transaction.on_commit(lambda: job_dispatch(job_id=job.id), robust=True)
