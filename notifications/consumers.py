@@ -3,29 +3,46 @@
 import asyncio
 import contextlib
 from datetime import timedelta
+from importlib import import_module
+from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user
 from django.utils import timezone
 
 from notifications.events import events_changed_since, user_group
 from tracks.access import track_access
 from tracks.models import Track
 
+# The close code a socket gets when its session no longer logs the user in (the browser
+# then stops reconnecting: a 4xxx code is the application's own).
+SESSION_ENDED = 4401
+
 # Rows are stamped before they commit; looking back a little catches a late commit. Events
 # already sent with the same state are skipped, so the overlap costs nothing.
 RELAY_LOOKBACK = timedelta(seconds=2)
 
 
-def may_receive(user_id: int, event: dict) -> bool | None:
-    """Checked for every event, whoever sent it: the user is in its audience and, for an
-    event about a track, may still listen to that track (the one access rule). The user is
-    read afresh, so a deactivated account or a revoked permission counts at once. None:
-    the account is gone or inactive, and the socket should close."""
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    if user is None:
+def session_user(session_key: str | None):
+    """The user the session logs in now, checked as Django checks every HTTP request (the
+    session exists, its password hash still matches, the account is active); None if not."""
+    if not session_key:
+        return None
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user = get_user(SimpleNamespace(session=session))
+    return user if user.is_authenticated else None
+
+
+def may_receive(user_id: int, event: dict, session_key: str | None = None) -> bool | None:
+    """Checked for every event, whoever sent it: the socket's session still logs the user
+    in, the user is in the event's audience and, for an event about a track, may still
+    listen to that track (the one access rule). Read afresh each time, so a log-out, a
+    password change, a deactivated account or a revoked permission counts at once. None:
+    the session no longer logs this user in, and the socket should close."""
+    user = session_user(session_key)
+    if user is None or user.pk != user_id:
         return None
     if user_id not in event.get("audience", ()):
         return False
@@ -43,6 +60,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             await self.close()
             return
         self.user_id = user.pk
+        self.session_key = self.scope["session"].session_key
         self.group_name = user_group(user.pk)
         self.sent: dict[str, dict] = {}
         self.relay_task = None
@@ -66,13 +84,18 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def notification_event(self, message):
         await self.deliver(message["event"])
 
+    async def notification_close(self, message):
+        """A log-out (of this session, or of every session: a deactivated account)."""
+        if message.get("session_key") in (None, self.session_key):
+            await self.close(code=SESSION_ENDED)
+
     async def deliver(self, event: dict):
         outgoing = {name: value for name, value in event.items() if name != "audience"}
         if self.sent.get(event["key"]) == outgoing:
             return
-        allowed = await database_sync_to_async(may_receive)(self.user_id, event)
+        allowed = await database_sync_to_async(may_receive)(self.user_id, event, self.session_key)
         if allowed is None:
-            await self.close()
+            await self.close(code=SESSION_ENDED)
             return
         if not allowed:
             return

@@ -48,6 +48,26 @@ def publish(event: Event) -> None:
         logger.warning("Could not publish %s (%s)", event["type"], event["key"], exc_info=True)
 
 
+# The channel-layer message that closes a user's sockets ("notification.close" calls
+# NotificationConsumer.notification_close): those of one session, or all of them.
+CLOSE_MESSAGE = "notification.close"
+
+
+def close_sockets(*, user_id: int, session_key: str | None = None) -> None:
+    """Close the user's open sockets at once: only those of ``session_key`` (a log-out), or
+    every one (the account was deactivated). Best effort, like `publish`: each socket also
+    checks its session before every event it sends."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(
+            user_group(user_id), {"type": CLOSE_MESSAGE, "session_key": session_key}
+        )
+    except Exception:
+        logger.warning("Could not close the sockets of user %s", user_id, exc_info=True)
+
+
 # --- The row relay (embedded mode) --------------------------------------------------------
 # Without a cross-process channel layer the worker's events cannot reach the web process.
 # Apps register a source that rebuilds their events from the rows (the truth) changed since

@@ -153,6 +153,8 @@
     if (handler) handler(event);
   }
 
+  var SESSION_ENDED = 4401;  // notifications/consumers.py
+
   function connect(path, delay) {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + window.location.host + path);
@@ -160,7 +162,12 @@
     socket.addEventListener("message", function (message) {
       try { applyEvent(JSON.parse(message.data)); } catch (err) { /* ignore malformed */ }
     });
-    socket.addEventListener("close", function () {
+    socket.addEventListener("close", function (closed) {
+      if (closed.code === SESSION_ENDED) {
+        // Signed out (here or in another tab), or the account was closed: stop listening.
+        toast("You are signed out. Sign in again to see live updates.", "failed");
+        return;
+      }
       setTimeout(function () { connect(path, Math.min(delay * 2, 30000)); }, delay);
     });
   }

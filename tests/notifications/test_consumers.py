@@ -236,3 +236,57 @@ async def test_a_deactivated_account_stops_hearing_at_once(
         assert (await communicator.receive_output(timeout=2))["type"] == "websocket.close"
     finally:
         await communicator.disconnect()
+
+
+async def test_logging_out_closes_that_sessions_socket_at_once(alice, no_relay):
+    client = Client()
+    await database_sync_to_async(client.force_login)(alice)
+    other_session = await database_sync_to_async(session_cookie)(alice)
+    this_tab, other_tab = socket(client.cookies["sessionid"].value), socket(other_session)
+    assert (await this_tab.connect())[0] and (await other_tab.connect())[0]
+    try:
+        await database_sync_to_async(client.post)("/accounts/logout/")
+        closed = await this_tab.receive_output(timeout=2)
+        assert (closed["type"], closed["code"]) == ("websocket.close", 4401)
+        # The other session (another browser) stays signed in and keeps its socket.
+        await get_channel_layer().group_send(user_group(alice.id), message_for([alice.id]))
+        assert (await other_tab.receive_json_from(timeout=2))["type"] == "test.ping"
+    finally:
+        await this_tab.disconnect()
+        await other_tab.disconnect()
+
+
+async def test_a_session_ended_without_a_signal_closes_its_socket_on_the_next_event(
+    alice, alice_cookie, no_relay
+):
+    """A session that expired or was deleted from the store: no signal, but the next event
+    finds it gone."""
+    from django.contrib.sessions.models import Session
+
+    communicator = socket(alice_cookie)
+    assert (await communicator.connect())[0]
+    try:
+        await database_sync_to_async(Session.objects.filter(session_key=alice_cookie).delete)()
+        await get_channel_layer().group_send(user_group(alice.id), message_for([alice.id]))
+        closed = await communicator.receive_output(timeout=2)
+        assert (closed["type"], closed["code"]) == ("websocket.close", 4401)
+    finally:
+        await communicator.disconnect()
+
+
+async def test_deactivating_an_account_closes_all_its_sockets_without_waiting_for_an_event(
+    alice, alice_cookie, no_relay
+):
+    communicator = socket(alice_cookie)
+    assert (await communicator.connect())[0]
+    try:
+
+        def deactivate():
+            alice.is_active = False
+            alice.save()
+
+        await database_sync_to_async(deactivate)()
+        closed = await communicator.receive_output(timeout=2)
+        assert (closed["type"], closed["code"]) == ("websocket.close", 4401)
+    finally:
+        await communicator.disconnect()
