@@ -6,6 +6,7 @@ DATABASE_URL, REDIS_URL and CELERY_BROKER_URL for the scale-out mode.
 """
 
 import secrets
+import tempfile
 from pathlib import Path
 
 from jamwithme.env import (
@@ -166,6 +167,11 @@ JAM_USER_MAX_ACTIVE_JOBS = env_int("JAM_USER_MAX_ACTIVE_JOBS", 3, minimum=1)
 SEPARATION_STALE_AFTER_S = env_float("SEPARATION_STALE_AFTER_S", 120, minimum=1)
 SEPARATION_MAX_ATTEMPTS = env_int("SEPARATION_MAX_ATTEMPTS", 3, minimum=1)
 SEPARATION_POLL_INTERVAL_S = env_float("SEPARATION_POLL_INTERVAL_S", 1.0, minimum=0.05)
+# Where workers decode and separate (a folder per process; dead ones' are swept at start).
+# Local disk: a 15-minute song takes about 1 GB while it is worked on.
+JAM_SCRATCH_DIR = Path(
+    env_str("JAM_SCRATCH_DIR") or Path(tempfile.gettempdir()) / "jamwithme-scratch"
+)
 # Where `python -m separation.engine fetch-weights` put the weights, and the model's threads
 # (0: all cores). The engine takes both from here; it reads no environment itself.
 JAMWITHME_MODEL_DIR = Path(

@@ -15,6 +15,16 @@ def short_lived_connections():
 
 
 @pytest.fixture(autouse=True)
+def own_scratch(settings, tmp_path, monkeypatch):
+    """Workers run in tests work under the test's folder, and a worker that points this
+    process's temporary files at its scratch folder (use_process_scratch) is undone."""
+    import tempfile
+
+    settings.JAM_SCRATCH_DIR = tmp_path / "scratch"
+    monkeypatch.setattr(tempfile, "tempdir", tempfile.tempdir)
+
+
+@pytest.fixture(autouse=True)
 def private_media(settings, tmp_path):
     """Each test stores files in its own directory (and hashes passwords quickly)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

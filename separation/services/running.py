@@ -15,6 +15,7 @@ from django.db import transaction
 from separation import engine as audio_engine
 from separation.events import job_publish
 from separation.models import SeparationJob
+from separation.services.scratch import process_scratch
 from separation.services.state import (
     JobLost,
     job_claim,
@@ -160,7 +161,7 @@ def job_run(
         track_sweep_unreferenced_files(track_id=track.id)
         if original is None:
             raise audio_engine.AudioError("the uploaded file is missing.")
-        with tempfile.TemporaryDirectory(prefix="jamwithme-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="run-", dir=process_scratch()) as tmp:
             work_dir = Path(tmp)
             source = _copy_to_local(original.name, work_dir, reporter.beat)
             out_dir = work_dir / "out"

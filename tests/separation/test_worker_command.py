@@ -109,3 +109,50 @@ def test_the_worker_retries_deletions_storage_refused_earlier(fake_engine, priva
     call_command("separation_worker", "--once")
     assert not default_storage.exists(left)
     assert not FileDeletion.objects.exists()
+
+
+def test_the_worker_sweeps_scratch_folders_of_dead_workers_on_this_host_at_start(
+    settings, tmp_path, fake_engine
+):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    settings.JAM_SCRATCH_DIR = tmp_path / "scratch"
+    host = socket.gethostname()
+    dead_pid = int(
+        subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    dead = settings.JAM_SCRATCH_DIR / f"{host}-{dead_pid}" / "run-abc"
+    alive = settings.JAM_SCRATCH_DIR / f"{host}-{os.getppid()}" / "run-def"
+    elsewhere = settings.JAM_SCRATCH_DIR / f"otherhost-{dead_pid}" / "run-ghi"
+    for folder in (dead, alive, elsewhere):
+        folder.mkdir(parents=True)
+        (folder / "decoded.wav").write_bytes(b"x" * 1000)
+
+    call_command("separation_worker", "--once")
+
+    assert not dead.parent.exists()
+    assert alive.exists() and elsewhere.exists()  # a live process's, another host's
+
+
+def test_a_job_runs_in_its_workers_scratch_folder_and_leaves_nothing_there(
+    alice, tmp_path, settings
+):
+    from separation.services.running import job_run
+    from separation.services.scratch import process_scratch
+
+    settings.JAM_SCRATCH_DIR = tmp_path / "scratch"
+    track = make_track(owner=alice, tmp_path=tmp_path)
+    seen = []
+    engine = fakes.FakeEngine(on_progress=lambda f: seen.append(list(process_scratch().iterdir())))
+    job = job_claim(job_id=track.job.id, worker_id="w")
+    assert job_run(job=job, worker_id="w", engine=engine) == Status.DONE
+    assert seen[0] and seen[0][0].name.startswith("run-")
+    assert list(process_scratch().iterdir()) == []

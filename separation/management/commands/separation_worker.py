@@ -13,6 +13,7 @@ from django.db import close_old_connections
 from separation import engine as audio_engine
 from separation.services.dispatch import job_recover_orphans
 from separation.services.running import job_run, platform_engine
+from separation.services.scratch import scratch_sweep, use_process_scratch
 from separation.services.state import job_claim_next, worker_identity
 from tracks.services import track_retry_file_deletions
 
@@ -40,6 +41,8 @@ class Command(BaseCommand):
             signal.signal(signal.SIGINT, self.on_signal)
 
         worker_id = worker_identity()
+        scratch_sweep()  # what workers on this host left when they died
+        use_process_scratch()
         try:
             engine = platform_engine()
         except audio_engine.ModelError as exc:
