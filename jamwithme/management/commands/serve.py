@@ -1,16 +1,100 @@
 """Run JamWithMe in the embedded mode: migrate, collect static files, then the web server
-(daphne) and the separation worker as two processes, stopped together on Ctrl-C."""
+and the separation worker as child processes, supervised: one that exits unasked is
+started again after a back-off (1 s, doubling to 60 s; reset once it has run a minute),
+so a crashed worker never takes the site down. Ctrl-C (or SIGTERM) stops both."""
 
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 STOP_TIMEOUT_S = 20
+READY_TIMEOUT_S = 60
+FIRST_BACKOFF_S = 1.0
+MAX_BACKOFF_S = 60.0
+HEALTHY_AFTER_S = 60.0  # a child that ran this long before exiting starts from 1 s again
+
+
+def web_command(host: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "daphne",
+        "--bind",
+        host,
+        "--port",
+        str(port),
+        "jamwithme.asgi:application",
+    ]
+
+
+def worker_command() -> list[str]:
+    return [sys.executable, str(settings.BASE_DIR / "manage.py"), "separation_worker"]
+
+
+@dataclass
+class Child:
+    """One supervised process."""
+
+    name: str
+    command: list[str]
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    restart_at: float | None = None
+    backoff_s: float = FIRST_BACKOFF_S
+    restarts: int = field(default=0)
+
+    def start(self) -> None:
+        # Its own session: Ctrl-C reaches only `serve`, which stops the children in order.
+        self.process = subprocess.Popen(self.command, cwd=settings.BASE_DIR, start_new_session=True)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    def exited(self) -> int | None:
+        if self.process is None or self.restart_at is not None:
+            return None
+        return self.process.poll()
+
+    def schedule_restart(self) -> float:
+        """Back off before the next start; returns the delay."""
+        if time.monotonic() - self.started_at >= HEALTHY_AFTER_S:
+            self.backoff_s = FIRST_BACKOFF_S
+        delay = self.backoff_s
+        self.backoff_s = min(self.backoff_s * 2, MAX_BACKOFF_S)
+        self.restart_at = time.monotonic() + delay
+        self.restarts += 1
+        return delay
+
+    def due(self) -> bool:
+        return self.restart_at is not None and time.monotonic() >= self.restart_at
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait(self) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _accepts_connections(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 class Command(BaseCommand):
@@ -25,24 +109,9 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=1)
         call_command("collectstatic", interactive=False, verbosity=0)
 
-        commands = {
-            "web": [
-                sys.executable,
-                "-m",
-                "daphne",
-                "--bind",
-                host,
-                "--port",
-                str(port),
-                "jamwithme.asgi:application",
-            ],
-        }
+        children = [Child("web", web_command(host, port))]
         if not no_worker:
-            commands["worker"] = [
-                sys.executable,
-                str(settings.BASE_DIR / "manage.py"),
-                "separation_worker",
-            ]
+            children.append(Child("worker", worker_command()))
 
         stopping = threading.Event()
 
@@ -52,33 +121,54 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
 
-        processes = {
-            # Own sessions: Ctrl-C reaches only this command, which stops both in order.
-            name: subprocess.Popen(command, cwd=settings.BASE_DIR, start_new_session=True)
-            for name, command in commands.items()
-        }
+        for child in children:
+            self._start(child)
+        try:
+            self._wait_until_ready(children[0], host, port, stopping)
+        except CommandError:
+            for child in children:
+                child.stop()
+            for child in children:
+                child.wait()
+            raise
+
+        while not stopping.wait(0.5):
+            for child in children:
+                code = child.exited()
+                if code is not None:
+                    delay = child.schedule_restart()
+                    self.stderr.write(
+                        f"The {child.name} process exited with status {code}; "
+                        f"starting it again in {delay:g} s."
+                    )
+                    self.stderr.flush()
+                elif child.due():
+                    self._start(child)
+
+        self.stdout.write("Stopping…")
+        for child in children:
+            child.stop()
+        for child in children:
+            child.wait()
+        self.stdout.write("Stopped.")
+
+    def _start(self, child: Child) -> None:
+        child.start()
+        self.stdout.write(f"Started the {child.name} process (pid {child.process.pid}).")
+        self.stdout.flush()
+
+    def _wait_until_ready(self, web: Child, host: str, port: int, stopping) -> None:
+        """Say "running" only once the web server accepts connections."""
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not _accepts_connections(host, port):
+            if web.process.poll() is not None or time.monotonic() > deadline:
+                raise CommandError(
+                    f"The web server did not start on {host}:{port} "
+                    f"(is the port in use?). See the messages above."
+                )
+            if stopping.wait(0.2):
+                return
         self.stdout.write(
             self.style.SUCCESS(f"JamWithMe is running on http://{host}:{port}/ (Ctrl-C stops it)")
         )
-        failed = None
-        while not stopping.wait(0.5):
-            for name, process in processes.items():
-                if process.poll() is not None:
-                    failed = (name, process.returncode)
-                    stopping.set()
-                    break
-
-        self.stdout.write("Stopping…")
-        for process in processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes.values():
-            try:
-                process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if failed:
-            name, code = failed
-            raise CommandError(f"The {name} process exited with status {code}; stopped everything.")
-        self.stdout.write("Stopped.")
+        self.stdout.flush()

@@ -1,0 +1,89 @@
+"""`manage.py serve` supervises its children: a crashed worker is started again after a
+back-off and the site stays up throughout."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from jamwithme.management.commands import serve
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(log: Path, pattern: str, *, after: int = 0, timeout: float = 90) -> re.Match:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = re.compile(pattern).search(log.read_text(), after)
+        if match:
+            return match
+        time.sleep(0.1)
+    pytest.fail(f"no {pattern!r} in the log:\n{log.read_text()}")
+
+
+def test_the_back_off_doubles_up_to_a_minute_and_resets_after_a_healthy_run(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(serve.time, "monotonic", lambda: clock[0])
+    child = serve.Child("worker", ["true"])
+    child.started_at = clock[0]
+    delays = [child.schedule_restart() for _ in range(8)]
+    assert delays == [1, 2, 4, 8, 16, 32, 60, 60]
+    clock[0] += serve.HEALTHY_AFTER_S
+    assert child.schedule_restart() == 1
+
+
+@pytest.mark.model  # the worker it starts loads the real model
+def test_a_killed_worker_is_started_again_and_the_site_stays_up(tmp_path):
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {
+        **os.environ,
+        "JAM_VAR_DIR": str(tmp_path / "var"),
+        "JAM_SCRATCH_DIR": str(tmp_path / "scratch"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    login = f"http://127.0.0.1:{port}/accounts/login/"
+    try:
+        running = wait_for(log, r"JamWithMe is running on")
+        # "running" is said only once the port answers.
+        assert urllib.request.urlopen(login, timeout=5).status == 200
+        first = wait_for(log, r"Started the worker process \(pid (\d+)\)")
+        os.kill(int(first[1]), signal.SIGKILL)
+
+        wait_for(log, r"The worker process exited with status -9; starting it again in 1 s")
+        assert urllib.request.urlopen(login, timeout=5).status == 200  # the site is up
+        second = wait_for(log, r"Started the worker process \(pid (\d+)\)", after=running.end())
+        assert second[1] != first[1]
+        assert process.poll() is None
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
+    assert "Stopped." in log.read_text()
