@@ -1,7 +1,10 @@
+from django.conf import settings
 from django.contrib.auth import login
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from accounts import throttling
 from accounts.forms import SignUpForm
 from accounts.services import user_sign_up
 
@@ -20,3 +23,19 @@ def signup(request):
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("tracks:library")
     return render(request, "registration/signup.html", {"form": form})
+
+
+def locked_out(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    """django-axes' lockout response, for the site's login and the admin's. (Axes passes
+    different arguments from its sync and async middleware; the request is all we need.)"""
+    credentials = getattr(request, "axes_credentials", None) or {}
+    username = credentials.get("username") or request.POST.get("username")
+    minutes = throttling.lockout_minutes_left(
+        username=username, ip_address=throttling.client_ip(request)
+    )
+    return render(
+        request,
+        "registration/locked_out.html",
+        {"minutes": minutes},
+        status=settings.AXES_HTTP_RESPONSE_CODE,
+    )
