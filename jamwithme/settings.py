@@ -148,6 +148,8 @@ AXES_VERBOSE = False
 # address that many entries from the right. 0 (the default): REMOTE_ADDR, the peer itself,
 # and X-Forwarded-For is ignored (anyone can send it).
 JAM_TRUSTED_PROXY_COUNT = env_int("JAM_TRUSTED_PROXY_COUNT", 0, minimum=0)
+# How long a sign-up confirmation link works.
+JAM_SIGNUP_LINK_HOURS = env_int("JAM_SIGNUP_LINK_HOURS", 24, minimum=1)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
