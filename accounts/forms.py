@@ -4,16 +4,14 @@ from django.contrib.auth.models import User
 
 
 class SignUpForm(UserCreationForm):
+    """Says when a username is taken (usernames are public handles, shown to bandmates),
+    never whether an e-mail address has an account: that is answered only in the mailbox."""
+
     email = forms.EmailField(
-        required=True, help_text="Used only to reset your password if you forget it."
+        required=True,
+        help_text="We send a link there to finish signing up, and to reset your password.",
     )
 
     class Meta(UserCreationForm.Meta):
         model = User
         fields = ("username", "email")
-
-    def clean_email(self):
-        email = self.cleaned_data["email"].strip()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this e-mail address already exists.")
-        return email

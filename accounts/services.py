@@ -1,5 +1,104 @@
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import PendingSignUp
 
 
-def user_sign_up(*, username: str, email: str, password: str) -> User:
-    return User.objects.create_user(username=username, email=email, password=password)
+class SignUpLinkError(Exception):
+    """A confirmation link that cannot create the account; the message says why."""
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _link_cutoff():
+    return timezone.now() - timedelta(hours=settings.JAM_SIGNUP_LINK_HOURS)
+
+
+def _send(*, template: str, to: str, context: dict) -> None:
+    subject = render_to_string(f"registration/{template}_subject.txt", context)
+    body = render_to_string(f"registration/{template}_email.txt", context)
+    send_mail(" ".join(subject.split()), body, None, [to])
+
+
+def user_sign_up(*, username: str, email: str, password: str, base_url: str) -> None:
+    """Start a sign-up. Whether or not the address already has an account, the caller gets
+    nothing back and the same thing happens to the outside: one e-mail goes to the address.
+    A new address gets a confirmation link (the account is created when it is followed);
+    an address that has an account is told someone tried, with links to log in and reset."""
+    hashed = make_password(password)  # in both cases, so the time taken tells nothing either
+    PendingSignUp.objects.filter(created_at__lt=_link_cutoff()).delete()
+    usernames = list(
+        User.objects.filter(email__iexact=email).order_by("pk").values_list("username", flat=True)
+    )
+    if usernames:
+        _send(
+            template="signup_taken",
+            to=email,
+            context={
+                "usernames": usernames,
+                "login_url": base_url + reverse("login"),
+                "reset_url": base_url + reverse("password_reset"),
+            },
+        )
+        return
+    token = secrets.token_urlsafe(32)
+    PendingSignUp.objects.create(
+        username=username, email=email, password=hashed, token_hash=_token_hash(token)
+    )
+    _send(
+        template="signup_confirm",
+        to=email,
+        context={
+            "username": username,
+            "confirm_url": base_url + reverse("signup_confirm", args=[token]),
+            "hours": settings.JAM_SIGNUP_LINK_HOURS,
+        },
+    )
+
+
+def pending_sign_up_for_token(*, token: str) -> PendingSignUp | None:
+    """The sign-up a link confirms, or None when it is unknown, used or expired."""
+    return PendingSignUp.objects.filter(
+        token_hash=_token_hash(token), created_at__gte=_link_cutoff()
+    ).first()
+
+
+def user_confirm_sign_up(*, token: str) -> User:
+    """Create the account a confirmation link stands for. A link works once: the pending
+    sign-up (and any other for the same address) is gone afterwards."""
+    problem = None
+    with transaction.atomic():
+        pending = (
+            PendingSignUp.objects.select_for_update()
+            .filter(token_hash=_token_hash(token), created_at__gte=_link_cutoff())
+            .first()
+        )
+        if pending is None:
+            raise SignUpLinkError("This link has expired or has already been used.")
+        # Whoever follows the link reads that mailbox, so telling them is no leak.
+        if User.objects.filter(email__iexact=pending.email).exists():
+            problem = "This e-mail address has an account already. Log in, or reset its password."
+        elif User.objects.filter(username__iexact=pending.username).exists():
+            problem = (
+                f"Someone took the username “{pending.username}” after you signed up. "
+                "Sign up again with another one."
+            )
+        else:
+            user = User(username=pending.username, email=pending.email, password=pending.password)
+            user.save()
+        PendingSignUp.objects.filter(email__iexact=pending.email).delete()
+    if problem:
+        raise SignUpLinkError(problem)
+    return user

@@ -7,6 +7,7 @@ DATABASE_URL, REDIS_URL and CELERY_BROKER_URL for the scale-out mode.
 
 import secrets
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from jamwithme.env import (
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "jamwithme",
     "accounts",
     "tracks",
@@ -67,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "jamwithme.urls"
@@ -116,6 +120,37 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "tracks:library"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Sign-in throttling (django-axes) and sign-up -----------------------------------------
+# Axes checks every authenticate() call that carries a request (the site's and the admin's
+# login forms) before ModelBackend sees the password, and counts the failures.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Two counters, each locking at JAM_LOGIN_FAILURE_LIMIT failures within the lockout window:
+# one per client IP (one address guessing many accounts) and one per username (many
+# addresses guessing one account; the username is counted whether or not it exists, so a
+# lockout reveals nothing). The per-username counter lets an attacker lock a real user out,
+# so the lockout always expires: JAM_LOGIN_LOCKOUT_MINUTES after the failure that caused it,
+# and attempts made while locked out are refused without being counted, so hammering the
+# form does not extend it. Staff clear a lockout early in the admin (Axes > Access attempts).
+# A successful login forgets that user's own failures from that address (accounts.throttling).
+AXES_FAILURE_LIMIT = env_int("JAM_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("JAM_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = False  # axes would also forget the IP's failures on other accounts
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
+AXES_DISABLE_ACCESS_LOG = True  # no record of every successful login's IP address
+AXES_VERBOSE = False
+# Behind reverse proxies, how many of them append to X-Forwarded-For: the client is the
+# address that many entries from the right. 0 (the default): REMOTE_ADDR, the peer itself,
+# and X-Forwarded-For is ignored (anyone can send it).
+JAM_TRUSTED_PROXY_COUNT = env_int("JAM_TRUSTED_PROXY_COUNT", 0, minimum=0)
+# How long a sign-up confirmation link works.
+JAM_SIGNUP_LINK_HOURS = env_int("JAM_SIGNUP_LINK_HOURS", 24, minimum=1)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

@@ -1,8 +1,10 @@
-"""A real browser against the real embedded stack (`manage.py serve`): sign up, upload,
-watch the track page fill in place while the original plays on, and play the jam track.
+"""A real browser against the real embedded stack (`manage.py serve`): sign up (following the
+confirmation link printed in the terminal, as whoever runs it without an e-mail server does),
+upload, watch the track page fill in place while the original plays on, play the jam track.
 Screenshots go to $JAM_SCREENSHOTS (default: the test's temporary folder)."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -97,8 +99,20 @@ def server(tmp_path):
     log.close()
 
 
+def confirmation_link(log: Path) -> str:
+    """The sign-up link the console e-mail backend printed in the terminal (serve's log)."""
+    deadline = time.monotonic() + 15
+    while True:
+        found = re.search(r"http://127\.0\.0\.1:\d+/accounts/signup/confirm/\S+/", log.read_text())
+        if found:
+            return found.group(0)
+        if time.monotonic() > deadline:
+            pytest.fail("no confirmation link in the terminal:\n" + log.read_text())
+        time.sleep(0.2)
+
+
 def test_a_musician_signs_up_uploads_and_plays_the_jam_track(
-    chromium_path, server, song, screenshots
+    chromium_path, server, song, screenshots, tmp_path
 ):
     from playwright.sync_api import sync_playwright
 
@@ -111,6 +125,11 @@ def test_a_musician_signs_up_uploads_and_plays_the_jam_track(
             page.fill("#id_email", "erin@example.com")
             page.fill("#id_password1", "Strum-the-chords-77")
             page.fill("#id_password2", "Strum-the-chords-77")
+            page.click("main button[type=submit]")
+            page.wait_for_url(f"{server}/accounts/signup/sent/")
+            assert "printed in the terminal running JamWithMe" in page.inner_text("main")
+            page.screenshot(path=screenshots / "0-sign-up-check-your-email.png", full_page=True)
+            page.goto(confirmation_link(tmp_path / "serve.log"))
             page.click("main button[type=submit]")
             page.wait_for_url(f"{server}/")
 
