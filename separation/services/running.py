@@ -29,6 +29,7 @@ from separation.waveforms import WIDTH, waveform_png
 from tracks import files
 from tracks.models import ORIGINAL_PART, Asset, Track
 from tracks.services import (
+    audio_limits,
     track_record_outputs,
     track_store_outputs,
     track_sweep_unreferenced_files,
@@ -53,6 +54,7 @@ class Engine(Protocol):
         progress: Callable[[float], None] | None = None,
         max_duration_s: float | None = None,
         name: str | None = None,
+        limits: audio_engine.Limits | None = None,
     ) -> audio_engine.SeparationResult: ...
 
 
@@ -157,8 +159,8 @@ def job_run(
                 source,
                 out_dir,
                 progress=reporter,
-                max_duration_s=settings.JAM_MAX_DURATION_S,
                 name=track.original_filename or None,
+                limits=audio_limits(),
             )
             reporter.write(99)
             waveforms = _draw_waveforms({"": source, **result.stems}, work_dir)

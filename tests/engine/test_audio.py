@@ -17,7 +17,7 @@ FORMATS = [  # (file, soundfile options, container, codec, label)
     ("song.flac", {}, "flac", "pcm_16", "FLAC"),
     ("song.ogg", {}, "ogg", "vorbis", "Ogg Vorbis"),
     ("song.opus", {"format": "OGG", "subtype": "OPUS"}, "ogg", "opus", "Ogg Opus"),
-    ("song.mp3", {}, "mp3", "mpeg_layer_iii", "MP3"),
+    ("song.mp3", {}, "mp3", "mp3", "MP3"),  # written by libsndfile, read through ffmpeg
     ("song.aiff", {"subtype": "PCM_16"}, "aiff", "pcm_16", "AIFF 16-bit"),
 ]
 
