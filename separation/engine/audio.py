@@ -381,18 +381,18 @@ def decodable(
         )
         if result.returncode != 0 or not target.is_file():
             raise AudioError(f"{name}: not an audio file we can read.")
-        errors = _ffmpeg_errors(result.stderr)
-        if errors:
-            # ffmpeg names the temporary file or the input path; keep it short and path-free.
-            reason = errors[-1].split(": ", 1)[-1][:160]
-            raise AudioError(f"{name}: the audio is damaged or truncated ({reason}).")
         try:
             frames = sf.info(str(target)).frames
         except (sf.LibsndfileError, RuntimeError) as error:
             raise AudioError(f"{name}: not an audio file we can read.") from error
         if frames > ceiling:
             raise _too_long(name, header, frames)
-        _check_decoded_length(name, header, frames)
+        _check_decoded_length(name, header, frames)  # "truncated" says more than an error
+        errors = _ffmpeg_errors(result.stderr)
+        if errors:
+            # ffmpeg names the temporary file or the input path; keep it short and path-free.
+            reason = errors[-1].split(": ", 1)[-1][:160]
+            raise AudioError(f"{name}: the audio is damaged or truncated ({reason}).")
         exact = replace(header, frames=frames, duration_s=frames / rate, estimated=False)
         yield Readable(target, header.container, header.codec, exact, ceiling)
 
@@ -449,6 +449,8 @@ def read_blocks(
                     raise _too_long(name, header, frames)
                 yield block
         except (sf.LibsndfileError, RuntimeError) as error:
+            if header is not None:  # a decode that broke off early: say how early
+                _check_decoded_length(name, header, frames)
             raise AudioError(f"{name}: the audio is damaged or truncated ({error}).") from error
     if header is not None:
         _check_decoded_length(name, header, frames)
