@@ -203,6 +203,19 @@ def adts() -> bytes:
     )
 
 
+@cache
+def mp3_in_wav() -> bytes:
+    """A RIFF/WAVE file whose codec is MP3 (0x55): libsndfile would hand it to libmpg123."""
+    return _ffmpeg(
+        *("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=2"),
+        *("-c:a", "libmp3lame", "-f", "wav"),
+    )
+
+
+def _damaged(data: bytes, at: int, length: int) -> bytes:
+    return data[:at] + bytes(length) + data[at + length :]
+
+
 def cases() -> list[Case]:
     w, f, m, v, o = wav(), flac(), mp3(), vorbis(), opus()
     wav_data = _wav_data_offset(w)
@@ -233,6 +246,13 @@ def cases() -> list[Case]:
         Case("cut-data-start.wav", w[: wav_data + 8], "upload", "data chunk, no samples"),
         Case("cut-mid-frame.wav", w[: wav_data + 8 + 4001], "upload", "mid-frame"),
         Case("silent.wav", silent, "worker", "digital silence"),
+        Case("mp3-in-wav.wav", mp3_in_wav(), "ok", "MP3 in a WAV: through ffmpeg"),
+        Case(
+            "mp3-in-wav-damaged.wav",
+            _damaged(mp3_in_wav(), _wav_data_offset(mp3_in_wav()) + 8, 3000),
+            "worker",
+            "damaged MP3 in a WAV: no libmpg123 chatter",
+        ),
         # FLAC: STREAMINFO lies, rates, truncations, bombs
         Case("total-unknown.flac", _flac_streaminfo(f, total=0), "upload", "no length"),
         Case("total-ten-minutes.flac", _flac_streaminfo(f, total=ten_minutes), "worker", "lie"),

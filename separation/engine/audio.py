@@ -164,7 +164,7 @@ def _declared_riff_data_end(path: Path) -> int | None:
 # What libsndfile reads itself. Everything else goes to ffmpeg, MP3 included: libsndfile
 # decodes MP3 with libmpg123, which writes its complaints straight to the process's stderr
 # (fd 2) — into the web server's and the worker's logs — while ffmpeg's are captured.
-_SNDFILE_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"FORM", b"fLaC", b"OggS")
+_SNDFILE_MAGIC = (b"FORM", b"fLaC", b"OggS")
 HEADER_TIMEOUT_S = 20.0
 # How far the decoded length may stray from the header's before the file counts as lying
 # (longer) or truncated (shorter): decoder delay and padding are a few milliseconds.
@@ -176,10 +176,38 @@ def _sniff(path: Path) -> bytes:
         return stream.read(12)
 
 
+# WAV codecs libsndfile decodes without libmpg123: PCM, float, A-law, mu-law (plain, or as
+# the sub-format of WAVE_FORMAT_EXTENSIBLE). A WAV holding MP3 (0x55) goes to ffmpeg.
+_SNDFILE_WAV_CODECS = {0x0001, 0x0003, 0x0006, 0x0007}
+
+
+def _wav_codec(path: Path) -> int | None:
+    """The fmt chunk's format tag of a little-endian RIFF/RF64 WAVE file (None if none)."""
+    with path.open("rb") as stream:
+        stream.seek(12)
+        for _ in range(64):  # a few chunks come before fmt at most
+            chunk = stream.read(8)
+            if len(chunk) < 8:
+                return None
+            size = struct.unpack("<I", chunk[4:])[0]
+            if chunk[:4] == b"fmt ":
+                fmt = stream.read(min(size, 40))
+                if len(fmt) < 2:
+                    return None
+                tag = struct.unpack("<H", fmt[:2])[0]
+                if tag == 0xFFFE:  # WAVE_FORMAT_EXTENSIBLE: the GUID's first two bytes
+                    return struct.unpack("<H", fmt[24:26])[0] if len(fmt) >= 26 else None
+                return tag
+            stream.seek(size + (size & 1), os.SEEK_CUR)
+    return None
+
+
 def _uses_sndfile(path: Path) -> bool:
     head = _sniff(path)
-    if head[:4] in {b"RIFF", b"RIFX", b"RF64"}:
-        return head[8:12] == b"WAVE"
+    if head[:4] in {b"RIFF", b"RF64"}:
+        return head[8:12] == b"WAVE" and _wav_codec(path) in _SNDFILE_WAV_CODECS
+    if head[:4] == b"RIFX":
+        return False
     if head[:4] == b"FORM":
         return head[8:12] in {b"AIFF", b"AIFC"}
     return head[:4] in _SNDFILE_MAGIC
@@ -192,6 +220,11 @@ def clock(seconds: float) -> str:
     if hours:
         return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
     return f"{rest // 60}:{rest % 60:02d}"
+
+
+def _length(seconds: float) -> str:
+    """A length in messages: "4.2 s" under a minute (a cut is often short), else clock."""
+    return f"{seconds:.1f} s" if seconds < 60 else clock(seconds)
 
 
 def _header_sndfile(path: Path, name: str) -> AudioInfo:
@@ -326,12 +359,12 @@ def _ceiling(header: AudioInfo, limits: Limits) -> int:
 
 
 def _too_long(name: str, header: AudioInfo, frames: int) -> AudioError:
-    stopped = clock(frames / header.sample_rate)
+    stopped = _length(frames / header.sample_rate)
     if header.estimated:
         return AudioLimitError(f"{name}: the audio goes on past the limit (stopped at {stopped}).")
     return AudioError(
         f"{name}: the file holds more audio than its header says "
-        f"(it claims {clock(header.duration_s)}; stopped at {stopped})."
+        f"(it claims {_length(header.duration_s)}; stopped at {stopped})."
     )
 
 
@@ -342,8 +375,8 @@ def _check_decoded_length(name: str, header: AudioInfo, frames: int) -> None:
     if frames < header.frames - int(LENGTH_TOLERANCE_S * header.sample_rate):
         raise AudioError(
             f"{name}: the file is truncated (its header promises "
-            f"{clock(header.duration_s)} of audio; it ends at "
-            f"{clock(frames / header.sample_rate)})."
+            f"{_length(header.duration_s)} of audio; it ends at "
+            f"{_length(frames / header.sample_rate)})."
         )
 
 
