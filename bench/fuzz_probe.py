@@ -53,6 +53,8 @@ def main() -> None:
 
     def one_input(data: bytes) -> None:
         stats["runs"] += 1
+        if stats["runs"] % 1000 == 0 or time.monotonic() - started > args.seconds - 2:
+            report()  # libFuzzer ends the process with _exit: atexit alone would not print
         path = target.with_suffix(NAMES[len(data) % len(NAMES)])
         path.write_bytes(data)
         try:
