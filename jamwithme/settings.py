@@ -191,6 +191,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o600
 JAM_MAX_UPLOAD_BYTES = env_int("JAM_MAX_UPLOAD_MB", 200, minimum=1) * 1024 * 1024
 JAM_MAX_DURATION_S = env_float("JAM_MAX_DURATION_S", 15 * 60, minimum=1)
+# What one song may make us decode, checked on its header before any decoding: the rate
+# (the engine's own ceiling is 384 kHz) and rate x seconds x channels — by default the
+# duration limit at 96 kHz stereo, so a 192 kHz song may last half as long.
+JAM_MAX_SAMPLE_RATE = env_int("JAM_MAX_SAMPLE_RATE", 192_000, minimum=8000)
+JAM_MAX_DECODED_SAMPLES = env_int(
+    "JAM_MAX_DECODED_SAMPLES", int(JAM_MAX_DURATION_S * 96_000 * 2), minimum=1
+)
 JAM_TRACKS_PER_PAGE = env_int("JAM_TRACKS_PER_PAGE", 10, minimum=1)
 # Per user: the storage their tracks may use (originals, stems, waveforms; 0: no limit) and
 # how many of their songs may wait for or be in separation at once.

@@ -37,7 +37,9 @@ class FakeEngine:
         self.on_progress = on_progress
         self.calls: list[Path] = []
 
-    def separate_file(self, src_path, out_dir, progress=None, max_duration_s=None, name=None):
+    def separate_file(
+        self, src_path, out_dir, progress=None, max_duration_s=None, name=None, limits=None
+    ):
         from separation import engine
 
         self.calls.append(Path(src_path))

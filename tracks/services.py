@@ -49,6 +49,15 @@ def track_title_from_filename(filename: str) -> str:
     return clean_title(PurePath(name).stem).strip(" .") or "Untitled"
 
 
+def audio_limits() -> audio_engine.Limits:
+    """What one song may make the engine decode (the upload's header check, the worker)."""
+    return audio_engine.Limits(
+        max_duration_s=settings.JAM_MAX_DURATION_S,
+        max_sample_rate=settings.JAM_MAX_SAMPLE_RATE,
+        max_samples=settings.JAM_MAX_DECODED_SAMPLES,
+    )
+
+
 def track_upload(
     *,
     owner: AbstractBaseUser,
@@ -58,22 +67,27 @@ def track_upload(
 ) -> Track:
     """Check an uploaded song, store it under a generated name and create its track.
 
-    The upload is already on disk (LimitedTemporaryFileUploadHandler); the engine decodes it
-    fully before anything is stored. ``then(track)`` runs in the same transaction (the
-    caller queues the separation there); if it or anything else fails after storing, the
-    stored file is deleted.
+    The upload is already on disk (LimitedTemporaryFileUploadHandler); the engine reads its
+    header (no decode) and checks it against the limits before anything is stored; the
+    worker's full decode finds what only decoding can (damage, truncation, silence).
+    ``then(track)`` runs in the same transaction (the caller queues the separation there);
+    if it or anything else fails after storing, the stored file is deleted.
     """
     if not hasattr(upload, "temporary_file_path"):
         raise TrackUploadError("The upload did not arrive completely. Please try again.")
     temporary_path = upload.temporary_file_path()
     try:
         # Messages name the user's file, never our temporary copy.
-        info = audio_engine.probe(temporary_path, name=PurePath(upload.name or "upload").name)
+        info = audio_engine.probe(
+            temporary_path,
+            scan=False,
+            name=PurePath(upload.name or "upload").name,
+            limits=audio_limits(),
+        )
+    except audio_engine.AudioLimitError as exc:
+        raise TrackUploadError(f"That song is too long or too large to process: {exc}") from exc
     except audio_engine.AudioError as exc:
         raise TrackUploadError(f"We could not read that file as audio: {exc}") from exc
-    if info.duration_s > settings.JAM_MAX_DURATION_S:
-        limit = round(settings.JAM_MAX_DURATION_S / 60, 1)
-        raise TrackUploadError(f"That song is too long. The limit is {limit:g} minutes.")
 
     needed = _storage_needed(upload.size, info)
     track_quota_check(owner_id=owner.pk, needed_bytes=needed)  # early: before storing

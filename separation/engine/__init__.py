@@ -6,24 +6,27 @@ arguments, so ``manage.py separate``, the platform's worker and ``bench/separati
 the same code.
 """
 
-from .audio import AudioInfo, format_label, probe, waveform_peaks
+from .audio import NO_LIMITS, AudioInfo, Limits, format_label, probe, read_header, waveform_peaks
 from .dsp import FULL_BAND, SPLEETER_2STEMS, BandPlan
-from .errors import AudioError, EngineError, ModelError
+from .errors import AudioError, AudioLimitError, EngineError, ModelError
 from .separator import Engine, SeparationResult, get_engine
 from .stems import JAM_TRACK, ORIGINAL_COLOUR, STEM_NAMES, STEMS, Stem, get_stem
 
 __all__ = [
     "FULL_BAND",
     "JAM_TRACK",
+    "NO_LIMITS",
     "ORIGINAL_COLOUR",
     "SPLEETER_2STEMS",
     "STEMS",
     "STEM_NAMES",
     "AudioError",
     "AudioInfo",
+    "AudioLimitError",
     "BandPlan",
     "Engine",
     "EngineError",
+    "Limits",
     "ModelError",
     "SeparationResult",
     "Stem",
@@ -31,5 +34,6 @@ __all__ = [
     "get_engine",
     "get_stem",
     "probe",
+    "read_header",
     "waveform_peaks",
 ]

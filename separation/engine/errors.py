@@ -9,5 +9,9 @@ class AudioError(EngineError):
     """The input is not usable audio (not audio, truncated, empty, silent, too long, ...)."""
 
 
+class AudioLimitError(AudioError):
+    """The input may be fine, but it is more audio than the caller's limits allow."""
+
+
 class ModelError(EngineError):
     """The model cannot run: weights missing or corrupt."""

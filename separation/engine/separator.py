@@ -10,7 +10,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +114,7 @@ class Engine:
         progress: Progress | None = None,
         max_duration_s: float | None = None,
         name: str | None = None,
+        limits: audio.Limits | None = None,
     ) -> SeparationResult:
         """Write ``out_dir/accompaniment.wav`` and ``out_dir/vocals.wav`` for one song.
 
@@ -121,22 +122,25 @@ class Engine:
         have the input's sample rate and channel count (mono stays mono). Either both files
         are there afterwards or neither is: a failure leaves nothing half-written. ``name`` is
         what error messages call the song (default: the file's name).
+
+        ``limits`` bound the decode (``max_duration_s``, if given, overrides theirs): the
+        header is checked against them before anything is decoded, and the decode stops as
+        soon as it goes past them or past what the header promised; a file that ends short
+        of its header is refused as truncated, never padded with silence.
         """
         source = Path(source)
         out_dir = Path(out_dir)
         name = name or source.name
         report = progress or (lambda fraction: None)
-        with audio.decodable(source, name=name) as readable:
+        limits = limits or audio.NO_LIMITS
+        if max_duration_s is not None:
+            limits = replace(limits, max_duration_s=max_duration_s)
+        with audio.decodable(source, name=name, limits=limits) as readable:
             info = audio.describe(readable, scan=False, name=name)
             report(0.0)
-            if max_duration_s is not None and info.duration_s > max_duration_s:
-                length, limit = _clock(info.duration_s), _clock(max_duration_s)
-                raise AudioError(f"{name}: {length} long; the limit is {limit}.")
             out_dir.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix=".separating-", dir=out_dir) as scratch:
-                peak, written = self._separate_stream(
-                    readable.path, name, info, Path(scratch), report
-                )
+                peak, written = self._separate_stream(readable, name, info, Path(scratch), report)
                 targets = {stem.name: out_dir / f"{stem.output}.wav" for stem in STEMS}
                 gain = min(1.0, 0.999 / max(peak, 1e-12))
                 subtype = audio.output_subtype(info)
@@ -153,7 +157,12 @@ class Engine:
         return SeparationResult(stems=targets, info=info)
 
     def _separate_stream(
-        self, readable: Path, name: str, info: AudioInfo, scratch: Path, report: Progress
+        self,
+        readable: audio.Readable,
+        name: str,
+        info: AudioInfo,
+        scratch: Path,
+        report: Progress,
     ) -> tuple[float, dict[str, Path]]:
         """Separate into temporary float WAVs; return their common peak and {stem name: path}."""
         rate = info.sample_rate
@@ -169,7 +178,8 @@ class Engine:
 
         def decoded() -> Iterator[np.ndarray]:
             nonlocal silent_input
-            for block in audio.read_blocks(readable, name):
+            # Stops past the header's length (or the limits), refuses a truncated file.
+            for block in audio.read_blocks(readable.path, name, readable=readable):
                 if silent_input and len(block) and np.max(np.abs(block)) >= audio.SILENCE_PEAK:
                     silent_input = False
                 yield _to_stereo(block)
@@ -224,11 +234,6 @@ class _Resampler:
         if self._stream is None:
             return block
         return self._stream.resample_chunk(np.ascontiguousarray(block), last=final)
-
-
-def _clock(seconds: float) -> str:
-    seconds = round(seconds)
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 _engine: Engine | None = None

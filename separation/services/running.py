@@ -28,6 +28,7 @@ from separation.services.state import (
 from separation.waveforms import WIDTH, waveform_png
 from tracks.models import ORIGINAL_PART, Asset, Track
 from tracks.services import (
+    audio_limits,
     track_discard_files,
     track_record_outputs,
     track_store_outputs,
@@ -54,6 +55,7 @@ class Engine(Protocol):
         progress: Callable[[float], None] | None = None,
         max_duration_s: float | None = None,
         name: str | None = None,
+        limits: audio_engine.Limits | None = None,
     ) -> audio_engine.SeparationResult: ...
 
 
@@ -170,8 +172,8 @@ def job_run(
                 source,
                 out_dir,
                 progress=reporter,
-                max_duration_s=settings.JAM_MAX_DURATION_S,
                 name=track.original_filename or None,
+                limits=audio_limits(),
             )
             reporter.write(99)
             waveforms = _draw_waveforms({"": source, **result.stems}, work_dir, reporter.beat)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from separation.engine import AudioError, format_label, probe, waveform_peaks
+from separation.engine import AudioError, Limits, format_label, probe, waveform_peaks
 
 from .conftest import tone
 
@@ -17,7 +17,7 @@ FORMATS = [  # (file, soundfile options, container, codec, label)
     ("song.flac", {}, "flac", "pcm_16", "FLAC"),
     ("song.ogg", {}, "ogg", "vorbis", "Ogg Vorbis"),
     ("song.opus", {"format": "OGG", "subtype": "OPUS"}, "ogg", "opus", "Ogg Opus"),
-    ("song.mp3", {}, "mp3", "mpeg_layer_iii", "MP3"),
+    ("song.mp3", {}, "mp3", "mp3", "MP3"),  # written by libsndfile, read through ffmpeg
     ("song.aiff", {"subtype": "PCM_16"}, "aiff", "pcm_16", "AIFF 16-bit"),
 ]
 
@@ -69,7 +69,9 @@ def test_a_truncated_m4a_is_refused_with_ffmpegs_reason_and_no_path(tmp_path):
     encode(wav, whole, "-c:a", "aac", "-movflags", "+faststart")
     cut = tmp_path / "cut.m4a"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
-    with pytest.raises(AudioError, match=r"^cut\.m4a: the audio is damaged or truncated") as error:
+    with pytest.raises(
+        AudioError, match=r"^cut\.m4a: the (audio is damaged or truncated|file is truncated)"
+    ) as error:
         probe(cut)
     assert str(tmp_path) not in str(error.value)
 
@@ -150,8 +152,32 @@ def test_it_spots_a_truncated_flac(tmp_path):
     sf.write(path, tone(4.0) + 0.01 * np.random.default_rng(0).standard_normal((176400, 2)), 44100)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(AudioError, match="damaged or truncated"):
+    with pytest.raises(AudioError, match=r"^cut\.flac: the file is truncated \(its header prom"):
         probe(path)
+
+
+def test_the_header_check_decodes_nothing_and_applies_the_limits(tmp_path):
+    path = tmp_path / "hires.flac"
+    sf.write(path, tone(2.0, rate=192000), 192000)
+    info = probe(path, scan=False)
+    assert (info.sample_rate, info.frames) == (192000, 384000)
+    with pytest.raises(AudioError, match=r"^hires\.flac: unsupported sample rate 192000 Hz"):
+        probe(path, scan=False, limits=Limits(max_sample_rate=96000))
+    with pytest.raises(AudioError, match=r"^hires\.flac: too much audio to process: 0:02 at"):
+        probe(path, scan=False, limits=Limits(max_samples=700_000))
+
+
+def test_a_damaged_mp3_says_nothing_on_stderr(tmp_path, capfd):
+    """libmpg123 (inside libsndfile) would print to fd 2; MP3 goes through ffmpeg instead."""
+    from tests import corpus
+
+    for case in corpus.cases():
+        if case.name in {"garbage-after-id3.mp3", "cut-mid-stream.mp3", "mp3-in-wav-damaged.wav"}:
+            path = tmp_path / case.name
+            path.write_bytes(case.data)
+            with pytest.raises(AudioError, match=f"^{case.name}: "):
+                probe(path)
+    assert capfd.readouterr().err == ""
 
 
 def test_it_refuses_silence(tmp_path):

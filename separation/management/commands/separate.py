@@ -1,20 +1,23 @@
 """Offline separation: ``python manage.py separate SONG [SONG ...] --out DIR``.
 
 Writes ``DIR/<song name>/accompaniment.wav`` and ``DIR/<song name>/vocals.wav`` (the Spleeter
-CLI's layout) with the same warm engine the platform's worker uses. A bad input gets a
-one-line reason and a non-zero exit status; the other songs are still separated.
+CLI's layout) with the same warm engine the platform's worker uses, under the same decode
+limits (``JAM_MAX_SAMPLE_RATE``, ``JAM_MAX_DECODED_SAMPLES``). A bad input gets a one-line
+reason and a non-zero exit status; the other songs are still separated.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from separation.engine import JAM_TRACK, EngineError, get_engine
+from tracks.services import audio_limits
 
 
 def output_folder_name(song: Path) -> str:
@@ -66,7 +69,8 @@ class Command(BaseCommand):
             )
         except EngineError as error:
             raise CommandError(str(error)) from error
-        failures = 0
+        limits = replace(audio_limits(), max_duration_s=max_duration or None)
+        failures = []
         for song in songs:
             target = out / output_folder_name(song)
             label = song.name if len(song.name) <= 40 else song.name[:37] + "..."
@@ -76,16 +80,19 @@ class Command(BaseCommand):
                     song,
                     target,
                     progress=ProgressBar(sys.stderr, label),
-                    max_duration_s=max_duration or None,
+                    limits=limits,
                 )
             except EngineError as error:
-                failures += 1
-                self.stderr.write(f"error: {error}")
+                failures.append(str(error))
+                if len(songs) > 1:
+                    self.stderr.write(f"error: {error}")
                 continue
             elapsed = time.monotonic() - started
             self.stdout.write(
                 f"{song.name}: {result.info.duration_s:.1f} s of audio in {elapsed:.1f} s "
                 f"-> {result.stems[JAM_TRACK].parent}/"
             )
+        if len(songs) == 1 and failures:
+            raise CommandError(failures[0])  # the one reason, not a count under it
         if failures:
-            raise CommandError(f"{failures} of {len(songs)} songs could not be separated.")
+            raise CommandError(f"{len(failures)} of {len(songs)} songs could not be separated.")
