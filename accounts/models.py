@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -15,3 +16,20 @@ class PendingSignUp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} <{self.email}>"
+
+
+class Suspension(models.Model):
+    """A moderator suspended this account: it is inactive (cannot log in, its sessions and
+    shares stop working) and, after the right password, is told why."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="suspension"
+    )
+    reason = models.TextField()
+    suspended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    suspended_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.user} suspended"

@@ -54,9 +54,11 @@ INSTALLED_APPS = [
     "channels",
     "axes",
     "jamwithme",
-    "accounts",
-    "tracks",
     "notifications",
+    "audit",
+    "accounts",
+    "bands",
+    "tracks",
     "separation",
 ]
 

@@ -12,9 +12,7 @@ from django.conf import settings
 from django.contrib.auth import get_user
 from django.utils import timezone
 
-from notifications.events import events_changed_since, user_group
-from tracks.access import track_access
-from tracks.models import Track
+from notifications.events import event_allowed, events_changed_since, user_group
 
 # The close code a socket gets when its session no longer logs the user in (the browser
 # then stops reconnecting: a 4xxx code is the application's own).
@@ -37,20 +35,17 @@ def session_user(session_key: str | None):
 
 def may_receive(user_id: int, event: dict, session_key: str | None = None) -> bool | None:
     """Checked for every event, whoever sent it: the socket's session still logs the user
-    in, the user is in the event's audience and, for an event about a track, may still
-    listen to that track (the one access rule). Read afresh each time, so a log-out, a
-    password change, a deactivated account or a revoked permission counts at once. None:
-    the session no longer logs this user in, and the socket should close."""
+    in, the user is in the event's audience, and every check the apps registered passes
+    (for an event about a track: the one access rule still lets the user listen). Read
+    afresh each time, so a log-out, a password change, a deactivated account or a revoked
+    permission counts at once. None: the session no longer logs this user in, and the
+    socket should close."""
     user = session_user(session_key)
     if user is None or user.pk != user_id:
         return None
     if user_id not in event.get("audience", ()):
         return False
-    track_id = event.get("track_id")
-    if track_id is None:
-        return True
-    track = Track.objects.filter(id=track_id).first()
-    return track is not None and track_access(user, track).can_listen
+    return event_allowed(user, event)
 
 
 class NotificationConsumer(AsyncJsonWebsocketConsumer):

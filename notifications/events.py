@@ -68,6 +68,24 @@ def close_sockets(*, user_id: int, session_key: str | None = None) -> None:
         logger.warning("Could not close the sockets of user %s", user_id, exc_info=True)
 
 
+# --- Checks every event passes before it leaves a socket ------------------------------------
+# Apps that own data register what a user must be allowed to see for an event about it
+# (tracks: an event carrying `track_id` needs the track's access rule to say "listen"), so
+# this app, at the bottom of the house, imports none of them.
+EventCheck = Callable[[object, dict], bool]
+_event_checks: list[EventCheck] = []
+
+
+def register_event_check(check: EventCheck) -> None:
+    if check not in _event_checks:
+        _event_checks.append(check)
+
+
+def event_allowed(user, event: dict) -> bool:
+    """Every registered check lets ``user`` (active, logged in) receive ``event``."""
+    return all(check(user, event) for check in _event_checks)
+
+
 # --- The row relay (embedded mode) --------------------------------------------------------
 # Without a cross-process channel layer the worker's events cannot reach the web process.
 # Apps register a source that rebuilds their events from the rows (the truth) changed since

@@ -4,10 +4,12 @@ Every view, media response, the notification socket and the admin's file links a
 Outsiders get a 404 — never a hint that the track exists; someone who may see a track but
 not do what they asked gets a 403.
 
-    NONE      not the owner, not a moderator (and, with bands, not a bandmate)
-    LISTEN    play and download (bandmates, once bands exist: add them in `track_access`
-              and `track_audience`, nowhere else)
-    MANAGE    the owner: everything, including rename, delete, retry and cancel
+    NONE      anyone else; everyone but the owner and moderators once the track is hidden
+              or its owner's account is inactive (suspended)
+    JAM       a member of a band the track is shared with (or a share link), when the owner
+              has not allowed the vocals: the jam track only
+    LISTEN    the same with the vocals allowed: every part (the original holds the vocals)
+    MANAGE    the owner: everything, including rename, delete, share, retry and cancel
     MODERATE  staff with the `tracks.moderate_track` permission: listen to and download
               any track, act on it in the admin
 """
@@ -16,16 +18,20 @@ import enum
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
-from tracks.models import Track
+from bands.selectors import member_ids
+from separation.engine import JAM_TRACK
+from tracks.models import ShareLink, Track
 
 MODERATE_PERMISSION = "tracks.moderate_track"
 
 
 class Access(enum.Enum):
     NONE = "none"
+    JAM = "jam"
     LISTEN = "listen"
     MANAGE = "manage"
     MODERATE = "moderate"
@@ -33,6 +39,17 @@ class Access(enum.Enum):
     @property
     def can_listen(self) -> bool:
         return self is not Access.NONE
+
+    def can_hear(self, part: str) -> bool:
+        """May play and download this part ("original" or a stem name)."""
+        if self is Access.JAM:
+            return part == JAM_TRACK
+        return self.can_listen
+
+    @property
+    def can_report(self) -> bool:
+        """Anyone who can see a track but does not own or moderate it may report it."""
+        return self in (Access.JAM, Access.LISTEN)
 
     @property
     def can_manage(self) -> bool:
@@ -52,6 +69,15 @@ def is_moderator(user: AbstractBaseUser | AnonymousUser) -> bool:
     )
 
 
+def _shared_access(track: Track) -> Access:
+    return Access.LISTEN if track.share_vocals else Access.JAM
+
+
+def is_shareable(track: Track) -> bool:
+    """Shares and links work only while the track is visible and its owner active."""
+    return not track.is_hidden and track.owner.is_active
+
+
 def track_access(user: AbstractBaseUser | AnonymousUser, track: Track) -> Access:
     if not user.is_authenticated or not user.is_active:
         return Access.NONE
@@ -59,18 +85,49 @@ def track_access(user: AbstractBaseUser | AnonymousUser, track: Track) -> Access
         return Access.MANAGE
     if is_moderator(user):
         return Access.MODERATE
+    if not is_shareable(track):
+        return Access.NONE
+    if track.shares.filter(band__memberships__user_id=user.pk).exists():
+        return _shared_access(track)
     return Access.NONE
+
+
+def link_access(link: ShareLink) -> Access:
+    """What a share link lets anyone holding it do: the bandmates' access, read-only, while
+    the link is neither revoked nor expired and the track is shareable."""
+    if link.revoked_at is not None or (link.expires_at and link.expires_at <= timezone.now()):
+        return Access.NONE
+    if not is_shareable(link.track):
+        return Access.NONE
+    return _shared_access(link.track)
 
 
 def track_audience(track: Track) -> list[int]:
     """The users who hear live news of the track (its job's progress): who may listen to it
-    in their own library. Moderators look in the admin and are not in it."""
-    return [track.owner_id]
+    in their own library or a band's. Moderators look in the admin and are not in it."""
+    audience = {track.owner_id}
+    if is_shareable(track):
+        band_ids = track.shares.values_list("band_id", flat=True)
+        audience |= member_ids(band_ids=band_ids)
+    return sorted(audience)
 
 
 def tracks_heard_by(*, user_id: int) -> QuerySet[Track]:
     """The tracks whose audience includes the user (the other side of `track_audience`)."""
-    return Track.objects.filter(owner_id=user_id)
+    shared = Track.objects.filter(
+        shares__band__memberships__user_id=user_id, hidden_at=None, owner__is_active=True
+    )
+    return Track.objects.filter(Q(owner_id=user_id) | Q(id__in=shared.values("id")))
+
+
+def may_hear_event(user: AbstractBaseUser, event: dict) -> bool:
+    """The notification socket's check for events about a track (`track_id`): the user may
+    still listen to it. Registered with notifications in `TracksConfig.ready`."""
+    track_id = event.get("track_id")
+    if track_id is None:
+        return True
+    track = Track.objects.select_related("owner").filter(id=track_id).first()
+    return track is not None and track_access(user, track).can_listen
 
 
 def get_track_or_404(

@@ -29,6 +29,13 @@ class Track(models.Model):
     container = models.CharField(max_length=16, blank=True)  # "wav", "mp3", "m4a", ...
     codec = models.CharField(max_length=24, blank=True)  # "pcm_24", "mpeg_layer_iii", "aac", ...
 
+    # Sharing: bandmates and share links always get the jam track; the vocals (and the
+    # original, which holds them) only when the owner allows it.
+    share_vocals = models.BooleanField(default=False)
+    # Moderation: a hidden track vanishes for everyone but its owner and moderators.
+    hidden_at = models.DateTimeField(null=True, blank=True)
+    hidden_reason = models.TextField(blank=True)
+
     class Meta:
         ordering = ("-created_at",)
         indexes = [models.Index(fields=("owner", "-created_at"))]
@@ -38,6 +45,10 @@ class Track(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.hidden_at is not None
 
     @property
     def duration_label(self) -> str:
@@ -165,3 +176,79 @@ class FileDeletion(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class TrackShare(models.Model):
+    """A track shared with a band: its members may listen (see `tracks.access`)."""
+
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="shares")
+    band = models.ForeignKey("bands.Band", on_delete=models.CASCADE, related_name="track_shares")
+    shared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = [models.UniqueConstraint(fields=("track", "band"), name="one_share_per_band")]
+
+    def __str__(self) -> str:
+        return f"{self.track} with {self.band}"
+
+
+class ShareLink(models.Model):
+    """A read-only link for someone without an account. The URL carries a random token;
+    only its sha256 is stored. Revocable, optionally expiring."""
+
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="share_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"Link to {self.track}"
+
+
+class Report(models.Model):
+    """A user's report of a track they can see, for the moderators' queue."""
+
+    class Reason(models.TextChoices):
+        COPYRIGHT = "copyright", "It infringes someone's copyright"
+        OFFENSIVE = "offensive", "It is offensive or abusive"
+        SPAM = "spam", "It is spam"
+        OTHER = "other", "Something else"
+
+    class Resolution(models.TextChoices):
+        HIDDEN = "hidden", "Track hidden"
+        REMOVED = "removed", "Track removed"
+        DISMISSED = "dismissed", "Dismissed"
+
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    details = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
+
+    class Meta:
+        ordering = ("created_at",)
+
+    def __str__(self) -> str:
+        return f"Report on {self.track}: {self.get_reason_display()}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
