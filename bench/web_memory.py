@@ -13,13 +13,14 @@ sampling the server's RSS (its process and children) before and at its peak duri
 step. Figures are printed, never asserted.
 
     .venv/bin/python bench/web_memory.py                      # the server `serve` runs
-    .venv/bin/python bench/web_memory.py --servers all         # every candidate
+    .venv/bin/python bench/web_memory.py --servers all         # every candidate installed
     .venv/bin/python bench/web_memory.py --servers daphne --root /tmp/main-checkout
 """
 
 import argparse
 import contextlib
 import http.client
+import importlib.util
 import json
 import os
 import re
@@ -443,6 +444,9 @@ def main() -> None:
         }
         rows = []
         for name in names:
+            if importlib.util.find_spec(name) is None:
+                rows.append((name, f"not installed (uv pip install {name})", 0, 0, "", 0))
+                continue
             print(f"Measuring {name}…", file=sys.stderr)
             rows += run_server(name, args.root.resolve(), files, work)
         print(
