@@ -1,4 +1,5 @@
-"""ASGI entry point: Django for HTTP, Channels for the notification WebSocket."""
+"""ASGI entry point: Django for HTTP (behind a limit on the request body's size), Channels
+for the notification WebSocket."""
 
 import os
 
@@ -11,12 +12,13 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from jamwithme.limits import RequestBodyLimit  # noqa: E402
 from notifications.origin import SameOriginValidator  # noqa: E402
 from notifications.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": RequestBodyLimit(django_asgi_app),
         "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -1,10 +1,22 @@
-"""Serving private stored files, with single-range support so <audio> can seek."""
+"""Serving private stored files in chunks, with single-range support so <audio> can seek.
+
+Under ASGI the body is an async iterator that reads one chunk at a time in a worker thread:
+Django would collect a synchronous iterator into a list first, so every play or seek would
+read the whole file into memory. Under WSGI (and Django's test Client) it is a plain
+generator. Either closes the file at the end, or when Django closes the response (also
+when the client went away). Any Django storage works: files are opened with
+`default_storage.open`.
+"""
 
 import re
+from collections.abc import AsyncIterator, Iterator
 from pathlib import PurePath
+from typing import IO
 
+from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.text import slugify
 
 CONTENT_TYPES = {
@@ -17,8 +29,15 @@ CONTENT_TYPES = {
     ".aiff": "audio/aiff",
     ".png": "image/png",
 }
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-CHUNK = 64 * 1024
+CHUNK = 256 * 1024
+
+# RFC 9110 §14.1.2: bytes=first-last, bytes=first-, bytes=-suffix (the unit is
+# case-insensitive). A comma means several ranges, which we do not serve.
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.IGNORECASE)
+
+
+class Unsatisfiable(Exception):
+    """A valid single range that selects nothing of the file: 416."""
 
 
 def safe_download_name(title: str, suffix: str, extension: str) -> str:
@@ -27,30 +46,38 @@ def safe_download_name(title: str, suffix: str, extension: str) -> str:
     return f"{base}-{suffix}{extension}"
 
 
-def _parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """(start, end) inclusive for one satisfiable `bytes=` range, else None."""
-    match = _RANGE.match(header.strip())
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """The (start, end) inclusive bytes one `Range` header asks for, as RFC 9110 says.
+
+    None means "ignore it and send the whole file": a header that is not one syntactically
+    valid `bytes=` range (another unit, several ranges, garbage), or an empty file.
+    Raises Unsatisfiable for a valid single range that selects no byte of the file.
+    """
+    match = _RANGE.fullmatch(header.strip())
     if not match or size == 0:
         return None
     first, last = match.groups()
     if first == "" and last == "":
-        return None
+        return None  # "bytes=-" is no range at all
     if first == "":  # the last N bytes
         length = int(last)
         if length == 0:
-            return None
+            raise Unsatisfiable
         return max(size - length, 0), size - 1
     start = int(first)
+    if last and int(last) < start:
+        return None  # invalid, so ignored (§14.1.1)
+    if start >= size:
+        raise Unsatisfiable
     end = min(int(last), size - 1) if last else size - 1
-    if start > end or start >= size:
-        return None
     return start, end
 
 
-def _iter_range(handle, start: int, end: int):
+def iter_chunks(handle: IO[bytes], start: int, length: int) -> Iterator[bytes]:
+    """`length` bytes of `handle` from `start`, a chunk at a time; closes the handle."""
     try:
         handle.seek(start)
-        remaining = end - start + 1
+        remaining = length
         while remaining > 0:
             data = handle.read(min(CHUNK, remaining))
             if not data:
@@ -61,30 +88,64 @@ def _iter_range(handle, start: int, end: int):
         handle.close()
 
 
+class AsyncChunks:
+    """The same for ASGI: an async iterator that reads each chunk in a worker thread, so
+    neither the event loop nor Django's one thread for sync views waits on the disk (or S3).
+
+    Django calls `close()` when the response is done, also when the client went away
+    mid-stream (its ASGI handler cancels the send, then closes the response)."""
+
+    def __init__(self, handle: IO[bytes], start: int, length: int):
+        self.handle, self.start, self.length = handle, start, length
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        def in_thread(function):
+            return sync_to_async(function, thread_sensitive=False)
+
+        try:
+            await in_thread(self.handle.seek)(self.start)
+            remaining = self.length
+            while remaining > 0:
+                data = await in_thread(self.handle.read)(min(CHUNK, remaining))
+                if not data:
+                    break
+                remaining -= len(data)
+                yield data
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
 def stored_file_response(
     request: HttpRequest, name: str, *, download_name: str | None = None
 ) -> HttpResponse:
     """Stream a stored file. Honours one `Range: bytes=a-b`; a download is an attachment."""
     content_type = CONTENT_TYPES.get(PurePath(name).suffix.lower(), "application/octet-stream")
     size = default_storage.size(name)
-    handle = default_storage.open(name, "rb")
+    byte_range = None
     header = request.headers.get("Range", "")
-    if header and request.method == "GET":
-        byte_range = _parse_range(header, size)
-        if byte_range is None:
-            handle.close()
+    # We send no validators, so an If-Range can never match: then the whole file (§13.1.5).
+    if header and request.method == "GET" and "If-Range" not in request.headers:
+        try:
+            byte_range = parse_range(header, size)
+        except Unsatisfiable:
             response = HttpResponse(status=416)
             response["Content-Range"] = f"bytes */{size}"
             return response
-        start, end = byte_range
-        response = StreamingHttpResponse(
-            _iter_range(handle, start, end), status=206, content_type=content_type
-        )
+    start, end = byte_range or (0, size - 1)
+    length = end - start + 1
+    handle = default_storage.open(name, "rb")
+    chunks = AsyncChunks if isinstance(request, ASGIRequest) else iter_chunks
+    response = StreamingHttpResponse(
+        chunks(handle, start, length),
+        status=206 if byte_range else 200,
+        content_type=content_type,
+    )
+    if byte_range:
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
-        response["Content-Length"] = str(end - start + 1)
-    else:
-        response = FileResponse(handle, content_type=content_type)
-        response["Content-Length"] = str(size)
+    response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, max-age=0"
     response["X-Content-Type-Options"] = "nosniff"

@@ -23,14 +23,22 @@ HEALTHY_AFTER_S = 60.0  # a child that ran this long before exiting starts from 
 
 
 def web_command(host: str, port: int) -> list[str]:
+    """uvicorn: it streams request bodies with flow control (daphne held each upload in
+    memory whole, about 12x its size; see bench/web_memory.py and docs/architecture.md)."""
     return [
         sys.executable,
         "-m",
-        "daphne",
-        "--bind",
+        "uvicorn",
+        "--host",
         host,
         "--port",
         str(port),
+        "--ws",
+        "websockets",
+        "--lifespan",
+        "off",
+        "--timeout-graceful-shutdown",
+        "10",
         "jamwithme.asgi:application",
     ]
 
