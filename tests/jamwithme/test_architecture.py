@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("jamwithme", "accounts", "tracks", "notifications", "separation")
+PACKAGES = ("jamwithme", "accounts", "audit", "bands", "tracks", "notifications", "separation")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
@@ -51,7 +51,9 @@ def test_the_contracts_hold(tree):
             "def later():\n    from separation.services.dispatch import job_enqueue  # noqa",
             "Apps depend one way",
         ),
-        ("tracks/views.py", "import notifications.events  # noqa", "Apps depend one way"),
+        ("notifications/consumers.py", "import tracks.access  # noqa", "Apps depend one way"),
+        ("bands/models.py", "import tracks.models  # noqa", "Apps depend one way"),
+        ("audit/services.py", "import accounts.models  # noqa", "Apps depend one way"),
         ("separation/engine/audio.py", "import django  # noqa", "The engine is pure"),
         (
             "separation/services/state.py",
@@ -59,7 +61,14 @@ def test_the_contracts_hold(tree):
             "Inside separation",
         ),
     ],
-    ids=["tracks-to-separation", "tracks-to-notifications", "engine-to-django", "state-to-tasks"],
+    ids=[
+        "tracks-to-separation",
+        "notifications-to-tracks",
+        "bands-to-tracks",
+        "audit-to-accounts",
+        "engine-to-django",
+        "state-to-tasks",
+    ],
 )
 def test_a_wrong_way_import_breaks_a_contract(tree, module, code, broken):
     append(tree / module, code)
