@@ -1,6 +1,9 @@
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.contrib.auth.models import User
+
+from accounts.services import suspension_for_login
 
 
 class SignUpForm(UserCreationForm):
@@ -15,3 +18,37 @@ class SignUpForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = User
         fields = ("username", "email")
+
+
+def _refuse_if_suspended(form) -> None:
+    """After a failed login: if the username and password were right but the account is
+    suspended, say so plainly (and why) instead of "wrong password". Someone who does not
+    know the password learns nothing."""
+    suspension = suspension_for_login(
+        username=form.cleaned_data.get("username") or "",
+        password=form.cleaned_data.get("password") or "",
+    )
+    if suspension is not None:
+        raise forms.ValidationError(
+            f"Your account is suspended: {suspension.reason} "
+            "Contact the moderators if you think this is a mistake.",
+            code="suspended",
+        )
+
+
+class LoginForm(AuthenticationForm):
+    def clean(self):
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            _refuse_if_suspended(self)
+            raise
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    def clean(self):
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            _refuse_if_suspended(self)
+            raise

@@ -11,7 +11,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import PendingSignUp
+from accounts.models import PendingSignUp, Suspension
+from audit.services import audit_record
 
 
 class SignUpLinkError(Exception):
@@ -102,3 +103,60 @@ def user_confirm_sign_up(*, token: str) -> User:
     if problem:
         raise SignUpLinkError(problem)
     return user
+
+
+class SuspensionError(ValueError):
+    """Refused; the message is shown as is."""
+
+
+def user_suspend(*, user: User, by, reason: str) -> None:
+    """Suspend an account: it cannot log in (and is told why after the right password), its
+    sessions and sockets end at once, and its shares stop working (the access rule gives
+    nothing to an inactive owner's tracks). Recorded in the audit log."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise SuspensionError("Give a reason: the user is shown it, and it goes in the audit log.")
+    if user.pk == by.pk:
+        raise SuspensionError("You cannot suspend yourself.")
+    with transaction.atomic():
+        Suspension.objects.update_or_create(
+            user=user,
+            defaults={"reason": reason, "suspended_by": by, "suspended_at": timezone.now()},
+        )
+        user.is_active = False
+        user.save(update_fields=("is_active",))  # post_save closes the user's sockets
+        audit_record(
+            actor=by,
+            action="user.suspend",
+            target_type="user",
+            target_id=user.pk,
+            target_label=user.get_username(),
+            reason=reason,
+        )
+
+
+def user_reinstate(*, user: User, by, reason: str) -> None:
+    reason = (reason or "").strip()
+    if not reason:
+        raise SuspensionError("Give a reason: it goes in the audit log.")
+    with transaction.atomic():
+        Suspension.objects.filter(user=user).delete()
+        user.is_active = True
+        user.save(update_fields=("is_active",))
+        audit_record(
+            actor=by,
+            action="user.reinstate",
+            target_type="user",
+            target_id=user.pk,
+            target_label=user.get_username(),
+            reason=reason,
+        )
+
+
+def suspension_for_login(*, username: str, password: str) -> Suspension | None:
+    """The suspension of the account these credentials open, if they are right and it is
+    suspended: only someone who knows the password learns that the account is suspended."""
+    user = User.objects.filter(username=username, is_active=False).first()
+    if user is None or not user.check_password(password):
+        return None
+    return Suspension.objects.filter(user=user).first()

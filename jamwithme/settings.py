@@ -204,6 +204,8 @@ JAM_TRACKS_PER_PAGE = env_int("JAM_TRACKS_PER_PAGE", 10, minimum=1)
 # how many of their songs may wait for or be in separation at once.
 JAM_USER_QUOTA_BYTES = env_int("JAM_USER_QUOTA_MB", 5 * 1024, minimum=0) * 1024 * 1024
 JAM_USER_MAX_ACTIVE_JOBS = env_int("JAM_USER_MAX_ACTIVE_JOBS", 3, minimum=1)
+# Share links are opened without an account: requests a minute from one address.
+JAM_SHARE_LINK_REQUESTS_PER_MINUTE = env_int("JAM_SHARE_LINK_REQUESTS_PER_MINUTE", 120, minimum=1)
 
 # --- Separation jobs ----------------------------------------------------------------------
 # A running job whose heartbeat is older than this is taken as orphaned by a dead worker.

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from audit.services import audit_record
 from separation.models import SeparationJob
 from separation.services.dispatch import job_cancel, job_retry
 from tracks.access import is_moderator
@@ -53,13 +54,29 @@ class SeparationJobAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry selected failed or cancelled jobs", permissions=("moderate",))
     def retry_jobs(self, request, queryset):
-        count = sum(job_retry(job=job, owner_limit=False) for job in queryset)
+        count = sum(
+            self._audited(request, job, "job.retry")
+            for job in queryset
+            if job_retry(job=job, owner_limit=False)
+        )
         self._report(request, count, len(queryset), "queued again", "failed or cancelled")
 
     @admin.action(description="Cancel selected queued jobs", permissions=("moderate",))
     def cancel_jobs(self, request, queryset):
-        count = sum(job_cancel(job=job) for job in queryset)
+        count = sum(
+            self._audited(request, job, "job.cancel") for job in queryset if job_cancel(job=job)
+        )
         self._report(request, count, len(queryset), "cancelled", "queued")
+
+    def _audited(self, request, job, action: str) -> int:
+        audit_record(
+            actor=request.user,
+            action=action,
+            target_type="job",
+            target_id=job.id,
+            target_label=str(job),
+        )
+        return 1
 
     def _report(self, request, count: int, chosen: int, done: str, needed: str) -> None:
         if count:

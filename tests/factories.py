@@ -38,3 +38,17 @@ def make_track(
         track.refresh_from_db()
         track.job.refresh_from_db()
     return track
+
+
+def make_band(*, owner, name: str = "The Band", admins=(), members=()):
+    """A band with its owner, admins and members, written directly (bands' own services are
+    tested in tests/bands)."""
+    from bands.models import Band, Membership
+
+    band = Band.objects.create(name=name)
+    Membership.objects.create(band=band, user=owner, role=Membership.Role.OWNER)
+    for user in admins:
+        Membership.objects.create(band=band, user=user, role=Membership.Role.ADMIN)
+    for user in members:
+        Membership.objects.create(band=band, user=user, role=Membership.Role.MEMBER)
+    return band

@@ -47,6 +47,11 @@ class Access(enum.Enum):
         return self.can_listen
 
     @property
+    def hears_all(self) -> bool:
+        """Every part, the original and the vocals included."""
+        return self.can_listen and self is not Access.JAM
+
+    @property
     def can_report(self) -> bool:
         """Anyone who can see a track but does not own or moderate it may report it."""
         return self in (Access.JAM, Access.LISTEN)
@@ -118,6 +123,11 @@ def tracks_heard_by(*, user_id: int) -> QuerySet[Track]:
         shares__band__memberships__user_id=user_id, hidden_at=None, owner__is_active=True
     )
     return Track.objects.filter(Q(owner_id=user_id) | Q(id__in=shared.values("id")))
+
+
+def audible_parts(track: Track, access: Access) -> list:
+    """The parts (original, stems) this access may play and download, in page order."""
+    return [part for part in track.parts() if access.can_hear(part.name)]
 
 
 def may_hear_event(user: AbstractBaseUser, event: dict) -> bool:

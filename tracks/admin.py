@@ -1,10 +1,75 @@
 from django.contrib import admin
+from django.db.models import Count, Q
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
+from django.utils.html import format_html
 
+from audit.actions import with_reason
 from tracks.access import is_moderator, track_access
-from tracks.models import Asset, FileDeletion, Track
-from tracks.services import track_delete
+from tracks.models import Asset, FileDeletion, Report, Track, TrackShare
+from tracks.moderation import (
+    ModerationError,
+    report_dismiss,
+    track_hide,
+    track_remove,
+    track_unhide,
+)
+
+
+def _hide(track, by, reason):
+    if track.is_hidden:
+        raise ModerationError("already hidden")
+    track_hide(track=track, by=by, reason=reason)
+
+
+def _unhide(track, by, reason):
+    if not track.is_hidden:
+        raise ModerationError("not hidden")
+    track_unhide(track=track, by=by, reason=reason)
+
+
+def _remove(track, by, reason):
+    track_remove(track=track, by=by, reason=reason)
+
+
+class ModeratedAdmin(admin.ModelAdmin):
+    """Moderators (the one access rule's `is_moderator`) see and act; other staff see at
+    most what Django's own permissions give them."""
+
+    def has_moderate_permission(self, request):
+        return is_moderator(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_moderator(request.user) or super().has_view_permission(request, obj)
+
+    def has_module_permission(self, request):
+        return is_moderator(request.user) or super().has_module_permission(request)
+
+
+class HiddenFilter(admin.SimpleListFilter):
+    title = "visibility"
+    parameter_name = "hidden"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Hidden"), ("no", "Visible"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(hidden_at=None)
+        if self.value() == "no":
+            return queryset.filter(hidden_at=None)
+        return queryset
+
+
+class ShareInline(admin.TabularInline):
+    model = TrackShare
+    fields = ("band", "shared_by", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 class AssetInline(admin.TabularInline):
@@ -19,9 +84,18 @@ class AssetInline(admin.TabularInline):
 
 
 @admin.register(Track)
-class TrackAdmin(admin.ModelAdmin):
-    list_display = ("title", "owner", "created_at", "length", "format_label", "status")
-    list_filter = ("job__status", "container")
+class TrackAdmin(ModeratedAdmin):
+    list_display = (
+        "title",
+        "owner",
+        "created_at",
+        "length",
+        "format_label",
+        "status",
+        "visibility",
+        "open_reports",
+    )
+    list_filter = (HiddenFilter, "job__status", "container")
     search_fields = ("title", "original_filename", "owner__username", "owner__email")
     list_select_related = ("owner", "job")
     date_hierarchy = "created_at"
@@ -36,38 +110,47 @@ class TrackAdmin(admin.ModelAdmin):
         "sample_rate",
         "channels",
         "size",
+        "share_vocals",
+        "hidden_at",
+        "hidden_reason",
         "id",
     )
     readonly_fields = fields
-    inlines = (AssetInline,)
+    inlines = (AssetInline, ShareInline)
+    actions = (
+        with_reason(description="Hide the selected tracks", verb="Hide", apply=_hide),
+        with_reason(description="Unhide the selected tracks", verb="Unhide", apply=_unhide),
+        with_reason(
+            description="Remove the selected tracks and their files",
+            verb="Remove",
+            apply=_remove,
+        ),
+    )
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False  # owners rename on the site; moderators act through delete
+        return False  # owners rename on the site; moderators act through the actions
 
     def has_delete_permission(self, request, obj=None):
-        """Removing someone's track is moderation: the one access rule says who moderates."""
-        return is_moderator(request.user)
+        return False  # "Remove" asks for the reason the audit log keeps
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("assets")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("assets")
+            .annotate(reports_open=Count("reports", filter=Q(reports__resolved_at=None)))
+        )
 
-    def get_deleted_objects(self, objs, request):
-        """A track's job and files go with it: whoever may delete the track may delete them
-        (the jobs admin deletes no job on its own)."""
-        deleted, counts, _, protected = super().get_deleted_objects(objs, request)
-        return deleted, counts, set(), protected
+    @admin.display(description="Visibility", ordering="hidden_at")
+    def visibility(self, track):
+        return "Hidden" if track.is_hidden else "Visible"
 
-    def delete_model(self, request, obj):
-        track_delete(track=obj)
-
-    def delete_queryset(self, request, queryset):
-        """The stock bulk delete (with its confirmation page) through the service, so the
-        files go too."""
-        for track in queryset:
-            track_delete(track=track)
+    @admin.display(description="Open reports", ordering="reports_open")
+    def open_reports(self, track):
+        return track.reports_open
 
     @admin.display(description="Status")
     def status(self, track):
@@ -124,3 +207,105 @@ class FileDeletionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class OpenFilter(admin.SimpleListFilter):
+    """Open reports unless asked otherwise: the queue is what a moderator comes for."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return (("open", "Open"), ("resolved", "Resolved"), ("all", "All"))
+
+    def value(self):
+        return super().value() or "open"
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.filter(resolved_at=None)
+        if self.value() == "resolved":
+            return queryset.exclude(resolved_at=None)
+        return queryset
+
+
+def _hide_reported(report, by, reason):
+    _hide(report.track, by, reason)
+
+
+def _remove_reported(report, by, reason):
+    _remove(report.track, by, reason)
+
+
+def _dismiss(report, by, reason):
+    if not report.is_open:
+        raise ModerationError("already resolved")
+    report_dismiss(report=report, by=by, reason=reason)
+
+
+@admin.register(Report)
+class ReportAdmin(ModeratedAdmin):
+    """The moderators' queue: open reports, oldest first."""
+
+    list_display = (
+        "created_at",
+        "reported_track",
+        "owner",
+        "reason",
+        "details",
+        "reporter",
+        "state",
+    )
+    list_filter = (OpenFilter, "reason")
+    list_select_related = ("track", "track__owner", "reporter")
+    readonly_fields = (
+        "track",
+        "reporter",
+        "reason",
+        "details",
+        "created_at",
+        "resolved_at",
+        "resolved_by",
+        "resolution",
+    )
+    fields = readonly_fields
+    actions = (
+        with_reason(description="Hide the reported tracks", verb="Hide", apply=_hide_reported),
+        with_reason(
+            description="Remove the reported tracks and their files",
+            verb="Remove",
+            apply=_remove_reported,
+        ),
+        with_reason(description="Dismiss the selected reports", verb="Dismiss", apply=_dismiss),
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Track")
+    def reported_track(self, report):
+        url = reverse("admin:tracks_track_change", args=[report.track_id])
+        hidden = " (hidden)" if report.track.is_hidden else ""
+        return format_html('<a href="{}">{}</a>{}', url, report.track.title, hidden)
+
+    @admin.display(description="Owner")
+    def owner(self, report):
+        return report.track.owner
+
+    @admin.display(description="State")
+    def state(self, report):
+        return "Open" if report.is_open else report.get_resolution_display()

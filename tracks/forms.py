@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
-from tracks.models import Track
+from tracks.models import Report, Track
 from tracks.services import clean_title
 
 ALLOWED_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".m4a", ".aac", ".aif", ".aiff")
@@ -61,3 +61,13 @@ class RenameForm(forms.ModelForm):
         if not title:
             raise forms.ValidationError("A title cannot be blank.")
         return title
+
+
+class ReportForm(forms.Form):
+    reason = forms.ChoiceField(choices=Report.Reason.choices, label="What is wrong?")
+    details = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Details (optional)",
+    )

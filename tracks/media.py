@@ -9,7 +9,8 @@ when the client went away). Any Django storage works: files are opened with
 """
 
 import re
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import PurePath
 from typing import IO
 
@@ -30,6 +31,7 @@ CONTENT_TYPES = {
     ".png": "image/png",
 }
 CHUNK = 256 * 1024
+ACCESS_RECHECK_S = 2.0
 
 # RFC 9110 §14.1.2: bytes=first-last, bytes=first-, bytes=-suffix (the unit is
 # case-insensitive). A comma means several ranges, which we do not serve.
@@ -73,12 +75,38 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-def iter_chunks(handle: IO[bytes], start: int, length: int) -> Iterator[bytes]:
-    """`length` bytes of `handle` from `start`, a chunk at a time; closes the handle."""
+class _Recheck:
+    """Asks ``still_allowed()`` again every ACCESS_RECHECK_S while a file streams, so a
+    download in progress stops when the listener loses access (unshared, removed from the
+    band, track hidden, account suspended)."""
+
+    def __init__(self, still_allowed: Callable[[], bool] | None):
+        self.still_allowed = still_allowed
+        self.checked_at = time.monotonic()
+
+    def due(self) -> bool:
+        return (
+            self.still_allowed is not None
+            and time.monotonic() - self.checked_at >= ACCESS_RECHECK_S
+        )
+
+    def passed(self, allowed: bool) -> bool:
+        self.checked_at = time.monotonic()
+        return allowed
+
+
+def iter_chunks(
+    handle: IO[bytes], start: int, length: int, still_allowed: Callable[[], bool] | None = None
+) -> Iterator[bytes]:
+    """`length` bytes of `handle` from `start`, a chunk at a time; closes the handle. Stops
+    early once ``still_allowed()`` (asked every few seconds) says no."""
+    recheck = _Recheck(still_allowed)
     try:
         handle.seek(start)
         remaining = length
         while remaining > 0:
+            if recheck.due() and not recheck.passed(still_allowed()):
+                break
             data = handle.read(min(CHUNK, remaining))
             if not data:
                 break
@@ -95,17 +123,29 @@ class AsyncChunks:
     Django calls `close()` when the response is done, also when the client went away
     mid-stream (its ASGI handler cancels the send, then closes the response)."""
 
-    def __init__(self, handle: IO[bytes], start: int, length: int):
+    def __init__(
+        self,
+        handle: IO[bytes],
+        start: int,
+        length: int,
+        still_allowed: Callable[[], bool] | None = None,
+    ):
         self.handle, self.start, self.length = handle, start, length
+        self.still_allowed = still_allowed
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         def in_thread(function):
             return sync_to_async(function, thread_sensitive=False)
 
+        recheck = _Recheck(self.still_allowed)
         try:
             await in_thread(self.handle.seek)(self.start)
             remaining = self.length
             while remaining > 0:
+                if recheck.due() and not recheck.passed(
+                    await sync_to_async(self.still_allowed)()  # the database: Django's thread
+                ):
+                    break
                 data = await in_thread(self.handle.read)(min(CHUNK, remaining))
                 if not data:
                     break
@@ -119,9 +159,14 @@ class AsyncChunks:
 
 
 def stored_file_response(
-    request: HttpRequest, name: str, *, download_name: str | None = None
+    request: HttpRequest,
+    name: str,
+    *,
+    download_name: str | None = None,
+    still_allowed: Callable[[], bool] | None = None,
 ) -> HttpResponse:
-    """Stream a stored file. Honours one `Range: bytes=a-b`; a download is an attachment."""
+    """Stream a stored file. Honours one `Range: bytes=a-b`; a download is an attachment.
+    ``still_allowed`` is asked again every few seconds while it streams (see `_Recheck`)."""
     content_type = CONTENT_TYPES.get(PurePath(name).suffix.lower(), "application/octet-stream")
     size = default_storage.size(name)
     byte_range = None
@@ -139,7 +184,7 @@ def stored_file_response(
     handle = default_storage.open(name, "rb")
     chunks = AsyncChunks if isinstance(request, ASGIRequest) else iter_chunks
     response = StreamingHttpResponse(
-        chunks(handle, start, length),
+        chunks(handle, start, length, still_allowed),
         status=206 if byte_range else 200,
         content_type=content_type,
     )

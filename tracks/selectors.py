@@ -4,7 +4,30 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet, Sum
 
+from tracks.access import tracks_heard_by
 from tracks.models import Asset, Track
+
+
+def _listed(tracks: QuerySet[Track], query: str) -> QuerySet[Track]:
+    tracks = tracks.select_related("job", "owner").prefetch_related("assets")
+    query = query.strip()
+    if query:
+        tracks = tracks.filter(title__icontains=query)
+    return tracks.order_by("-created_at")
+
+
+def track_list_shared_with(*, user: AbstractBaseUser, query: str = "") -> QuerySet[Track]:
+    """Others' tracks shared with any of the user's bands, that the user may hear now."""
+    shared = tracks_heard_by(user_id=user.pk).exclude(owner=user)
+    return _listed(shared, query)
+
+
+def track_list_for_band(*, band_id, query: str = "") -> QuerySet[Track]:
+    """The band's library: the tracks shared with it that its members may hear now."""
+    shared = Track.objects.filter(
+        shares__band_id=band_id, hidden_at=None, owner__is_active=True
+    ).distinct()
+    return _listed(shared, query)
 
 
 def track_list_for_user(*, user: AbstractBaseUser, query: str = "") -> QuerySet[Track]:

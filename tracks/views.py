@@ -1,7 +1,9 @@
+import uuid
 from pathlib import PurePath
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -9,38 +11,107 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from tracks.access import get_track_or_404, track_access
-from tracks.forms import RenameForm
+from bands.selectors import bands_of, membership_of
+from tracks.access import (
+    Access,
+    audible_parts,
+    get_track_or_404,
+    link_access,
+    track_access,
+)
+from tracks.forms import RenameForm, ReportForm
 from tracks.media import safe_download_name, stored_file_response
-from tracks.models import Track
+from tracks.models import ShareLink, Track
+from tracks.moderation import ModerationError, report_create
 from tracks.navigation import is_safe_here, safe_next_url
-from tracks.selectors import storage_use_for_user, track_list_for_user
+from tracks.ratelimit import rate_limited
+from tracks.selectors import (
+    storage_use_for_user,
+    track_list_for_band,
+    track_list_for_user,
+    track_list_shared_with,
+)
 from tracks.services import track_delete, track_rename
+from tracks.sharing import (
+    LINK_LIFETIMES_DAYS,
+    SharingError,
+    share_link_create,
+    share_link_find,
+    share_link_revoke,
+    track_share,
+    track_share_many,
+)
+
+
+def _library_page(request, tracks, **context):
+    query = request.GET.get("q", "").strip()[:200]
+    page = Paginator(tracks(query), settings.JAM_TRACKS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = [(track, track_access(request.user, track)) for track in page.object_list]
+    return render(
+        request, "tracks/library.html", {"page": page, "rows": rows, "query": query, **context}
+    )
 
 
 @login_required
 @require_GET
 def library(request):
-    query = request.GET.get("q", "").strip()[:200]
-    tracks = track_list_for_user(user=request.user, query=query)
-    page = Paginator(tracks, settings.JAM_TRACKS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = [(track, track_access(request.user, track)) for track in page.object_list]
-    storage = storage_use_for_user(user_id=request.user.pk)
-    return render(
+    """The user's own tracks, with bulk sharing to their bands."""
+    return _library_page(
         request,
-        "tracks/library.html",
-        {"page": page, "rows": rows, "query": query, "storage": storage},
+        lambda query: track_list_for_user(user=request.user, query=query),
+        view="mine",
+        storage=storage_use_for_user(user_id=request.user.pk),
+        bands=list(bands_of(user_id=request.user.pk)),
+    )
+
+
+@login_required
+@require_GET
+def shared(request):
+    """Tracks others shared with the user's bands."""
+    return _library_page(
+        request,
+        lambda query: track_list_shared_with(user=request.user, query=query),
+        view="shared",
+    )
+
+
+@login_required
+@require_GET
+def band_library(request, band_id):
+    """One band's library; members only (anyone else: 404)."""
+    membership = membership_of(user_id=request.user.pk, band_id=band_id)
+    if membership is None:
+        raise Http404("No such band.")
+    return _library_page(
+        request,
+        lambda query: track_list_for_band(band_id=band_id, query=query),
+        view="band",
+        band=membership.band,
     )
 
 
 def _detail_context(track: Track, access, rename_form=None) -> dict:
-    return {
+    context = {
         "track": track,
         "access": access,
+        "parts": audible_parts(track, access),
         "rename_form": rename_form or RenameForm(instance=track),
         # Also after a refused rename, whose page is rendered at the rename URL.
         "next_url": reverse("tracks:detail", args=[track.id]),
     }
+    if access.can_manage:
+        shared_with = set(track.shares.values_list("band_id", flat=True))
+        context["bands"] = [
+            (band, band.id in shared_with) for band in bands_of(user_id=track.owner_id)
+        ]
+        context["links"] = [
+            (link, link_access(link)) for link in track.share_links.filter(revoked_at=None)
+        ]
+        context["link_lifetimes"] = LINK_LIFETIMES_DAYS
+    if access.can_report:
+        context["report_form"] = ReportForm()
+    return context
 
 
 @login_required
@@ -59,6 +130,8 @@ def row(request, track_id):
     page = request.GET.get("page_url", "")
     next_url = page if is_safe_here(request, page) else reverse("tracks:library")
     context = {"track": track, "access": access, "next_url": next_url}
+    if access.can_manage:
+        context["bands"] = list(bands_of(user_id=request.user.pk))  # the bulk-share tick box
     return render(request, "tracks/_row.html", context)
 
 
@@ -69,7 +142,12 @@ def panel(request, track_id):
     adds the players it lacks and leaves the ones playing alone."""
     track, access = get_track_or_404(request.user, track_id)
     next_url = reverse("tracks:detail", args=[track.id])
-    context = {"track": track, "access": access, "next_url": next_url}
+    context = {
+        "track": track,
+        "access": access,
+        "parts": audible_parts(track, access),
+        "next_url": next_url,
+    }
     return render(request, "tracks/_panel.html", context)
 
 
@@ -101,41 +179,212 @@ def delete(request, track_id):
     return redirect("tracks:library")
 
 
-def _part_or_404(track: Track, name: str):
+@login_required
+@require_POST
+def share(request, track_id):
+    """The owner sets which of their bands hear the track, and whether they get the vocals."""
+    track, _ = get_track_or_404(request.user, track_id, need="manage")
+    try:
+        track_share(
+            track=track,
+            by=request.user,
+            band_ids=request.POST.getlist("band"),
+            share_vocals=request.POST.get("share_vocals") == "on",
+        )
+    except SharingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Sharing saved.")
+    return redirect("tracks:detail", track.id)
+
+
+@login_required
+@require_POST
+def share_bulk(request):
+    """The library's bulk action: share the ticked tracks with one band."""
+    tracks = list(Track.objects.filter(owner=request.user, id__in=_uuids(request, "track")))
+    if not tracks:
+        messages.error(request, "Tick the tracks you want to share.")
+        return redirect("tracks:library")
+    try:
+        count = track_share_many(tracks=tracks, by=request.user, band_id=request.POST.get("band"))
+    except (SharingError, ValueError) as exc:
+        messages.error(request, str(exc) if isinstance(exc, SharingError) else "Choose a band.")
+    else:
+        messages.success(request, f"Shared {count} track{'s' if count != 1 else ''}.")
+    return redirect("tracks:library")
+
+
+def _uuids(request, name: str) -> list[str]:
+    ids = []
+    for value in request.POST.getlist(name):
+        try:
+            ids.append(str(uuid.UUID(value)))
+        except ValueError:
+            continue
+    return ids
+
+
+@login_required
+@require_POST
+def link_create(request, track_id):
+    track, _ = get_track_or_404(request.user, track_id, need="manage")
+    days = request.POST.get("expires_in_days", "")
+    try:
+        _, token = share_link_create(
+            track=track, by=request.user, expires_in_days=int(days) if days.isdigit() else None
+        )
+    except SharingError as exc:
+        messages.error(request, str(exc))
+    else:
+        url = request.build_absolute_uri(reverse("tracks:link", args=[token]))
+        # Shown once: only the token's hash is kept.
+        messages.success(request, f"New share link (copy it now, it is shown only once): {url}")
+    return redirect("tracks:detail", track.id)
+
+
+@login_required
+@require_POST
+def link_revoke(request, track_id, link_id):
+    track, _ = get_track_or_404(request.user, track_id, need="manage")
+    link = track.share_links.filter(id=link_id).first()
+    if link is None:
+        raise Http404
+    share_link_revoke(link=link, by=request.user)
+    messages.success(request, "Link revoked: it no longer opens anything.")
+    return redirect("tracks:detail", track.id)
+
+
+@login_required
+@require_POST
+def report(request, track_id):
+    track, _ = get_track_or_404(request.user, track_id)
+    form = ReportForm(request.POST)
+    if form.is_valid():
+        try:
+            report_create(
+                track=track,
+                reporter=request.user,
+                reason=form.cleaned_data["reason"],
+                details=form.cleaned_data["details"],
+            )
+        except ModerationError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Thank you. The moderators will look at it.")
+    else:
+        messages.error(request, "Choose a reason for your report.")
+    return redirect("tracks:detail", track.id)
+
+
+def _part_or_404(track: Track, name: str, access: Access):
     part = track.part(name)
-    if part is None:
+    if part is None or not access.can_hear(name):
         raise Http404
     return part
 
 
-@login_required
-@require_GET
-def audio(request, track_id, kind):
-    track, _ = get_track_or_404(request.user, track_id)
-    part = _part_or_404(track, kind)
-    if part.audio is None:
-        raise Http404
-    return stored_file_response(request, part.audio.name)
+def _still_hears(user_id, track_id, kind: str):
+    """For a stream in progress: may this user still hear this part? (Read afresh.)"""
+
+    def check() -> bool:
+        user = get_user_model().objects.filter(pk=user_id).first()
+        track = Track.objects.select_related("owner").filter(id=track_id).first()
+        return bool(user and track and track_access(user, track).can_hear(kind))
+
+    return check
 
 
-@login_required
-@require_GET
-def download(request, track_id, kind):
-    track, _ = get_track_or_404(request.user, track_id)
-    part = _part_or_404(track, kind)
-    if not part.downloadable or part.audio is None:
+def _serve_part(request, track, access, kind: str, what: str, still_allowed):
+    part = _part_or_404(track, kind, access)
+    if what == "waveform":
+        if part.waveform is None:
+            raise Http404
+        return stored_file_response(request, part.waveform.name)
+    if part.audio is None or (what == "download" and not part.downloadable):
         raise Http404
-    extension = PurePath(part.audio.name).suffix
+    download_name = None
+    if what == "download":
+        extension = PurePath(part.audio.name).suffix
+        download_name = safe_download_name(track.title, kind, extension)
     return stored_file_response(
-        request, part.audio.name, download_name=safe_download_name(track.title, kind, extension)
+        request, part.audio.name, download_name=download_name, still_allowed=still_allowed
     )
 
 
 @login_required
 @require_GET
+def audio(request, track_id, kind):
+    track, access = get_track_or_404(request.user, track_id)
+    check = _still_hears(request.user.pk, track.id, kind)
+    return _serve_part(request, track, access, kind, "audio", check)
+
+
+@login_required
+@require_GET
+def download(request, track_id, kind):
+    track, access = get_track_or_404(request.user, track_id)
+    check = _still_hears(request.user.pk, track.id, kind)
+    return _serve_part(request, track, access, kind, "download", check)
+
+
+@login_required
+@require_GET
 def waveform(request, track_id, kind):
-    track, _ = get_track_or_404(request.user, track_id)
-    part = _part_or_404(track, kind)
-    if part.waveform is None:
-        raise Http404
-    return stored_file_response(request, part.waveform.name)
+    track, access = get_track_or_404(request.user, track_id)
+    return _serve_part(request, track, access, kind, "waveform", None)
+
+
+# --- Share links: no account needed, read-only, rate-limited ------------------------------
+
+
+def _link_or_404(request, token: str):
+    link = share_link_find(token)
+    access = link_access(link) if link is not None else Access.NONE
+    if not access.can_listen:
+        raise Http404("This link does not open anything (any more).")
+    return link, access
+
+
+def _link_still_works(link_id, kind: str):
+    def check() -> bool:
+        link = ShareLink.objects.select_related("track", "track__owner").filter(id=link_id).first()
+        return bool(link and link_access(link).can_hear(kind))
+
+    return check
+
+
+@rate_limited
+@require_GET
+def link(request, token):
+    """What someone without an account sees: the jam track (and the vocals if allowed)."""
+    shared_link, access = _link_or_404(request, token)
+    track = shared_link.track
+    return render(
+        request,
+        "tracks/link.html",
+        {"track": track, "access": access, "parts": audible_parts(track, access), "token": token},
+    )
+
+
+@rate_limited
+@require_GET
+def link_audio(request, token, kind):
+    shared_link, access = _link_or_404(request, token)
+    check = _link_still_works(shared_link.id, kind)
+    return _serve_part(request, shared_link.track, access, kind, "audio", check)
+
+
+@rate_limited
+@require_GET
+def link_download(request, token, kind):
+    shared_link, access = _link_or_404(request, token)
+    check = _link_still_works(shared_link.id, kind)
+    return _serve_part(request, shared_link.track, access, kind, "download", check)
+
+
+@rate_limited
+@require_GET
+def link_waveform(request, token, kind):
+    shared_link, access = _link_or_404(request, token)
+    return _serve_part(request, shared_link.track, access, kind, "waveform", None)

@@ -142,10 +142,48 @@
     }
   }
 
+  // What a listener may hear changed (the owner allowed or withdrew the vocals).
+  function onTrackChanged(event) {
+    document.querySelectorAll("[data-track-id='" + event.track_id + "']").forEach(function (node) {
+      if (node.dataset.fragmentUrl) refreshRow(node);
+      else if (node.dataset.panelUrl) refreshPanel(node);
+    });
+  }
+
+  function onTrackShared(event) {
+    toast(event.message, "done");
+  }
+
+  // Access is gone (unshared, left the band, hidden by the moderators): whatever of the
+  // track is on the page stops and goes, at once.
+  function onTrackRevoked(event) {
+    document.querySelectorAll("[data-track-id='" + event.revoked_track_id + "']").forEach(function (node) {
+      node.querySelectorAll("audio").forEach(function (audio) {
+        audio.pause();
+        audio.removeAttribute("src");
+        audio.load();
+      });
+      if (node.dataset.fragmentUrl) {
+        node.remove();
+        return;
+      }
+      node.textContent = "";
+      var notice = document.createElement("p");
+      notice.className = "notice";
+      notice.setAttribute("role", "status");
+      notice.textContent = event.message;
+      node.appendChild(notice);
+    });
+    toast(event.message, "failed");
+  }
+
   var handlers = {
     "separation.progress": onJobEvent,
     "separation.done": onJobEvent,
-    "separation.failed": onJobEvent
+    "separation.failed": onJobEvent,
+    "tracks.shared": onTrackShared,
+    "tracks.changed": onTrackChanged,
+    "tracks.revoked": onTrackRevoked
   };
 
   function applyEvent(event) {

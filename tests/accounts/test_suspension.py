@@ -1,0 +1,97 @@
+"""Suspending an account: it cannot log in and is told why (only after the right password),
+its sessions end, its shares stop working, and every step is in the audit log."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from accounts.services import SuspensionError, user_reinstate, user_suspend
+from audit.models import AuditEntry
+from tests.factories import make_band, make_track
+from tracks.access import Access, track_access
+from tracks.sharing import track_share
+
+
+@pytest.fixture
+def moderator_client(moderator):
+    client = Client()
+    client.force_login(moderator)
+    return client
+
+
+def login(client, username, password):
+    return client.post(reverse("login"), {"username": username, "password": password})
+
+
+def test_a_moderator_suspends_a_user_with_a_reason_in_the_admin(moderator_client, moderator, alice):
+    response = moderator_client.post(
+        reverse("admin:auth_user_changelist"),
+        {
+            "action": "suspend",
+            "_selected_action": [alice.pk],
+            "apply": "1",
+            "reason": "Repeated copyright uploads.",
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    alice.refresh_from_db()
+    assert not alice.is_active and alice.suspension.reason == "Repeated copyright uploads."
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.actor, entry.target_label) == ("user.suspend", moderator, "alice")
+
+
+def test_a_suspended_user_is_told_so_plainly_but_only_with_the_right_password(
+    client, alice, moderator, password
+):
+    user_suspend(user=alice, by=moderator, reason="Spam.")
+    right = login(client, "alice", password).content.decode()
+    assert "Your account is suspended: Spam." in right
+    wrong = login(Client(), "alice", "not-the-password").content.decode()
+    assert "suspended" not in wrong
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_admin_login_tells_a_suspended_user_too(client, moderator, password, staff):
+    user_suspend(user=staff, by=moderator, reason="Abuse.")
+    page = client.post(
+        reverse("admin:login"), {"username": "stan", "password": password}
+    ).content.decode()
+    assert "Your account is suspended: Abuse." in page
+
+
+def test_suspension_ends_open_sessions_and_the_users_shares(
+    alice_client, alice, bob, moderator, tmp_path, fake_engine
+):
+    track = make_track(owner=alice, tmp_path=tmp_path, separated=True)
+    band = make_band(owner=alice, members=[bob])
+    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    assert track_access(bob, track) is Access.JAM
+
+    user_suspend(user=alice, by=moderator, reason="Spam.")
+    track.refresh_from_db()
+    assert track_access(bob, track) is Access.NONE
+    assert alice_client.get(reverse("tracks:library")).status_code == 302  # to the login
+
+    user_reinstate(user=alice, by=moderator, reason="Appeal accepted.")
+    track.refresh_from_db()
+    assert track_access(bob, track) is Access.JAM
+    assert [e.action for e in AuditEntry.objects.order_by("id")] == [
+        "user.suspend",
+        "user.reinstate",
+    ]
+
+
+def test_a_suspension_needs_a_reason_and_nobody_suspends_themselves(moderator, alice):
+    with pytest.raises(SuspensionError):
+        user_suspend(user=alice, by=moderator, reason="  ")
+    with pytest.raises(SuspensionError):
+        user_suspend(user=moderator, by=moderator, reason="oops")
+    assert User.objects.get(pk=alice.pk).is_active
+
+
+def test_moderators_see_tracks_and_storage_per_user(moderator_client, alice, tmp_path):
+    make_track(owner=alice, tmp_path=tmp_path)
+    page = moderator_client.get(reverse("admin:auth_user_changelist")).content.decode()
+    assert "Storage used" in page and "Quota" in page

@@ -1,0 +1,72 @@
+"""Live events about tracks themselves: shared with you, changed, no longer yours to hear.
+
+`tracks.shared` and `tracks.changed` carry `track_id`, so the socket checks the access rule
+before each leaves (see `access.may_hear_event`). `tracks.revoked` goes to people who have
+just lost access, so it names the track as `revoked_track_id` (no check could pass) and
+carries nothing but its id and what the page should say.
+"""
+
+import uuid
+from typing import Literal
+
+from notifications.events import Event, publish
+from tracks.models import Track
+
+SHARED = "tracks.shared"
+CHANGED = "tracks.changed"
+REVOKED = "tracks.revoked"
+
+
+class TrackEvent(Event):
+    type: Literal["tracks.shared", "tracks.changed"]
+    track_id: str
+    title: str
+    message: str
+
+
+class RevokedEvent(Event):
+    type: Literal["tracks.revoked"]
+    revoked_track_id: str
+    message: str
+
+
+def track_shared_publish(*, track: Track, user_ids, band_name: str) -> None:
+    if user_ids:
+        publish(
+            TrackEvent(
+                type=SHARED,
+                audience=sorted(user_ids),
+                key=f"shared.{track.id}.{uuid.uuid4().hex[:8]}",
+                track_id=str(track.id),
+                title=track.title,
+                message=f"{track.owner.username} shared “{track.title}” with {band_name}.",
+            )
+        )
+
+
+def track_changed_publish(*, track: Track, user_ids) -> None:
+    """What the listeners may hear changed (the vocals allowed or not): pages re-fetch."""
+    if user_ids:
+        publish(
+            TrackEvent(
+                type=CHANGED,
+                audience=sorted(user_ids),
+                key=f"changed.{track.id}.{uuid.uuid4().hex[:8]}",
+                track_id=str(track.id),
+                title=track.title,
+                message="",
+            )
+        )
+
+
+def track_revoked_publish(*, track_id, user_ids, message: str) -> None:
+    if user_ids:
+        publish(
+            RevokedEvent(
+                type=REVOKED,
+                audience=sorted(user_ids),
+                key=f"revoked.{track_id}.{uuid.uuid4().hex[:8]}",
+                revoked_track_id=str(track_id),
+                message=message,
+            )
+        )

@@ -1,0 +1,121 @@
+"""Sharing a track: with the owner's bands (their members hear it), and by read-only links
+for people without an account. Who may then do what is the access rule's business
+(`tracks.access`); this module only changes who is shared with, and tells the people whose
+access changed, at once, over the socket."""
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from bands.selectors import bands_of, member_ids
+from tracks.access import track_audience
+from tracks.events import track_changed_publish, track_revoked_publish, track_shared_publish
+from tracks.models import ShareLink, Track, TrackShare
+
+LINK_LIFETIMES_DAYS = (1, 7, 30)  # offered on the track page; or no expiry
+
+
+class SharingError(ValueError):
+    """A share we refuse; the message is shown as is."""
+
+
+def _publish_access_changes(track: Track, before: set[int], shared_bands: dict) -> None:
+    track.refresh_from_db()
+    after = set(track_audience(track))
+    gained = after - before - {track.owner_id}
+    for band_name, members in shared_bands.items():
+        track_shared_publish(track=track, user_ids=gained & members, band_name=band_name)
+    track_changed_publish(track=track, user_ids=(after & before) - {track.owner_id})
+    track_revoked_publish(
+        track_id=track.id,
+        user_ids=before - after,
+        message=f"“{track.title}” is no longer shared with you.",
+    )
+
+
+def track_share(
+    *, track: Track, by: AbstractBaseUser, band_ids: Iterable, share_vocals: bool
+) -> None:
+    """Share the track with exactly these bands of its owner (others are unshared), and say
+    whether bandmates may hear the vocals. Only the owner shares."""
+    if track.owner_id != by.pk:
+        raise SharingError("Only the owner can share a track.")
+    own_bands = {str(band.id): band for band in bands_of(user_id=by.pk)}
+    if not {str(band_id) for band_id in band_ids} <= set(own_bands):
+        raise SharingError("You can share only with bands you are in.")
+    wanted = {own_bands[str(band_id)].id for band_id in band_ids}
+    before = set(track_audience(track))
+    with transaction.atomic():
+        current = set(track.shares.values_list("band_id", flat=True))
+        track.shares.exclude(band_id__in=wanted).delete()
+        TrackShare.objects.bulk_create(
+            [TrackShare(track=track, band_id=band_id, shared_by=by) for band_id in wanted - current]
+        )
+        if track.share_vocals != share_vocals:
+            track.share_vocals = share_vocals
+            track.save(update_fields=("share_vocals",))
+    new_bands = {
+        band.name: member_ids(band_ids=[band.id])
+        for band in own_bands.values()
+        if band.id in wanted - current
+    }
+    transaction.on_commit(lambda: _publish_access_changes(track, before, new_bands))
+
+
+def track_share_many(*, tracks: Iterable[Track], by: AbstractBaseUser, band_id) -> int:
+    """Add one of the owner's bands to the shares of several of their tracks (the library's
+    bulk action). Returns how many tracks were newly shared."""
+    band = bands_of(user_id=by.pk).filter(id=band_id).first()
+    if band is None:
+        raise SharingError("You can share only with bands you are in.")
+    shared = 0
+    for track in tracks:
+        current = set(track.shares.values_list("band_id", flat=True))
+        if band.id not in current:
+            track_share(
+                track=track, by=by, band_ids=current | {band.id}, share_vocals=track.share_vocals
+            )
+            shared += 1
+    return shared
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def share_link_create(
+    *, track: Track, by: AbstractBaseUser, expires_in_days: int | None
+) -> tuple[ShareLink, str]:
+    """A new read-only link; returns it and its token (shown once: only the hash is kept)."""
+    if track.owner_id != by.pk:
+        raise SharingError("Only the owner can share a track.")
+    if expires_in_days is not None and expires_in_days not in LINK_LIFETIMES_DAYS:
+        raise SharingError("Choose how long the link lasts.")
+    token = secrets.token_urlsafe(24)
+    expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
+    link = ShareLink.objects.create(
+        track=track, token_hash=_token_hash(token), created_by=by, expires_at=expires_at
+    )
+    return link, token
+
+
+def share_link_revoke(*, link: ShareLink, by: AbstractBaseUser) -> None:
+    if link.track.owner_id != by.pk:
+        raise SharingError("Only the owner can revoke a link.")
+    ShareLink.objects.filter(pk=link.pk, revoked_at=None).update(revoked_at=timezone.now())
+
+
+def share_link_find(token: str) -> ShareLink | None:
+    """The link a token opens (revoked or not: the access rule decides what it allows)."""
+    if not token or len(token) > 100:
+        return None
+    return (
+        ShareLink.objects.select_related("track", "track__owner", "track__job")
+        .filter(token_hash=_token_hash(token))
+        .first()
+    )
