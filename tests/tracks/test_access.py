@@ -1,50 +1,80 @@
-"""Every URL that touches a track, tried by everyone: the one access rule (tracks.access).
+"""The access matrix: every URL, file, share link and live event about a track, tried by
+everyone, against the one access rule (tracks.access). Alice owns a separated track and has
+shared it with her band (the vocals not allowed); the people:
 
-owner      everything
-moderator  staff with the moderator permission: sees, plays and downloads any track, but
-           cannot rename, delete, retry or cancel someone else's (403: they may see it)
-staff      staff without that permission: an outsider like any other user (404)
-other      another user: 404, never a hint that the track exists
-anonymous  sent to log in
+owner       alice: everything
+band_admin  dave, an admin of the band: the jam track only — plays, downloads, reports it
+bandmate    bob, a member: the same
+former      erin, who left the band: an outsider again (404)
+other       carol, in no band of alice's: 404, never a hint that the track exists
+staff       stan, staff without the moderator permission: an outsider like any other (404)
+suspended   fred, a bandmate whose account is suspended: his session logs nobody in
+anonymous   sent to log in
+moderator   mona: sees, plays and downloads any track; cannot rename, delete, share,
+            retry or cancel someone else's (403: she may see it)
 """
 
 import pytest
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.test import Client
 from django.urls import reverse
 
-from tests.factories import make_track
+from bands.models import Membership
+from jamwithme.asgi import application
+from separation.events import job_publish
+from tests.factories import make_band, make_track
+from tracks.models import Report
+from tracks.sharing import share_link_create, share_link_revoke, track_share
 
 OK, REDIRECT, FORBIDDEN, HIDDEN, LOG_IN = 200, 302, 403, 404, "log in"
+WHO = (
+    "owner",
+    "band_admin",
+    "bandmate",
+    "former",
+    "other",
+    "staff",
+    "suspended",
+    "anonymous",
+    "moderator",
+)
+OUT = {"former": HIDDEN, "other": HIDDEN, "staff": HIDDEN, "suspended": LOG_IN}
+OUT["anonymous"] = LOG_IN
 
-# (url name, extra args, method, owner, moderator)
+# (url name, extra args, method, owner, bandmate (and band admin), moderator)
 TRACK_URLS = [
-    ("tracks:detail", [], "get", OK, OK),
-    ("tracks:row", [], "get", OK, OK),
-    ("tracks:panel", [], "get", OK, OK),
-    ("tracks:audio", ["original"], "get", OK, OK),
-    ("tracks:audio", ["instrumental"], "get", OK, OK),
-    ("tracks:audio", ["vocals"], "get", OK, OK),
-    ("tracks:download", ["instrumental"], "get", OK, OK),
-    ("tracks:download", ["vocals"], "get", OK, OK),
-    ("tracks:waveform", ["original"], "get", OK, OK),
-    ("tracks:waveform", ["instrumental"], "get", OK, OK),
-    ("tracks:waveform", ["vocals"], "get", OK, OK),
-    ("tracks:rename", [], "post", REDIRECT, FORBIDDEN),
-    ("separation:retry", [], "post", REDIRECT, FORBIDDEN),
-    ("separation:cancel", [], "post", REDIRECT, FORBIDDEN),
-    ("tracks:delete", [], "post", REDIRECT, FORBIDDEN),
+    ("tracks:detail", [], "get", OK, OK, OK),
+    ("tracks:row", [], "get", OK, OK, OK),
+    ("tracks:panel", [], "get", OK, OK, OK),
+    ("tracks:audio", ["original"], "get", OK, HIDDEN, OK),
+    ("tracks:audio", ["instrumental"], "get", OK, OK, OK),
+    ("tracks:audio", ["vocals"], "get", OK, HIDDEN, OK),
+    ("tracks:download", ["instrumental"], "get", OK, OK, OK),
+    ("tracks:download", ["vocals"], "get", OK, HIDDEN, OK),
+    ("tracks:waveform", ["original"], "get", OK, HIDDEN, OK),
+    ("tracks:waveform", ["instrumental"], "get", OK, OK, OK),
+    ("tracks:waveform", ["vocals"], "get", OK, HIDDEN, OK),
+    ("tracks:rename", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN),
+    ("tracks:share", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN),
+    ("tracks:link_create", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN),
+    ("tracks:report", [], "post", REDIRECT, REDIRECT, REDIRECT),
+    ("separation:retry", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN),
+    ("separation:cancel", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN),
+    ("tracks:delete", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN),
 ]
-WHO = ("owner", "moderator", "staff", "other", "anonymous")
 
 
 def expected(row, who):
-    *_, owner, moderator = row
+    *_, owner, bandmate, moderator = row
     return {
         "owner": owner,
+        "band_admin": bandmate,
+        "bandmate": bandmate,
         "moderator": moderator,
-        "staff": HIDDEN,
-        "other": HIDDEN,
-        "anonymous": LOG_IN,
-    }[who]
+    }.get(who, OUT.get(who))
 
 
 CASES = [(row, who) for row in TRACK_URLS for who in WHO]
@@ -52,28 +82,68 @@ IDS = [f"{row[0]}{'-' + row[1][0] if row[1] else ''}-{who}" for row, who in CASE
 
 
 @pytest.fixture
-def track(alice, tmp_path, fake_engine):
-    return make_track(owner=alice, tmp_path=tmp_path, title="Alice's song", separated=True)
+def people(db, alice, bob, moderator, staff, password):
+    make = User.objects.create_user
+    return {
+        "owner": alice,
+        "band_admin": make("dave", "dave@example.com", password),
+        "bandmate": bob,
+        "former": make("erin", "erin@example.com", password),
+        "other": make("carol", "carol@example.com", password),
+        "staff": staff,
+        "suspended": make("fred", "fred@example.com", password),
+        "moderator": moderator,
+    }
 
 
 @pytest.fixture
-def clients(client, alice, moderator, staff, bob):
-    from django.test import Client
+def band(people):
+    band = make_band(
+        owner=people["owner"],
+        name="The Cats",
+        admins=[people["band_admin"]],
+        members=[people["bandmate"], people["former"], people["suspended"]],
+    )
+    Membership.objects.filter(band=band, user=people["former"]).delete()  # erin left
+    return band
 
+
+@pytest.fixture
+def track(people, band, tmp_path, fake_engine):
+    track = make_track(
+        owner=people["owner"], tmp_path=tmp_path, title="Alice's song", separated=True
+    )
+    track_share(track=track, by=people["owner"], band_ids=[band.id], share_vocals=False)
+    return track
+
+
+@pytest.fixture
+def clients(client, people, track):
     made = {"anonymous": client}
-    for who, user in (("owner", alice), ("moderator", moderator), ("staff", staff), ("other", bob)):
+    for who, user in people.items():
         made[who] = Client()
         made[who].force_login(user)
+    suspended = people["suspended"]
+    suspended.is_active = False  # suspended after logging in: the session logs nobody in
+    suspended.save(update_fields=("is_active",))
     return made
 
 
 def call(client, method, url):
     if method == "post":
-        return client.post(url, {"title": "Renamed"})
+        return client.post(url, {"title": "Renamed", "reason": "spam", "band": []})
     response = client.get(url)
     if hasattr(response, "streaming_content"):
         b"".join(response.streaming_content)
     return response
+
+
+def check(response, outcome):
+    if outcome == LOG_IN:
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+    else:
+        assert response.status_code == outcome
 
 
 @pytest.mark.parametrize(("row", "who"), CASES, ids=IDS)
@@ -81,18 +151,71 @@ def test_each_person_gets_what_the_access_rule_allows(clients, track, row, who):
     name, args, method, *_ = row
     response = call(clients[who], method, reverse(name, args=[track.id, *args]))
     outcome = expected(row, who)
-    if outcome == LOG_IN:
-        assert response.status_code == 302
-        assert response["Location"].startswith(reverse("login"))
-    else:
-        assert response.status_code == outcome
-    if outcome not in (OK, REDIRECT):
-        track.refresh_from_db()  # nothing changed: not renamed, not deleted
+    check(response, outcome)
+    if who != "owner":
+        track.refresh_from_db()  # nothing of the owner's changed: not renamed, deleted, shared
         assert track.title == "Alice's song"
         assert track.job.status == "done"
+        assert list(track.shares.values_list("band__name", flat=True)) == ["The Cats"]
+        assert not track.share_links.exists()
+    reported = Report.objects.filter(track=track).exists()
+    assert reported == (name == "tracks:report" and who in ("band_admin", "bandmate"))
 
 
-@pytest.mark.parametrize("who", ["staff", "other"])
+# --- Pages that are about a band, not a track -----------------------------------------------
+BAND_URLS = [("tracks:band_library", OK), ("bands:detail", OK)]
+BAND_CASES = [(name, members_get, who) for name, members_get in BAND_URLS for who in WHO]
+
+
+@pytest.mark.parametrize(
+    ("name", "members_get", "who"), BAND_CASES, ids=[f"{n}-{w}" for n, _, w in BAND_CASES]
+)
+def test_a_bands_pages_are_for_its_members(clients, band, track, name, members_get, who):
+    response = call(clients[who], "get", reverse(name, args=[band.id]))
+    members = ("owner", "band_admin", "bandmate")
+    check(response, members_get if who in members else OUT.get(who, HIDDEN))
+    if who in members and name == "tracks:band_library":
+        assert "Alice&#x27;s song" in response.content.decode()
+
+
+# --- Share links: anyone holding one, logged in or not ---------------------------------------
+LINK_URLS = [
+    ("tracks:link", [], OK),
+    ("tracks:link_audio", ["instrumental"], OK),
+    ("tracks:link_download", ["instrumental"], OK),
+    ("tracks:link_waveform", ["instrumental"], OK),
+    ("tracks:link_audio", ["vocals"], HIDDEN),
+    ("tracks:link_download", ["vocals"], HIDDEN),
+    ("tracks:link_audio", ["original"], HIDDEN),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "outcome"), LINK_URLS)
+@pytest.mark.parametrize("who", ["anonymous", "other"])
+def test_a_share_link_opens_the_jam_track_and_nothing_else(
+    clients, track, people, name, args, outcome, who
+):
+    _, token = share_link_create(track=track, by=people["owner"], expires_in_days=7)
+    check(call(clients[who], "get", reverse(name, args=[token, *args])), outcome)
+
+
+@pytest.mark.parametrize(("name", "args", "outcome"), LINK_URLS)
+def test_a_revoked_link_opens_nothing(clients, track, people, name, args, outcome):
+    link, token = share_link_create(track=track, by=people["owner"], expires_in_days=None)
+    share_link_revoke(link=link, by=people["owner"])
+    check(call(clients["anonymous"], "get", reverse(name, args=[token, *args])), HIDDEN)
+
+
+def test_a_made_up_link_looks_like_a_revoked_one(clients, track, people):
+    link, token = share_link_create(track=track, by=people["owner"], expires_in_days=None)
+    share_link_revoke(link=link, by=people["owner"])
+    revoked = clients["anonymous"].get(reverse("tracks:link", args=[token]))
+    made_up = clients["anonymous"].get(reverse("tracks:link", args=["x" * 32]))
+    assert revoked.status_code == made_up.status_code == 404
+    assert revoked.content == made_up.content
+
+
+@pytest.mark.parametrize("who", ["other", "former", "staff"])
 def test_an_outsider_cannot_tell_a_track_from_one_that_does_not_exist(clients, track, who):
     real = clients[who].get(reverse("tracks:detail", args=[track.id]))
     nowhere = "00000000-0000-0000-0000-000000000000"
@@ -101,26 +224,84 @@ def test_an_outsider_cannot_tell_a_track_from_one_that_does_not_exist(clients, t
     assert real.content == made_up.content
 
 
+# --- Live events: who hears that the track's separation changed -----------------------------
+HEARS = {"owner": True, "band_admin": True, "bandmate": True, "former": False, "other": False}
+HEARS.update(staff=False, moderator=False)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("who", "hears"), HEARS.items())
+async def test_a_job_event_reaches_exactly_the_tracks_audience(people, track, settings, who, hears):
+    settings.NOTIFICATIONS_RELAY_FROM_DB = False
+    client = Client()
+    await database_sync_to_async(client.force_login)(people[who])
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/notifications/",
+        headers=[
+            (b"origin", b"http://localhost"),
+            (b"host", b"localhost"),
+            (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
+        ],
+    )
+    assert (await communicator.connect())[0]
+    try:
+        await sync_to_async(job_publish)(job_id=track.job.id)
+        if hears:
+            event = await communicator.receive_json_from(timeout=2)
+            assert (event["type"], event["track_id"]) == ("separation.done", str(track.id))
+        else:
+            assert await communicator.receive_nothing(timeout=0.3)
+    finally:
+        await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("who", ["anonymous", "suspended"])
+async def test_no_socket_opens_for_someone_not_logged_in(people, track, who):
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
+    if who == "suspended":
+        client = Client()
+        await database_sync_to_async(client.force_login)(people[who])
+        user = people[who]
+        user.is_active = False
+        await database_sync_to_async(user.save)()
+        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+    communicator = WebsocketCommunicator(application, "/ws/notifications/", headers=headers)
+    connected, _ = await communicator.connect()
+    assert not connected
+    await communicator.disconnect()
+
+
+# --- The rest of the house rules --------------------------------------------------------------
 def test_a_moderator_sees_whose_track_it_is_and_no_owner_controls(clients, track):
     page = clients["moderator"].get(reverse("tracks:detail", args=[track.id])).content.decode()
     assert "by alice" in page
     assert reverse("tracks:rename", args=[track.id]) not in page
     assert reverse("tracks:delete", args=[track.id]) not in page
+    assert reverse("tracks:share", args=[track.id]) not in page
 
 
-def test_a_moderators_library_holds_only_their_own_tracks(clients, track):
-    page = clients["moderator"].get(reverse("tracks:library")).content.decode()
-    assert "Alice&#x27;s song" not in page and "Alice's song" not in page
+def test_a_bandmate_sees_the_jam_track_and_no_owner_controls(clients, track):
+    page = clients["bandmate"].get(reverse("tracks:detail", args=[track.id])).content.decode()
+    assert reverse("tracks:audio", args=[track.id, "instrumental"]) in page
+    assert reverse("tracks:audio", args=[track.id, "vocals"]) not in page
+    assert reverse("tracks:share", args=[track.id]) not in page
+    assert reverse("tracks:report", args=[track.id]) in page
 
 
-def test_a_suspended_account_has_no_access(clients, alice, track):
-    alice.is_active = False
-    alice.save(update_fields=("is_active",))
-    response = clients["owner"].get(reverse("tracks:detail", args=[track.id]))
-    assert response.status_code == 302  # the session no longer logs anyone in
+def test_only_the_owners_and_shared_tracks_are_listed(clients, track, people, tmp_path):
+    make_track(owner=people["other"], tmp_path=tmp_path, title="Carol's own")
+    shared = clients["bandmate"].get(reverse("tracks:shared")).content.decode()
+    assert "Alice&#x27;s song" in shared and "Carol&#x27;s own" not in shared
+    mine = clients["moderator"].get(reverse("tracks:library")).content.decode()
+    assert "Alice&#x27;s song" not in mine
+    assert (
+        "Alice&#x27;s song" not in clients["former"].get(reverse("tracks:shared")).content.decode()
+    )
 
 
-@pytest.mark.parametrize("name", ["tracks:library", "separation:upload", "password_change"])
+@pytest.mark.parametrize("name", ["tracks:library", "tracks:shared", "separation:upload"])
 def test_anonymous_is_sent_to_log_in_from_pages_without_a_track(client, db, name):
     response = client.get(reverse(name))
     assert response.status_code == 302
@@ -138,8 +319,3 @@ def test_stems_of_an_unseparated_track_are_a_404(alice_client, alice, tmp_path):
     audio = alice_client.get(reverse("tracks:audio", args=[track.id, "instrumental"]))
     waveform = alice_client.get(reverse("tracks:waveform", args=[track.id, "vocals"]))
     assert audio.status_code == waveform.status_code == 404
-
-
-def test_media_has_no_public_url(client, track, settings):
-    response = client.get(f"/media/{track.original.name}")
-    assert response.status_code == 404

@@ -25,40 +25,30 @@ def test_administrators_see_every_users_tracks_and_jobs(admin_client, alice, bob
     assert jobs.status_code == 200
 
 
-def test_deleting_in_the_admin_removes_the_files(
+def test_removing_in_the_admin_asks_why_then_removes_the_track_its_job_and_files(
     admin_client, alice, tmp_path, private_media, django_capture_on_commit_callbacks
 ):
     track = make_track(owner=alice, tmp_path=tmp_path)
     stored = private_media / track.original.name
-    selected = {"action": "delete_selected", "_selected_action": [str(track.id)]}
+    selected = {"action": "remove", "_selected_action": [str(track.id)]}
     asked = admin_client.post(reverse("admin:tracks_track_changelist"), selected)
-    assert "Delete multiple objects" in asked.content.decode()  # the stock confirmation page
+    assert "Reason (shown in the audit log" in asked.content.decode()
     assert Track.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
-            reverse("admin:tracks_track_changelist"), {**selected, "post": "yes"}
+            reverse("admin:tracks_track_changelist"),
+            {**selected, "apply": "1", "reason": "Uploaded twice"},
         )
     assert response.status_code == 302
-    assert not Track.objects.exists()
-    assert not stored.exists()
-
-
-def test_a_moderator_deletes_a_track_with_its_job_and_files_from_its_page(
-    moderator, alice, tmp_path, private_media, django_capture_on_commit_callbacks
-):
-    from django.test import Client
-
-    client = Client()
-    client.force_login(moderator)
-    track = make_track(owner=alice, tmp_path=tmp_path, title="Reported")
-    stored = private_media / track.original.name
-    url = reverse("admin:tracks_track_delete", args=[track.id])
-    page = client.get(url).content.decode()
-    assert "Are you sure" in page and "permission" not in page
-    with django_capture_on_commit_callbacks(execute=True):
-        assert client.post(url, {"post": "yes"}).status_code == 302
     assert not Track.objects.exists() and not SeparationJob.objects.exists()
     assert not stored.exists()
+
+
+def test_the_stock_delete_without_a_reason_is_not_offered(admin_client, alice, tmp_path):
+    track = make_track(owner=alice, tmp_path=tmp_path)
+    url = reverse("admin:tracks_track_delete", args=[track.id])
+    assert admin_client.post(url, {"post": "yes"}).status_code == 403
+    assert Track.objects.exists()
 
 
 def test_administrators_can_retry_jobs(admin_client, alice, tmp_path):
