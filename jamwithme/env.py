@@ -51,6 +51,15 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
     return number
 
 
+def env_url(name: str, default: str) -> str:
+    """An absolute http(s) address without a trailing slash, such as the site's own."""
+    value = os.environ.get(name) or default
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ImproperlyConfigured(f"{name} must be an http:// or https:// address, not {value!r}")
+    return value.rstrip("/")
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None or value == "":

@@ -17,6 +17,7 @@ from jamwithme.env import (
     env_int,
     env_list,
     env_str,
+    env_url,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -260,6 +261,13 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "JamWithMe <noreply@localhost>")
+# The site's address as people reach it, for links in e-mails sent outside a request
+# (band invitations).
+JAM_SITE_URL = env_url("JAM_SITE_URL", "http://127.0.0.1:8000")
+
+# --- Bands --------------------------------------------------------------------------------
+# How long an invitation to join a band can be accepted.
+JAM_BAND_INVITATION_DAYS = env_int("JAM_BAND_INVITATION_DAYS", 7, minimum=1)
 
 # --- Security -----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("bands/", include("bands.urls")),
     path("", include("separation.urls")),
     path("", include("tracks.urls")),
 ]

@@ -177,13 +177,51 @@
     toast(event.message, "failed");
   }
 
+  // Bands: a toast, then the lists on the page (parts marked data-live) are re-fetched and
+  // swapped in, so a half-typed invitation is kept. A page that is gone for this user (removed
+  // from the band shown) goes to the event's url.
+  function refreshLiveParts(fallbackUrl) {
+    var parts = document.querySelectorAll("[data-live]");
+    if (!parts.length) return;
+    fetch(window.location.href, { credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) {
+          if (fallbackUrl) window.location.href = fallbackUrl;
+          return null;
+        }
+        return response.text();
+      })
+      .then(function (html) {
+        if (!html) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        parts.forEach(function (part) {
+          var replacement = fresh.querySelector("[data-live='" + part.dataset.live + "']");
+          if (replacement) part.replaceWith(document.importNode(replacement, true));
+        });
+      })
+      .catch(function () { /* the page stays as it was */ });
+  }
+
+  function onBandEvent(event) {
+    if (event.message) toast(event.message, event.type === "bands.removed" ? "failed" : "done");
+    var page = document.querySelector("[data-band-id]");
+    if (event.type === "bands.removed" && page && page.dataset.bandId === event.band_id) {
+      window.location.href = event.url;
+      return;
+    }
+    refreshLiveParts(event.url);
+  }
+
   var handlers = {
     "separation.progress": onJobEvent,
     "separation.done": onJobEvent,
     "separation.failed": onJobEvent,
     "tracks.shared": onTrackShared,
     "tracks.changed": onTrackChanged,
-    "tracks.revoked": onTrackRevoked
+    "tracks.revoked": onTrackRevoked,
+    "bands.invited": onBandEvent,
+    "bands.joined": onBandEvent,
+    "bands.removed": onBandEvent
   };
 
   function applyEvent(event) {
@@ -212,10 +250,12 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form[data-upload]").forEach(setUpUpload);
-    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
-      form.addEventListener("submit", function (event) {
-        if (!window.confirm(form.dataset.confirm)) event.preventDefault();
-      });
+    // Delegated, so forms swapped in later (live band lists) ask too.
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (form.matches && form.matches("form[data-confirm]") && !window.confirm(form.dataset.confirm)) {
+        event.preventDefault();
+      }
     });
     var path = document.body.dataset.notifications;
     if (path && "WebSocket" in window) connect(path, 1000);

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from jamwithme.env import database_from_url, env_bool, env_float, env_int, env_list
+from jamwithme.env import database_from_url, env_bool, env_float, env_int, env_list, env_url
 
 
 def test_env_bool_reads_exactly_true_and_false(monkeypatch):
@@ -53,3 +53,17 @@ def test_database_url_for_sqlite_keeps_the_path():
 def test_database_url_with_an_unknown_scheme_is_refused():
     with pytest.raises(ImproperlyConfigured):
         database_from_url("mysql://x/y")
+
+
+def test_env_url_drops_a_trailing_slash_and_uses_the_default_when_unset(monkeypatch):
+    monkeypatch.setenv("SITE", "https://jam.example.org/")
+    assert env_url("SITE", "http://127.0.0.1:8000") == "https://jam.example.org"
+    monkeypatch.delenv("SITE")
+    assert env_url("SITE", "http://127.0.0.1:8000") == "http://127.0.0.1:8000"
+
+
+@pytest.mark.parametrize("value", ["jam.example.org", "ftp://jam.example.org", "https://"])
+def test_env_url_refuses_anything_but_an_absolute_http_address(monkeypatch, value):
+    monkeypatch.setenv("SITE", value)
+    with pytest.raises(ImproperlyConfigured, match="SITE"):
+        env_url("SITE", "http://127.0.0.1:8000")

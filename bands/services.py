@@ -1,0 +1,330 @@
+"""Every change to bands, memberships and invitations: one transaction each, keyword-only
+arguments, one error type. Views call these and show a `BandError`'s message as it is.
+
+Who may do what: any member may leave; the owner and admins may invite and withdraw
+invitations; only the owner removes members, changes roles and hands the band over (the old
+owner becomes an admin). An owner leaves only as the last member (the band goes with them)
+or after handing the band over. Each change to a band's memberships first locks the band's
+row, so two changes to one band run one after the other.
+
+After the commit, live notices go out (bands/events.py) and `membership_ended` is sent for
+each membership that ended (bands/signals.py).
+"""
+
+import logging
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from bands import events
+from bands.models import Band, Invitation, Membership
+from bands.selectors import invitation_is_for, invitation_token_hash, open_invitations
+from bands.signals import membership_ended
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+Role = Membership.Role
+
+NAME_MAX_LENGTH = Band._meta.get_field("name").max_length
+
+
+class BandError(Exception):
+    """A change the rules refuse; the message says why, in words for the person asking."""
+
+
+def invitation_url(token: str) -> str:
+    return settings.JAM_SITE_URL + reverse("bands:invitation", args=[token])
+
+
+# --- Helpers ---------------------------------------------------------------------------------
+
+
+def _locked_band(band: Band) -> Band:
+    """The band's row, locked until the transaction ends (a BandError if it is gone)."""
+    locked = Band.objects.select_for_update().filter(pk=band.pk).first()
+    if locked is None:
+        raise BandError("This band no longer exists.")
+    return locked
+
+
+def _membership(band: Band, user, *, missing: str) -> Membership:
+    membership = (
+        Membership.objects.select_related("user", "band").filter(band=band, user=user).first()
+    )
+    if membership is None:
+        raise BandError(missing)
+    return membership
+
+
+def _owner_membership(band: Band, by) -> Membership:
+    membership = _membership(band, by, missing="You are not in this band.")
+    if not membership.is_owner:
+        raise BandError("Only the band's owner can do that.")
+    return membership
+
+
+def _end_membership_on_commit(*, band_id, user_id) -> None:
+    def send():
+        for receiver, error in membership_ended.send_robust(
+            sender=Membership, band_id=band_id, user_id=user_id
+        ):
+            if isinstance(error, Exception):
+                logger.error("membership_ended receiver %r failed", receiver, exc_info=error)
+
+    transaction.on_commit(send)
+
+
+# --- Bands -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def band_create(*, owner, name: str) -> Membership:
+    """A new band with ``owner`` as its owner; returns the owner's membership."""
+    name = " ".join(name.split())
+    if not name:
+        raise BandError("Give the band a name.")
+    if len(name) > NAME_MAX_LENGTH:
+        raise BandError(f"A band's name has at most {NAME_MAX_LENGTH} characters.")
+    band = Band.objects.create(name=name)
+    return Membership.objects.create(band=band, user=owner, role=Role.OWNER)
+
+
+@transaction.atomic
+def band_delete(*, band: Band) -> None:
+    """Delete the band, its memberships and invitations; each member's membership ends."""
+    band = _locked_band(band)
+    for user_id in band.memberships.values_list("user_id", flat=True):
+        _end_membership_on_commit(band_id=band.pk, user_id=user_id)
+    band.delete()
+
+
+# --- Invitations -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def band_invite(*, band: Band, by, username_or_email: str) -> Invitation:
+    """Invite someone by username or e-mail address: an invitation and an e-mail with its
+    link. An address that belongs to an account invites that account (the inviter is not
+    told whether it does). The returned invitation carries the link's ``token`` (stored only
+    as its sha256), for the caller; it is not kept anywhere else."""
+    band = _locked_band(band)
+    inviter = _membership(band, by, missing="You are not in this band.")
+    if not inviter.can_invite:
+        raise BandError("Only the band's owner and admins can invite people.")
+    wanted = username_or_email.strip()
+    if not wanted:
+        raise BandError("Enter a username or an e-mail address.")
+
+    if "@" in wanted:
+        try:
+            validate_email(wanted)
+        except ValidationError:
+            raise BandError(f"“{wanted}” is not an e-mail address.") from None
+        email = wanted
+        matches = list(User.objects.filter(email__iexact=email, is_active=True)[:2])
+        invitee = matches[0] if len(matches) == 1 else None
+        label = email
+    else:
+        invitee = User.objects.filter(username__iexact=wanted, is_active=True).first()
+        if invitee is None:
+            raise BandError(
+                f"Nobody is called “{wanted}”. Check the spelling, or invite by e-mail."
+            )
+        email = ""
+        label = invitee.username
+
+    if invitee is not None and Membership.objects.filter(band=band, user=invitee).exists():
+        raise BandError(f"{label} is in {band.name} already.")
+    same_person = Q(user=invitee) if invitee is not None else Q(pk__in=[])
+    if email:
+        same_person |= Q(email__iexact=email)
+    if band.invitations.filter(open_invitations() & same_person).exists():
+        raise BandError(f"{label} has an open invitation to {band.name} already.")
+
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        band=band,
+        invited_by=by,
+        user=invitee,
+        email=email,
+        token_hash=invitation_token_hash(token),
+        expires_at=timezone.now() + timedelta(days=settings.JAM_BAND_INVITATION_DAYS),
+    )
+    invitation.token = token
+
+    to = email or (invitee.email if invitee is not None else "")
+    if to:
+        context = {
+            "band": band,
+            "inviter": by,
+            "invitee": invitee,
+            "url": invitation_url(token),
+            "days": settings.JAM_BAND_INVITATION_DAYS,
+            "signup_url": settings.JAM_SITE_URL + reverse("signup"),
+        }
+        subject = " ".join(render_to_string("bands/invitation_subject.txt", context).split())
+        body = render_to_string("bands/invitation_email.txt", context)
+        try:
+            send_mail(subject, body, None, [to])
+        except OSError:  # smtplib's errors included: nothing is kept, the inviter may retry
+            logger.warning("Could not send the invitation to %s", band, exc_info=True)
+            raise BandError("The invitation e-mail could not be sent. Try again later.") from None
+
+    transaction.on_commit(lambda: events.publish_invited(invitation=invitation))
+    return invitation
+
+
+def _invitation_for(*, user, token: str | None, invitation_id: int | None) -> Invitation:
+    """The open invitation a link (``token``) or a button on the account page
+    (``invitation_id``) answers, locked; it must be meant for ``user``."""
+    if (token is None) == (invitation_id is None):
+        raise TypeError("Pass exactly one of token and invitation_id.")
+    lookup = (
+        Q(token_hash=invitation_token_hash(token)) if token is not None else Q(pk=invitation_id)
+    )
+    invitation = (
+        Invitation.objects.select_for_update()
+        .select_related("band", "invited_by")
+        .filter(lookup)
+        .first()
+    )
+    if invitation is None or not invitation.is_open:
+        raise BandError("This invitation is no longer valid.")
+    if not invitation_is_for(invitation, user):
+        raise BandError("This invitation is for someone else.")
+    return invitation
+
+
+def _answer(invitation: Invitation, *, accepted: bool | None) -> None:
+    """Close an open invitation; the conditional update makes sure only one answer counts."""
+    answered = Invitation.objects.filter(pk=invitation.pk, answered_at__isnull=True).update(
+        answered_at=timezone.now(), accepted=accepted
+    )
+    if answered != 1:
+        raise BandError("This invitation is no longer valid.")
+
+
+@transaction.atomic
+def band_invitation_accept(
+    *, user, token: str | None = None, invitation_id: int | None = None
+) -> Membership:
+    """Join the band an invitation is for (by its link's token or, from the account page, by
+    its id); it must be meant for ``user``, open and not expired."""
+    invitation = _invitation_for(user=user, token=token, invitation_id=invitation_id)
+    band = _locked_band(invitation.band)
+    _answer(invitation, accepted=True)
+    # Any other open invitation to this band for the same person has nothing left to do.
+    others = Q(user=user) | (Q(email__iexact=user.email) if user.email else Q(pk__in=[]))
+    band.invitations.filter(open_invitations() & others).update(answered_at=timezone.now())
+    membership = Membership.objects.filter(band=band, user=user).first()
+    if membership is not None:
+        return membership  # joined meanwhile through another invitation
+    membership = Membership.objects.create(band=band, user=user, role=Role.MEMBER)
+    audience = sorted(
+        Membership.objects.filter(band=band).exclude(user=user).values_list("user_id", flat=True)
+    )
+    transaction.on_commit(lambda: events.publish_joined(membership=membership, audience=audience))
+    return membership
+
+
+@transaction.atomic
+def band_invitation_decline(
+    *, user, token: str | None = None, invitation_id: int | None = None
+) -> Invitation:
+    """Say no to an invitation meant for ``user``."""
+    invitation = _invitation_for(user=user, token=token, invitation_id=invitation_id)
+    _answer(invitation, accepted=False)
+    return invitation
+
+
+@transaction.atomic
+def band_invitation_withdraw(*, band: Band, by, invitation_id: int) -> Invitation:
+    """An owner or admin takes back an open invitation to their band (its link stops
+    working)."""
+    band = _locked_band(band)
+    membership = _membership(band, by, missing="You are not in this band.")
+    if not membership.can_invite:
+        raise BandError("Only the band's owner and admins can withdraw invitations.")
+    invitation = band.invitations.filter(pk=invitation_id).first()
+    if invitation is None or not invitation.is_open:
+        raise BandError("This invitation is no longer open.")
+    _answer(invitation, accepted=None)
+    return invitation
+
+
+# --- Members ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def band_leave(*, band: Band, user) -> bool:
+    """Leave the band. The owner must hand the band over first unless they are its last
+    member; then the band is deleted. Returns True when the band was deleted."""
+    band = _locked_band(band)
+    membership = _membership(band, user, missing="You are not in this band.")
+    others = band.memberships.exclude(pk=membership.pk).exists()
+    if not others:
+        band_delete(band=band)
+        return True
+    if membership.is_owner:
+        raise BandError(f"You own {band.name}: make another member the owner before you leave.")
+    membership.delete()
+    _end_membership_on_commit(band_id=band.pk, user_id=user.pk)
+    return False
+
+
+@transaction.atomic
+def band_remove_member(*, band: Band, by, user) -> None:
+    """The owner removes a member (not themselves: they leave instead)."""
+    band = _locked_band(band)
+    _owner_membership(band, by)
+    if user.pk == by.pk:
+        raise BandError("You cannot remove yourself. Leave the band instead.")
+    membership = _membership(band, user, missing=f"{user.username} is not in {band.name}.")
+    membership_id = membership.pk
+    membership.delete()
+    user_id = user.pk
+    _end_membership_on_commit(band_id=band.pk, user_id=user_id)
+    transaction.on_commit(
+        lambda: events.publish_removed(band=band, user_id=user_id, membership_id=membership_id)
+    )
+
+
+@transaction.atomic
+def band_set_role(*, band: Band, by, user, role: str) -> Membership:
+    """The owner makes a member an admin, or an admin a member."""
+    band = _locked_band(band)
+    _owner_membership(band, by)
+    if role not in (Role.ADMIN, Role.MEMBER):
+        raise BandError("A member's role is either admin or member.")
+    membership = _membership(band, user, missing=f"{user.username} is not in {band.name}.")
+    if membership.is_owner:
+        raise BandError("The owner stays the owner until they make someone else the owner.")
+    if membership.role != role:
+        membership.role = role
+        membership.save(update_fields=("role",))
+    return membership
+
+
+@transaction.atomic
+def band_transfer_ownership(*, band: Band, by, user) -> Membership:
+    """The owner makes another member the owner and becomes an admin."""
+    band = _locked_band(band)
+    old = _owner_membership(band, by)
+    if user.pk == by.pk:
+        raise BandError(f"You own {band.name} already.")
+    new = _membership(band, user, missing=f"{user.username} is not in {band.name}.")
+    old.role = Role.ADMIN  # first: a band has one owner at every moment
+    old.save(update_fields=("role",))
+    new.role = Role.OWNER
+    new.save(update_fields=("role",))
+    return new

@@ -1,0 +1,152 @@
+"""Live notices reach the right users: captured from the real in-memory channel layer (each
+user's group gets a listening channel), and once through the real socket."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from bands.services import band_invitation_accept, band_invite, band_leave, band_remove_member
+from jamwithme.asgi import application
+from notifications.events import CHANNEL_MESSAGE, user_group
+from tests.bands.conftest import join
+
+
+class Ears:
+    """One channel listening in each user's group, as a socket would."""
+
+    def __init__(self, *users):
+        self.layer = get_channel_layer()
+        self.channels = {}
+        for user in users:
+            channel = async_to_sync(self.layer.new_channel)()
+            async_to_sync(self.layer.group_add)(user_group(user.pk), channel)
+            self.channels[user.username] = channel
+
+    def heard(self, username) -> list[dict]:
+        """The events that reached this user's group since last asked."""
+        events = []
+        channel = self.channels[username]
+        while True:
+            message = async_to_sync(self._receive)(channel)
+            if message is None:
+                break
+            assert message["type"] == CHANNEL_MESSAGE
+            events.append(message["event"])
+        return events
+
+    async def _receive(self, channel):
+        try:
+            return await asyncio.wait_for(self.layer.receive(channel), timeout=0.05)
+        except TimeoutError:
+            return None
+
+
+@pytest.fixture
+def ears(alice, bob, charlie):
+    ears = Ears(alice, bob, charlie)
+    yield ears
+    async_to_sync(ears.layer.flush)()
+
+
+def test_an_invitation_reaches_the_registered_invitee_only(
+    band, alice, bob, ears, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation = band_invite(band=band, by=alice, username_or_email="bob")
+    [event] = ears.heard("bob")
+    assert event["type"] == "bands.invited"
+    assert event["audience"] == [bob.pk]
+    assert event["key"] == f"invitation.{invitation.pk}"
+    assert event["band_id"] == str(band.pk)
+    assert event["message"] == "alice invited you to join The Jammers."
+    assert "track_id" not in event
+    assert ears.heard("alice") == ears.heard("charlie") == []
+
+
+def test_an_invitation_to_an_address_with_no_account_is_not_published(
+    band, alice, ears, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        band_invite(band=band, by=alice, username_or_email="newcomer@example.com")
+    assert ears.heard("alice") == ears.heard("bob") == ears.heard("charlie") == []
+
+
+def test_nothing_is_published_before_the_commit(
+    band, alice, ears, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        band_invite(band=band, by=alice, username_or_email="bob")
+    assert ears.heard("bob") == []
+    assert callbacks
+
+
+def test_someone_joining_is_told_to_the_bands_other_members(
+    band, alice, bob, charlie, ears, django_capture_on_commit_callbacks
+):
+    join(band, charlie)
+    ears.heard("alice")
+    invitation = band_invite(band=band, by=alice, username_or_email="bob")
+    with django_capture_on_commit_callbacks(execute=True):
+        band_invitation_accept(user=bob, token=invitation.token)
+    for listener in ("alice", "charlie"):
+        [event] = ears.heard(listener)
+        assert event["type"] == "bands.joined"
+        assert sorted(event["audience"]) == sorted([alice.pk, charlie.pk])
+        assert event["message"] == "bob joined The Jammers."
+    assert ears.heard("bob") == []
+
+
+def test_the_removed_member_is_told_and_nobody_else(
+    band, alice, bob, charlie, ears, django_capture_on_commit_callbacks
+):
+    join(band, bob)
+    join(band, charlie)
+    for listener in ("alice", "bob", "charlie"):
+        ears.heard(listener)
+    with django_capture_on_commit_callbacks(execute=True):
+        band_remove_member(band=band, by=alice, user=bob)
+    [event] = ears.heard("bob")
+    assert (event["type"], event["audience"]) == ("bands.removed", [bob.pk])
+    assert event["message"] == "You were removed from The Jammers."
+    assert event["url"] == "/bands/"
+    assert ears.heard("alice") == ears.heard("charlie") == []
+
+
+def test_leaving_publishes_no_removal(band, bob, ears, django_capture_on_commit_callbacks):
+    join(band, bob)
+    ears.heard("bob")
+    with django_capture_on_commit_callbacks(execute=True):
+        band_leave(band=band, user=bob)
+    assert ears.heard("bob") == []
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_invitation_arrives_on_the_invitees_socket(alice, bob, settings):
+    from bands.services import band_create
+
+    settings.NOTIFICATIONS_RELAY_FROM_DB = False
+    client = Client()
+    await database_sync_to_async(client.force_login)(bob)
+    cookie = client.cookies["sessionid"].value
+    headers = [
+        (b"origin", b"http://localhost"),
+        (b"host", b"localhost"),
+        (b"cookie", f"sessionid={cookie}".encode()),
+    ]
+    communicator = WebsocketCommunicator(application, "/ws/notifications/", headers=headers)
+    connected, _ = await communicator.connect()
+    assert connected
+    try:
+        band = (await database_sync_to_async(band_create)(owner=alice, name="The Jammers")).band
+        await database_sync_to_async(band_invite)(band=band, by=alice, username_or_email="bob")
+        received = await communicator.receive_json_from(timeout=2)
+        assert received["type"] == "bands.invited"
+        assert received["message"] == "alice invited you to join The Jammers."
+        assert "audience" not in received
+    finally:
+        await communicator.disconnect()
