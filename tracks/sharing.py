@@ -8,12 +8,13 @@ import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from bands.selectors import bands_of, member_ids
-from tracks.access import track_audience
+from tracks.access import track_access, track_audience
 from tracks.events import track_changed_publish, track_revoked_publish, track_shared_publish
 from tracks.models import ShareLink, Track, TrackShare
 
@@ -119,3 +120,18 @@ def share_link_find(token: str) -> ShareLink | None:
         .filter(token_hash=_token_hash(token))
         .first()
     )
+
+
+def on_membership_ended(sender, *, band_id, user_id, **kwargs) -> None:
+    """Someone left a band or was removed (bands' `membership_ended`, after commit): tell
+    their open pages about every track of the band they can no longer hear."""
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is None:
+        return
+    for track in Track.objects.filter(shares__band_id=band_id).select_related("owner"):
+        if not track_access(user, track).can_listen:
+            track_revoked_publish(
+                track_id=track.id,
+                user_ids={user_id},
+                message=f"“{track.title}” is no longer shared with you.",
+            )

@@ -233,6 +233,7 @@ HEARS.update(staff=False, moderator=False)
 @pytest.mark.parametrize(("who", "hears"), HEARS.items())
 async def test_a_job_event_reaches_exactly_the_tracks_audience(people, track, settings, who, hears):
     settings.NOTIFICATIONS_RELAY_FROM_DB = False
+    job_id = await database_sync_to_async(lambda: track.job.id)()
     client = Client()
     await database_sync_to_async(client.force_login)(people[who])
     communicator = WebsocketCommunicator(
@@ -246,7 +247,7 @@ async def test_a_job_event_reaches_exactly_the_tracks_audience(people, track, se
     )
     assert (await communicator.connect())[0]
     try:
-        await sync_to_async(job_publish)(job_id=track.job.id)
+        await sync_to_async(job_publish)(job_id=job_id)
         if hears:
             event = await communicator.receive_json_from(timeout=2)
             assert (event["type"], event["track_id"]) == ("separation.done", str(track.id))

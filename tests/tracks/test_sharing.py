@@ -114,3 +114,33 @@ def test_a_share_link_opens_the_jam_track_until_revoked_or_expired(alice, bob, t
     assert link_access(share_link_find(token2)) is Access.NONE
     with pytest.raises(SharingError):
         share_link_create(track=track, by=bob, expires_in_days=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_leaving_the_band_tells_the_open_pages_the_track_is_gone(alice, bob, band, track):
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from bands.services import band_leave
+    from notifications.events import user_group
+
+    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(user_group(bob.id), channel)
+
+    band_leave(band=band, user=bob)
+
+    async def drain():
+        events = []
+        while True:
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), timeout=0.5)
+            except TimeoutError:
+                return events
+            events.append(message.get("event", {}))
+
+    revoked = [e for e in async_to_sync(drain)() if e.get("type") == "tracks.revoked"]
+    assert [(e["revoked_track_id"], e["audience"]) for e in revoked] == [(str(track.id), [bob.id])]
