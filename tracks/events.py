@@ -22,6 +22,7 @@ class TrackEvent(Event):
     track_id: str
     title: str
     message: str
+    band_id: str  # tracks.shared: the band it was shared with; "" otherwise
 
 
 class RevokedEvent(Event):
@@ -30,7 +31,7 @@ class RevokedEvent(Event):
     message: str
 
 
-def track_shared_publish(*, track: Track, user_ids, band_name: str) -> None:
+def track_shared_publish(*, track: Track, user_ids, band_id, band_name: str) -> None:
     if user_ids:
         publish(
             TrackEvent(
@@ -40,6 +41,7 @@ def track_shared_publish(*, track: Track, user_ids, band_name: str) -> None:
                 track_id=str(track.id),
                 title=track.title,
                 message=f"{track.owner.username} shared “{track.title}” with {band_name}.",
+                band_id=str(band_id),
             )
         )
 
@@ -55,6 +57,7 @@ def track_changed_publish(*, track: Track, user_ids) -> None:
                 track_id=str(track.id),
                 title=track.title,
                 message="",
+                band_id="",
             )
         )
 

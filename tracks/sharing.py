@@ -29,8 +29,10 @@ def _publish_access_changes(track: Track, before: set[int], shared_bands: dict) 
     track.refresh_from_db()
     after = set(track_audience(track))
     gained = after - before - {track.owner_id}
-    for band_name, members in shared_bands.items():
-        track_shared_publish(track=track, user_ids=gained & members, band_name=band_name)
+    for band, members in shared_bands.items():
+        track_shared_publish(
+            track=track, user_ids=gained & members, band_id=band.id, band_name=band.name
+        )
     track_changed_publish(track=track, user_ids=(after & before) - {track.owner_id})
     track_revoked_publish(
         track_id=track.id,
@@ -61,7 +63,7 @@ def track_share(
             track.share_vocals = share_vocals
             track.save(update_fields=("share_vocals",))
     new_bands = {
-        band.name: member_ids(band_ids=[band.id])
+        band: member_ids(band_ids=[band.id])
         for band in own_bands.values()
         if band.id in wanted - current
     }

@@ -150,8 +150,21 @@
     });
   }
 
+  // A track shared while "Shared with you" (or that band's library) is open joins the list.
   function onTrackShared(event) {
     toast(event.message, "done");
+    document.querySelectorAll("[data-live-list]").forEach(function (list) {
+      if (list.dataset.liveList === "band" && list.dataset.bandId !== event.band_id) return;
+      if (list.querySelector("[data-track-id='" + event.track_id + "']")) return;
+      var here = window.location.pathname + window.location.search;
+      var url = list.dataset.rowUrl.replace("00000000-0000-0000-0000-000000000000", event.track_id);
+      fetchFragment(url + "?page_url=" + encodeURIComponent(here)).then(function (holder) {
+        if (!holder || !holder.firstElementChild) return;
+        list.insertBefore(holder.firstElementChild, list.firstChild);
+        var empty = document.querySelector("[data-role=empty]");
+        if (empty) empty.remove();
+      });
+    });
   }
 
   // Access is gone (unshared, left the band, hidden by the moderators): whatever of the
@@ -171,7 +184,11 @@
       var notice = document.createElement("p");
       notice.className = "notice";
       notice.setAttribute("role", "status");
-      notice.textContent = event.message;
+      notice.textContent = event.message + " ";
+      var back = document.createElement("a");
+      back.href = document.body.dataset.sharedUrl;
+      back.textContent = "Back to what is shared with you";
+      notice.appendChild(back);
       node.appendChild(notice);
     });
     toast(event.message, "failed");
