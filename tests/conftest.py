@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.models import Permission, User
 
@@ -98,3 +101,25 @@ def fake_engine(monkeypatch):
 @pytest.fixture
 def wav_file(tmp_path):
     return fakes.write_wav(tmp_path / "song.wav", seconds=1.0)
+
+
+# --- The real browser and server (tests/browsing.py) ----------------------------------------
+@pytest.fixture
+def screenshots(tmp_path):
+    folder = Path(os.environ.get("JAM_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def chromium_path():
+    from tests.browsing import chromium_path as find
+
+    return find()
+
+
+@pytest.fixture
+def server(tmp_path):
+    from tests.browsing import serve
+
+    yield from serve(tmp_path)

@@ -3,11 +3,7 @@ confirmation link printed in the terminal, as whoever runs it without an e-mail 
 upload, watch the track page fill in place while the original plays on, play the jam track.
 Screenshots go to $JAM_SCREENSHOTS (default: the test's temporary folder)."""
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,28 +11,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.browsing import CHROMIUM_ARGS, ROOT
+
 CLIP = ROOT / "tests" / "data" / "dev1_vocadito10_loops" / "mix.flac"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-    "--mute-audio",
-]
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
-
-
-@pytest.fixture
-def screenshots(tmp_path):
-    folder = Path(os.environ.get("JAM_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture
@@ -47,56 +26,6 @@ def song(tmp_path):
     path = tmp_path / "Three times round.flac"
     sf.write(path, np.concatenate([audio] * 3), rate)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def chromium_path():
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing; install Debian's chromium package")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    return str(CHROMIUM)
-
-
-@pytest.fixture
-def server(tmp_path):
-    port = free_port()
-    env = {**os.environ, "JAM_VAR_DIR": str(tmp_path / "var"), "DEBUG": "false"}
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
-    log = (tmp_path / "serve.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("serve did not start:\n" + (tmp_path / "serve.log").read_text())
-            time.sleep(0.3)
-    yield url
-    process.send_signal(2)  # Ctrl-C
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    log.close()
 
 
 def confirmation_link(log: Path) -> str:
@@ -163,7 +92,7 @@ def test_a_musician_signs_up_uploads_and_plays_the_jam_track(
             assert not state["paused"] and state["time"] > 0, state  # the original plays on
             assert state["parts"] == ["original", "instrumental", "vocals"]
             assert state["waveforms"] == 3
-            assert page.locator(".track-detail .meta").inner_text().count("FLAC") == 1
+            assert page.locator(".track-detail > .meta").first.inner_text().count("FLAC") == 1
 
             page.wait_for_function(
                 "() => { const a = document.querySelector('#instrumental-audio');"

@@ -8,13 +8,7 @@ import sys
 
 import pytest
 
-from tests.test_browser import (  # noqa: F401 - fixtures shared with the first browser test
-    CHROMIUM_ARGS,
-    ROOT,
-    chromium_path,
-    screenshots,
-    server,
-)
+from tests.browsing import CHROMIUM_ARGS, ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 PASSWORD = "Strum-the-chords-77"
