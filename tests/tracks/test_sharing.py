@@ -144,3 +144,27 @@ def test_leaving_the_band_tells_the_open_pages_the_track_is_gone(alice, bob, ban
 
     revoked = [e for e in async_to_sync(drain)() if e.get("type") == "tracks.revoked"]
     assert [(e["revoked_track_id"], e["audience"]) for e in revoked] == [(str(track.id), [bob.id])]
+
+
+def test_a_download_in_progress_stops_when_the_track_is_unshared(
+    alice, bob, band, tmp_path, fake_engine, monkeypatch
+):
+    from django.test import Client
+    from django.urls import reverse
+
+    from tracks import media
+
+    monkeypatch.setattr(media, "CHUNK", 1024)
+    monkeypatch.setattr(media, "ACCESS_RECHECK_S", 0.0)  # ask again before every chunk
+    long_track = make_track(owner=alice, tmp_path=tmp_path, seconds=3.0, separated=True)
+    track_share(track=long_track, by=alice, band_ids=[band.id], share_vocals=False)
+    client = Client()
+    client.force_login(bob)
+
+    response = client.get(reverse("tracks:download", args=[long_track.id, "instrumental"]))
+    chunks = iter(response.streaming_content)
+    received = len(next(chunks)) + len(next(chunks))
+    track_share(track=long_track, by=alice, band_ids=[], share_vocals=False)
+    received += sum(len(chunk) for chunk in chunks)
+
+    assert received == 2048 < int(response["Content-Length"])
