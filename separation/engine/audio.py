@@ -530,12 +530,20 @@ def describe(readable: Readable, *, scan: bool = True, name: str) -> AudioInfo:
     return replace(header, duration_s=frames / header.sample_rate, frames=frames)
 
 
-def waveform_peaks(path: str | os.PathLike, width: int = 800) -> np.ndarray:
-    """Per-column (min, max) of the mono mix, shape (width, 2), for drawing a waveform."""
+def waveform_peaks(
+    path: str | os.PathLike,
+    width: int = 800,
+    *,
+    name: str | None = None,
+    limits: Limits = NO_LIMITS,
+) -> np.ndarray:
+    """Per-column (min, max) of the mono mix, shape (width, 2), for drawing a waveform.
+    Decoded under the same ``limits`` as the separation (a length the header only estimates
+    is bounded by them), with messages naming the file ``name``."""
     if width <= 0:
         raise ValueError("width must be positive")
-    name = Path(path).name
-    with decodable(path) as decoded:
+    name = name or Path(path).name
+    with decodable(path, name=name, limits=limits) as decoded:
         readable = decoded.path
         total = sf.info(str(readable)).frames
         peaks = np.zeros((width, 2), dtype=np.float32)

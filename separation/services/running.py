@@ -118,13 +118,17 @@ def _copy_to_local(name: str, directory: Path, beat: Callable[[], None]) -> Path
 
 
 def _draw_waveforms(
-    parts: dict[str, Path], work_dir: Path, beat: Callable[[], None]
+    parts: dict[str, Path], work_dir: Path, beat: Callable[[], None], *, original_name: str
 ) -> dict[str, Path]:
     """A waveform picture for each part ("" for the original, else a stem name)."""
     pictures = {}
     for part, path in parts.items():
         beat()
-        peaks = audio_engine.waveform_peaks(path, width=WIDTH)
+        # The original decodes under the upload's limits, as the separation did (an MP3
+        # whose length ffmpeg only estimates is bounded by them, not by the estimate).
+        peaks = audio_engine.waveform_peaks(
+            path, width=WIDTH, name=original_name if not part else None, limits=audio_limits()
+        )
         out_path = work_dir / f"waveform-{part or ORIGINAL_PART}.png"
         pictures[part] = waveform_png(peaks=peaks, out_path=out_path, stem=part)
     return pictures
@@ -176,7 +180,12 @@ def job_run(
                 limits=audio_limits(),
             )
             reporter.write(99)
-            waveforms = _draw_waveforms({"": source, **result.stems}, work_dir, reporter.beat)
+            waveforms = _draw_waveforms(
+                {"": source, **result.stems},
+                work_dir,
+                reporter.beat,
+                original_name=track.original_filename or source.name,
+            )
             outputs = track_store_outputs(
                 track_id=track.id,
                 stems=dict(result.stems),

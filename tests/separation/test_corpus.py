@@ -107,3 +107,28 @@ def test_separate_prints_only_the_one_line_reason(tmp_path, capfd, case):
     noise = [line for line in capfd.readouterr().err.splitlines() if "%" not in line]
     assert noise == []
     assert not [path for path in out.rglob("*") if path.is_file()] if out.exists() else True
+
+
+@pytest.mark.model
+@pytest.mark.django_db(transaction=True)
+def test_an_mp3_whose_length_ffmpeg_only_estimates_is_separated_whole(
+    alice_client, tmp_path, private_media
+):
+    """No Xing header and a bit rate that drops after 2 s: ffmpeg guesses about 4 s for a
+    22 s song. The guess bounds nothing; the upload's limits bound every decode."""
+    loud = corpus._ffmpeg(
+        *("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=2"),
+        *("-c:a", "libmp3lame", "-b:a", "320k", "-write_xing", "0", "-id3v2_version", "0"),
+        *("-f", "mp3"),
+    )
+    long_quiet = corpus._ffmpeg(
+        *("-f", "lavfi", "-i", "sine=frequency=220:sample_rate=44100:duration=20"),
+        *("-c:a", "libmp3lame", "-b:a", "32k", "-write_xing", "0", "-id3v2_version", "0"),
+        *("-f", "mp3"),
+    )
+    path = tmp_path / "vbr without xing.mp3"
+    path.write_bytes(loud + long_quiet)
+    assert post_file(alice_client, path, **JSON).status_code == 201
+    call_command("separation_worker", "--once")
+    job = SeparationJob.objects.get()
+    assert (job.status, job.error) == ("done", ""), job.error
