@@ -50,7 +50,8 @@ def server_commands(port: int) -> dict[str, list[str]]:
         "daphne": [py, "-m", "daphne", "--bind", host, "--port", str(port), ASGI_APP],
         "uvicorn": [
             *(py, "-m", "uvicorn", "--host", host, "--port", str(port)),
-            *("--ws", "websockets", "--lifespan", "off", "--timeout-graceful-shutdown", "10"),
+            *("--ws", "websockets-sansio", "--lifespan", "off"),
+            *("--timeout-graceful-shutdown", "10"),
             ASGI_APP,
         ],
         "hypercorn": [py, "-m", "hypercorn", "--bind", f"{host}:{port}", ASGI_APP],

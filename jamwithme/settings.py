@@ -210,7 +210,8 @@ JAM_SHARE_LINK_REQUESTS_PER_MINUTE = env_int("JAM_SHARE_LINK_REQUESTS_PER_MINUTE
 
 # --- Separation jobs ----------------------------------------------------------------------
 # A running job whose heartbeat is older than this is taken as orphaned by a dead worker.
-SEPARATION_STALE_AFTER_S = env_float("SEPARATION_STALE_AFTER_S", 120, minimum=1)
+# At least three of the worker's heartbeats (every 5 s), so a healthy job never looks dead.
+SEPARATION_STALE_AFTER_S = env_float("SEPARATION_STALE_AFTER_S", 120, minimum=15)
 SEPARATION_MAX_ATTEMPTS = env_int("SEPARATION_MAX_ATTEMPTS", 3, minimum=1)
 SEPARATION_POLL_INTERVAL_S = env_float("SEPARATION_POLL_INTERVAL_S", 1.0, minimum=0.05)
 # Where workers decode and separate (a folder per process; dead ones' are swept at start).

@@ -29,6 +29,10 @@ class Track(models.Model):
     container = models.CharField(max_length=16, blank=True)  # "wav", "mp3", "m4a", ...
     codec = models.CharField(max_length=24, blank=True)  # "pcm_24", "mpeg_layer_iii", "aac", ...
 
+    # Room held in the owner's quota for the stems a separation will store (an estimate made
+    # at upload); recording the stems releases it. See `tracks.selectors.storage_use_for_user`.
+    reserved_bytes = models.PositiveBigIntegerField(default=0)
+
     # Sharing: bandmates and share links always get the jam track; the vocals (and the
     # original, which holds them) only when the owner allows it.
     share_vocals = models.BooleanField(default=False)

@@ -55,6 +55,11 @@ class StorageUse:
 
 
 def storage_use_for_user(*, user_id) -> StorageUse:
-    """What the user's tracks take in storage (every asset), against their quota."""
-    used = Asset.objects.filter(track__owner_id=user_id).aggregate(total=Sum("size_bytes"))
-    return StorageUse(used_bytes=used["total"] or 0, quota_bytes=settings.JAM_USER_QUOTA_BYTES)
+    """What the user's tracks take in storage (every asset), and the room held for stems
+    still to come, against their quota."""
+    stored = Asset.objects.filter(track__owner_id=user_id).aggregate(total=Sum("size_bytes"))
+    held = Track.objects.filter(owner_id=user_id).aggregate(total=Sum("reserved_bytes"))
+    return StorageUse(
+        used_bytes=(stored["total"] or 0) + (held["total"] or 0),
+        quota_bytes=settings.JAM_USER_QUOTA_BYTES,
+    )

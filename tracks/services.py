@@ -89,7 +89,8 @@ def track_upload(
     except audio_engine.AudioError as exc:
         raise TrackUploadError(f"We could not read that file as audio: {exc}") from exc
 
-    needed = _storage_needed(upload.size, info)
+    stems = _stems_estimate(info)
+    needed = upload.size + stems
     track_quota_check(owner_id=owner.pk, needed_bytes=needed)  # early: before storing
 
     track_id = uuid.uuid4()
@@ -114,6 +115,7 @@ def track_upload(
                 channels=info.channels,
                 container=info.container[:16],
                 codec=info.codec[:24],
+                reserved_bytes=stems,
             )
             Asset.objects.create(
                 track=track, kind=Asset.Kind.ORIGINAL, name=stored_name, size_bytes=upload.size
@@ -130,23 +132,31 @@ def track_upload(
     return track
 
 
-def _storage_needed(upload_bytes: int, info) -> int:
-    """The upload plus what its separation will store: one WAV per stem (16-bit stereo at
-    the song's rate; waveform pictures are small)."""
-    stem_bytes = int(info.duration_s * info.sample_rate) * 2 * 2
-    return upload_bytes + len(audio_engine.STEMS) * stem_bytes
+def _stems_estimate(info) -> int:
+    """What a separation of this song will store: one WAV per stem, at the song's rate and
+    channel count, 24-bit for finer than 16-bit input (as the engine writes them; the
+    waveform pictures are small)."""
+    sample_bytes = 3 if audio_engine.output_subtype(info) == "PCM_24" else 2
+    frames = int(info.duration_s * info.sample_rate)
+    return len(audio_engine.STEMS) * frames * info.channels * sample_bytes
 
 
 def track_quota_check(*, owner_id, needed_bytes: int) -> None:
     """TrackUploadError when the owner's storage quota cannot take ``needed_bytes`` more."""
     use = storage_use_for_user(user_id=owner_id)
-    if use.quota_bytes and use.used_bytes + needed_bytes > use.quota_bytes:
+    if not use.quota_bytes or use.used_bytes + needed_bytes <= use.quota_bytes:
+        return
+    need, quota = filesizeformat(needed_bytes), filesizeformat(use.quota_bytes)
+    if needed_bytes > use.quota_bytes:
         raise TrackUploadError(
-            f"Your library is full: this song and its jam track need about "
-            f"{filesizeformat(needed_bytes)}, and you have "
-            f"{filesizeformat(max(0, use.quota_bytes - use.used_bytes))} of your "
-            f"{filesizeformat(use.quota_bytes)} left. Delete some tracks to make room."
+            f"That song is too big for your storage: with its jam track it needs about "
+            f"{need}, and your whole library may hold {quota}."
         )
+    raise TrackUploadError(
+        f"Your library is full: this song and its jam track need about {need}, and you have "
+        f"{filesizeformat(max(0, use.quota_bytes - use.used_bytes))} of your {quota} left. "
+        "Delete some tracks to make room."
+    )
 
 
 def track_rename(*, track: Track, title: str) -> Track:
@@ -275,6 +285,7 @@ def track_record_outputs(*, track_id, job_id: int | None, outputs: list[StoredOu
     old_names = list(replaced.values_list("name", flat=True))
     replaced.delete()
     _file_deletions_record(old_names)
+    Track.objects.filter(id=track_id).update(reserved_bytes=0)  # the stems are here now
     Asset.objects.bulk_create(
         Asset(
             track_id=track_id,

@@ -6,7 +6,16 @@ arguments, so ``manage.py separate``, the platform's worker and ``bench/separati
 the same code.
 """
 
-from .audio import NO_LIMITS, AudioInfo, Limits, format_label, probe, read_header, waveform_peaks
+from .audio import (
+    NO_LIMITS,
+    AudioInfo,
+    Limits,
+    format_label,
+    output_subtype,
+    probe,
+    read_header,
+    waveform_peaks,
+)
 from .dsp import FULL_BAND, SPLEETER_2STEMS, BandPlan
 from .errors import AudioError, AudioLimitError, EngineError, ModelError
 from .separator import Engine, SeparationResult, get_engine
@@ -33,6 +42,7 @@ __all__ = [
     "format_label",
     "get_engine",
     "get_stem",
+    "output_subtype",
     "probe",
     "read_header",
     "waveform_peaks",

@@ -34,7 +34,7 @@ def web_command(host: str, port: int) -> list[str]:
         "--port",
         str(port),
         "--ws",
-        "websockets",
+        "websockets-sansio",
         "--lifespan",
         "off",
         "--timeout-graceful-shutdown",

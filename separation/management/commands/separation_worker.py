@@ -76,10 +76,11 @@ class Command(BaseCommand):
         logger.info("Worker %s stopped after %d job(s)", worker_id, processed)
 
     def housekeeping(self) -> None:
-        """What any live worker does for the dead: take back their jobs, and retry the file
-        deletions storage refused earlier."""
+        """What any live worker does for the dead: take back their jobs, retry the file
+        deletions storage refused earlier, and sweep dead workers' scratch folders."""
         job_recover_orphans()
         track_retry_file_deletions()
+        scratch_sweep()  # a worker beside this one may have died since
 
     def on_signal(self, signum, frame):
         logger.info("Worker got signal %s; stopping after the current step", signum)
