@@ -21,7 +21,9 @@ from tracks.selectors import storage_use_for_user
 
 logger = logging.getLogger(__name__)
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_CHARS = re.compile(
+    r"[\x00-\x1f\x7f\x85\u2028\u2029]"
+)  # C0, DEL, NEL, line/para separators
 
 
 class TrackUploadError(ValueError):

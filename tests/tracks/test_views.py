@@ -207,7 +207,8 @@ def test_a_refetched_row_returns_to_the_library_page_it_sits_on(alice_client, al
 def test_a_rename_drops_control_characters_as_an_upload_does(alice_client, alice, tmp_path):
     track = make_track(owner=alice, tmp_path=tmp_path)
     response = alice_client.post(
-        reverse("tracks:rename", args=[track.id]), {"title": "Line one\r\nSet-Cookie: x\x1b\x7f"}
+        reverse("tracks:rename", args=[track.id]),
+        {"title": "Line one\r\nSet-Cookie: x\x1b\x7f\u2028\x85"},
     )
     assert response.status_code == 302
     track.refresh_from_db()
