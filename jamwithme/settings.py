@@ -262,6 +262,8 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "JamWithMe <noreply@localhost>")
+# A mail server that hangs must not hold a request (and its database transaction) for long.
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10, minimum=1)
 # The site's address as people reach it, for links in e-mails sent outside a request
 # (band invitations).
 JAM_SITE_URL = env_url("JAM_SITE_URL", "http://127.0.0.1:8000")

@@ -1,11 +1,40 @@
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html
 
+from audit.actions import with_reason
 from audit.services import audit_record
 from separation.models import SeparationJob
 from separation.services.dispatch import job_cancel, job_retry
 from tracks.access import is_moderator
+
+
+def _audited(job, by, reason: str, action: str, change, refused: str) -> None:
+    """Change the job and record it in the audit log, in one transaction; refuse (ValueError)
+    a job the change does not apply to."""
+    with transaction.atomic():
+        if not change():
+            raise ValueError(f"left as it was: {refused}")
+        audit_record(
+            actor=by,
+            action=action,
+            target_type="job",
+            target_id=job.id,
+            target_label=str(job),
+            reason=reason,
+        )
+
+
+def _retry(job, by, reason):
+    def retry():
+        return job_retry(job=job, owner_limit=False)
+
+    _audited(job, by, reason, "job.retry", retry, "not failed or cancelled")
+
+
+def _cancel(job, by, reason):
+    _audited(job, by, reason, "job.cancel", lambda: job_cancel(job=job), "not queued")
 
 
 @admin.register(SeparationJob)
@@ -28,7 +57,6 @@ class SeparationJobAdmin(admin.ModelAdmin):
         "finished_at",
         "updated_at",
     )
-    actions = ("retry_jobs", "cancel_jobs")
 
     @admin.display(ordering="track__owner__username")
     def owner(self, job):
@@ -52,37 +80,15 @@ class SeparationJobAdmin(admin.ModelAdmin):
         """Acting on someone's job is moderation: the one access rule says who moderates."""
         return is_moderator(request.user)
 
-    @admin.action(description="Retry selected failed or cancelled jobs", permissions=("moderate",))
-    def retry_jobs(self, request, queryset):
-        count = sum(
-            self._audited(request, job, "job.retry")
-            for job in queryset
-            if job_retry(job=job, owner_limit=False)
-        )
-        self._report(request, count, len(queryset), "queued again", "failed or cancelled")
+    def has_view_permission(self, request, obj=None):
+        return is_moderator(request.user) or super().has_view_permission(request, obj)
 
-    @admin.action(description="Cancel selected queued jobs", permissions=("moderate",))
-    def cancel_jobs(self, request, queryset):
-        count = sum(
-            self._audited(request, job, "job.cancel") for job in queryset if job_cancel(job=job)
-        )
-        self._report(request, count, len(queryset), "cancelled", "queued")
+    def has_module_permission(self, request):
+        return is_moderator(request.user) or super().has_module_permission(request)
 
-    def _audited(self, request, job, action: str) -> int:
-        audit_record(
-            actor=request.user,
-            action=action,
-            target_type="job",
-            target_id=job.id,
-            target_label=str(job),
-        )
-        return 1
-
-    def _report(self, request, count: int, chosen: int, done: str, needed: str) -> None:
-        if count:
-            self.message_user(request, f"{count} job(s) {done}.", messages.SUCCESS)
-        if count < chosen:
-            skipped = chosen - count
-            self.message_user(
-                request, f"{skipped} job(s) left as they were: not {needed}.", messages.WARNING
-            )
+    actions = (
+        with_reason(
+            description="Retry the selected failed or cancelled jobs", verb="Retry", apply=_retry
+        ),
+        with_reason(description="Cancel the selected queued jobs", verb="Cancel", apply=_cancel),
+    )

@@ -28,7 +28,7 @@ class JobEvent(Event):
 def event_from_job(job: SeparationJob) -> JobEvent:
     track = job.track
     if job.status == SeparationJob.Status.DONE:
-        kind, message = DONE, f"“{track.title}” is ready: your jam track is in the library."
+        kind, message = DONE, f"The jam track of “{track.title}” is ready."
     elif job.status == SeparationJob.Status.FAILED:
         kind, message = FAILED, f"“{track.title}” failed: {job.error}"
     else:

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from bands.selectors import member_ids
 from separation.engine import JAM_TRACK
-from tracks.models import ShareLink, Track
+from tracks.models import ShareLink, Track, TrackShare
 
 MODERATE_PERMISSION = "tracks.moderate_track"
 
@@ -83,7 +83,11 @@ def is_shareable(track: Track) -> bool:
     return not track.is_hidden and track.owner.is_active
 
 
-def track_access(user: AbstractBaseUser | AnonymousUser, track: Track) -> Access:
+def track_access(
+    user: AbstractBaseUser | AnonymousUser, track: Track, *, in_shared_band: bool | None = None
+) -> Access:
+    """``in_shared_band``: whether the user is in a band the track is shared with, when the
+    caller already knows (`track_access_many`); else it is looked up."""
     if not user.is_authenticated or not user.is_active:
         return Access.NONE
     if track.owner_id == user.pk:
@@ -92,9 +96,25 @@ def track_access(user: AbstractBaseUser | AnonymousUser, track: Track) -> Access
         return Access.MODERATE
     if not is_shareable(track):
         return Access.NONE
-    if track.shares.filter(band__memberships__user_id=user.pk).exists():
-        return _shared_access(track)
-    return Access.NONE
+    if in_shared_band is None:
+        in_shared_band = track.shares.filter(band__memberships__user_id=user.pk).exists()
+    return _shared_access(track) if in_shared_band else Access.NONE
+
+
+def track_access_many(
+    user: AbstractBaseUser | AnonymousUser, tracks: list[Track]
+) -> list[tuple[Track, Access]]:
+    """`track_access` for a page of tracks in one query, not one per track."""
+    shared = set()
+    if user.is_authenticated and tracks:
+        shared = set(
+            TrackShare.objects.filter(
+                track__in=tracks, band__memberships__user_id=user.pk
+            ).values_list("track_id", flat=True)
+        )
+    return [
+        (track, track_access(user, track, in_shared_band=track.id in shared)) for track in tracks
+    ]
 
 
 def link_access(link: ShareLink) -> Access:

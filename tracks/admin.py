@@ -8,7 +8,6 @@ from audit.actions import with_reason
 from tracks.access import is_moderator, track_access
 from tracks.models import Asset, FileDeletion, Report, Track, TrackShare
 from tracks.moderation import (
-    ModerationError,
     report_dismiss,
     track_hide,
     track_remove,
@@ -17,14 +16,10 @@ from tracks.moderation import (
 
 
 def _hide(track, by, reason):
-    if track.is_hidden:
-        raise ModerationError("already hidden")
-    track_hide(track=track, by=by, reason=reason)
+    track_hide(track=track, by=by, reason=reason)  # refuses a track already hidden
 
 
 def _unhide(track, by, reason):
-    if not track.is_hidden:
-        raise ModerationError("not hidden")
     track_unhide(track=track, by=by, reason=reason)
 
 
@@ -246,9 +241,7 @@ def _remove_reported(report, by, reason):
 
 
 def _dismiss(report, by, reason):
-    if not report.is_open:
-        raise ModerationError("already resolved")
-    report_dismiss(report=report, by=by, reason=reason)
+    report_dismiss(report=report, by=by, reason=reason)  # refuses one already resolved
 
 
 @admin.register(Report)

@@ -6,11 +6,19 @@ class TracksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from bands.models import Membership
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import post_save, pre_delete
+
+        from bands.models import Band, Membership
         from bands.signals import membership_ended
         from notifications.events import register_event_check
+        from tracks import sharing
         from tracks.access import may_hear_event
-        from tracks.sharing import on_membership_ended
 
         register_event_check(may_hear_event)
-        membership_ended.connect(on_membership_ended, sender=Membership, dispatch_uid="tracks")
+        # Whoever loses a track is told at once (open pages stop playing it).
+        membership_ended.connect(
+            sharing.on_membership_ended, sender=Membership, dispatch_uid="tracks"
+        )
+        pre_delete.connect(sharing.on_band_deleted, sender=Band, dispatch_uid="tracks")
+        post_save.connect(sharing.on_user_saved, sender=get_user_model(), dispatch_uid="tracks")

@@ -54,7 +54,11 @@ def track_hide(*, track: Track, by: AbstractBaseUser, reason: str) -> None:
     reason = _need_reason(reason)
     before = set(track_audience(track))
     with transaction.atomic():
-        Track.objects.filter(pk=track.pk).update(hidden_at=timezone.now(), hidden_reason=reason)
+        hidden = Track.objects.filter(pk=track.pk, hidden_at=None).update(
+            hidden_at=timezone.now(), hidden_reason=reason
+        )
+        if not hidden:
+            raise ModerationError("already hidden")  # by someone else, or a second report
         _resolve_reports(track, by, Report.Resolution.HIDDEN)
         audit_record(
             actor=by,
@@ -76,7 +80,9 @@ def track_hide(*, track: Track, by: AbstractBaseUser, reason: str) -> None:
 def track_unhide(*, track: Track, by: AbstractBaseUser, reason: str) -> None:
     reason = _need_reason(reason)
     with transaction.atomic():
-        Track.objects.filter(pk=track.pk).update(hidden_at=None, hidden_reason="")
+        shown = Track.objects.filter(pk=track.pk).exclude(hidden_at=None)
+        if not shown.update(hidden_at=None, hidden_reason=""):
+            raise ModerationError("not hidden")
         audit_record(
             actor=by,
             action="track.unhide",
@@ -90,34 +96,26 @@ def track_unhide(*, track: Track, by: AbstractBaseUser, reason: str) -> None:
 def track_remove(*, track: Track, by: AbstractBaseUser, reason: str) -> TrackDeletion:
     """Delete a track (and its files) as a moderator, with the reason on record."""
     reason = _need_reason(reason)
-    audience = set(track_audience(track))
-    track_id, title, owner_id = track.pk, track.title, track.owner_id
     with transaction.atomic():
         audit_record(
             actor=by,
             action="track.remove",
             target_type="track",
-            target_id=track_id,
-            target_label=f"{title} (by {track.owner.get_username()})",
+            target_id=track.pk,
+            target_label=f"{track.title} (by {track.owner.get_username()})",
             reason=reason,
         )
-        deletion = track_delete(track=track)
-    transaction.on_commit(
-        lambda: track_revoked_publish(
-            track_id=track_id,
-            user_ids=audience - {owner_id},
-            message=f"“{title}” is no longer available.",
-        )
-    )
-    return deletion
+        return track_delete(track=track)  # it tells the listeners
 
 
 def report_dismiss(*, report: Report, by: AbstractBaseUser, reason: str) -> None:
     reason = _need_reason(reason)
     with transaction.atomic():
-        Report.objects.filter(pk=report.pk, resolved_at=None).update(
+        dismissed = Report.objects.filter(pk=report.pk, resolved_at=None).update(
             resolved_at=timezone.now(), resolved_by=by, resolution=Report.Resolution.DISMISSED
         )
+        if not dismissed:
+            raise ModerationError("already resolved")
         audit_record(
             actor=by,
             action="report.dismiss",

@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from separation import engine as audio_engine
 from tracks import files
+from tracks.access import track_audience
+from tracks.events import track_revoked_publish
 from tracks.models import ORIGINAL_PART, Asset, FileDeletion, Track
 from tracks.selectors import storage_use_for_user
 
@@ -183,12 +185,19 @@ def track_delete(*, track: Track) -> TrackDeletion:
     outcome = TrackDeletion(title=track.title)
     # The folder too: it also holds anything a run stored meanwhile, recorded or not.
     names = [*track.stored_names, files.folder_marker(track.id)]
+    listeners = set(track_audience(track)) - {track.owner_id}
+    track_id = track.id
     with transaction.atomic():
         track.delete()
         _file_deletions_record(names)
 
     def delete_files() -> None:
         outcome.files_left = len(_file_deletions_attempt(names))
+        track_revoked_publish(
+            track_id=track_id,
+            user_ids=listeners,
+            message=f"“{outcome.title}” is no longer available.",
+        )
 
     transaction.on_commit(delete_files)  # at once, unless the caller holds a transaction
     logger.info("Track %s deleted", outcome.title)

@@ -26,7 +26,9 @@ class SharingError(ValueError):
 
 
 def _publish_access_changes(track: Track, before: set[int], shared_bands: dict) -> None:
-    track.refresh_from_db()
+    track = Track.objects.select_related("owner").filter(pk=track.pk).first()
+    if track is None:
+        return  # deleted before this ran: its deletion told the listeners
     after = set(track_audience(track))
     gained = after - before - {track.owner_id}
     for band, members in shared_bands.items():
@@ -124,16 +126,49 @@ def share_link_find(token: str) -> ShareLink | None:
     )
 
 
+def _tell_who_lost_it(track_ids_and_users: list[tuple], message: str) -> None:
+    """After commit: for each (track id, title, users who could hear it), tell those who can
+    no longer hear it (another band may still share it with them)."""
+    User = get_user_model()
+    for track_id, title, user_ids in track_ids_and_users:
+        track = Track.objects.select_related("owner").filter(id=track_id).first()
+        users = User.objects.filter(pk__in=user_ids)
+        lost = {u.pk for u in users if track is None or not track_access(u, track).can_listen}
+        track_revoked_publish(track_id=track_id, user_ids=lost, message=message.format(title))
+
+
 def on_membership_ended(sender, *, band_id, user_id, **kwargs) -> None:
-    """Someone left a band or was removed (bands' `membership_ended`, after commit): tell
-    their open pages about every track of the band they can no longer hear."""
-    user = get_user_model().objects.filter(pk=user_id).first()
-    if user is None:
+    """Someone left a band or was removed (bands' `membership_ended`, after commit). Their
+    own tracks stop being shared with that band, and everyone who loses a track by it —
+    they themselves, or the bandmates who heard their tracks — is told at once."""
+    band_members = member_ids(band_ids=[band_id])
+    theirs = list(TrackShare.objects.filter(band_id=band_id, track__owner_id=user_id))
+    lost = [(share.track_id, share.track.title, band_members) for share in theirs]
+    TrackShare.objects.filter(pk__in=[share.pk for share in theirs]).delete()
+    others = Track.objects.filter(shares__band_id=band_id).exclude(owner_id=user_id)
+    lost += [(track.id, track.title, {user_id}) for track in others]
+    _tell_who_lost_it(lost, "“{}” is no longer shared with you.")
+
+
+def on_band_deleted(sender, instance, **kwargs) -> None:
+    """A band is about to be deleted (with its shares): once that commits, tell its members
+    which tracks they no longer hear."""
+    members = member_ids(band_ids=[instance.pk])
+    lost = [
+        (track.id, track.title, members - {track.owner_id})
+        for track in Track.objects.filter(shares__band_id=instance.pk)
+    ]
+    transaction.on_commit(lambda: _tell_who_lost_it(lost, "“{}” is no longer shared with you."))
+
+
+def on_user_saved(sender, instance, created, **kwargs) -> None:
+    """An account was deactivated (suspended): the bandmates who heard its tracks lose them
+    now (the access rule gives nothing to an inactive owner's tracks); tell their pages."""
+    if created or instance.is_active:
         return
-    for track in Track.objects.filter(shares__band_id=band_id).select_related("owner"):
-        if not track_access(user, track).can_listen:
-            track_revoked_publish(
-                track_id=track.id,
-                user_ids={user_id},
-                message=f"“{track.title}” is no longer shared with you.",
-            )
+    lost = []
+    for track in Track.objects.filter(owner_id=instance.pk, shares__isnull=False).distinct():
+        band_ids = track.shares.values_list("band_id", flat=True)
+        lost.append((track.id, track.title, member_ids(band_ids=band_ids) - {instance.pk}))
+    if lost:
+        transaction.on_commit(lambda: _tell_who_lost_it(lost, "“{}” is no longer available."))

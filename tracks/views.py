@@ -18,6 +18,7 @@ from tracks.access import (
     get_track_or_404,
     link_access,
     track_access,
+    track_access_many,
 )
 from tracks.forms import RenameForm, ReportForm
 from tracks.media import safe_download_name, stored_file_response
@@ -46,7 +47,7 @@ from tracks.sharing import (
 def _library_page(request, tracks, **context):
     query = request.GET.get("q", "").strip()[:200]
     page = Paginator(tracks(query), settings.JAM_TRACKS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = [(track, track_access(request.user, track)) for track in page.object_list]
+    rows = track_access_many(request.user, list(page.object_list))
     return render(
         request, "tracks/library.html", {"page": page, "rows": rows, "query": query, **context}
     )
@@ -105,9 +106,8 @@ def _detail_context(track: Track, access, rename_form=None) -> dict:
         context["bands"] = [
             (band, band.id in shared_with) for band in bands_of(user_id=track.owner_id)
         ]
-        context["links"] = [
-            (link, link_access(link)) for link in track.share_links.filter(revoked_at=None)
-        ]
+        links = track.share_links.filter(revoked_at=None).select_related("track__owner")
+        context["links"] = [(link, link_access(link)) for link in links]
         context["link_lifetimes"] = LINK_LIFETIMES_DAYS
     if access.can_report:
         context["report_form"] = ReportForm()
@@ -206,10 +206,14 @@ def share_bulk(request):
     if not tracks:
         messages.error(request, "Tick the tracks you want to share.")
         return redirect("tracks:library")
+    band_ids = _uuids(request, "band")
+    if not band_ids:
+        messages.error(request, "Choose a band.")
+        return redirect("tracks:library")
     try:
-        count = track_share_many(tracks=tracks, by=request.user, band_id=request.POST.get("band"))
-    except (SharingError, ValueError) as exc:
-        messages.error(request, str(exc) if isinstance(exc, SharingError) else "Choose a band.")
+        count = track_share_many(tracks=tracks, by=request.user, band_id=band_ids[0])
+    except SharingError as exc:
+        messages.error(request, str(exc))
     else:
         messages.success(request, f"Shared {count} track{'s' if count != 1 else ''}.")
     return redirect("tracks:library")

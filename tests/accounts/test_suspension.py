@@ -53,8 +53,9 @@ def test_a_suspended_user_is_told_so_plainly_but_only_with_the_right_password(
     assert "_auth_user_id" not in client.session
 
 
-def test_the_admin_login_tells_a_suspended_user_too(client, moderator, password, staff):
-    user_suspend(user=staff, by=moderator, reason="Abuse.")
+def test_the_admin_login_tells_a_suspended_user_too(client, password, staff):
+    root = User.objects.create_superuser("root", "root@example.com", "x-long-pass-123")
+    user_suspend(user=staff, by=root, reason="Abuse.")  # only a superuser suspends staff
     page = client.post(
         reverse("admin:login"), {"username": "stan", "password": password}
     ).content.decode()
@@ -95,3 +96,23 @@ def test_moderators_see_tracks_and_storage_per_user(moderator_client, alice, tmp
     make_track(owner=alice, tmp_path=tmp_path)
     page = moderator_client.get(reverse("admin:auth_user_changelist")).content.decode()
     assert "Storage used" in page and "Quota" in page
+
+
+def test_a_moderator_cannot_suspend_a_superuser_or_other_staff(moderator_client, staff, db):
+    root = User.objects.create_superuser("root", "root@example.com", "x-long-pass-123")
+    moderator_client.post(
+        reverse("admin:auth_user_changelist"),
+        {"action": "suspend", "_selected_action": [root.pk, staff.pk], "apply": "1", "reason": "x"},
+    )
+    assert User.objects.get(pk=root.pk).is_active and User.objects.get(pk=staff.pk).is_active
+    assert not AuditEntry.objects.exists()
+
+
+def test_reinstating_needs_a_suspension_not_just_an_inactive_account(moderator_client, db):
+    former = User.objects.create_user("former", "f@example.com", "x-long-pass-123")
+    User.objects.filter(pk=former.pk).update(is_active=False)  # closed by a superuser
+    moderator_client.post(
+        reverse("admin:auth_user_changelist"),
+        {"action": "reinstate", "_selected_action": [former.pk], "apply": "1", "reason": "hi"},
+    )
+    assert not User.objects.get(pk=former.pk).is_active

@@ -148,7 +148,7 @@ async def test_the_worker_publishes_progress_and_completion_to_the_owner(
         }
         assert events[-1]["progress"] == 100
         assert events[-1]["status_label"] == "Done"
-        assert events[-1]["message"] == "“Alice's song” is ready: your jam track is in the library."
+        assert events[-1]["message"] == "The jam track of “Alice's song” is ready."
         assert await bob_socket.receive_nothing(timeout=0.3)
     finally:
         await alice_socket.disconnect()

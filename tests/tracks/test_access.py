@@ -14,6 +14,8 @@ moderator   mona: sees, plays and downloads any track; cannot rename, delete, sh
             retry or cancel someone else's (403: she may see it)
 """
 
+from datetime import timedelta
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
@@ -21,12 +23,13 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from bands.models import Membership
 from jamwithme.asgi import application
 from separation.events import job_publish
 from tests.factories import make_band, make_track
-from tracks.models import Report
+from tracks.models import Report, ShareLink, Track
 from tracks.sharing import share_link_create, share_link_revoke, track_share
 
 OK, REDIRECT, FORBIDDEN, HIDDEN, LOG_IN = 200, 302, 403, 404, "log in"
@@ -272,6 +275,74 @@ async def test_no_socket_opens_for_someone_not_logged_in(people, track, who):
     connected, _ = await communicator.connect()
     assert not connected
     await communicator.disconnect()
+
+
+# --- The same track in other states -------------------------------------------------------
+PARTS = [
+    ("audio", "original"),
+    ("audio", "instrumental"),
+    ("audio", "vocals"),
+    ("download", "instrumental"),
+    ("download", "vocals"),
+    ("waveform", "original"),
+    ("waveform", "instrumental"),
+]
+
+
+def test_with_the_vocals_allowed_bandmates_and_links_hear_every_part(clients, track, people):
+    track_share(
+        track=track,
+        by=people["owner"],
+        band_ids=list(track.shares.values_list("band_id", flat=True)),
+        share_vocals=True,
+    )
+    _, token = share_link_create(track=track, by=people["owner"], expires_in_days=None)
+    for what, part in PARTS:
+        for who in ("bandmate", "band_admin"):
+            response = call(clients[who], "get", reverse(f"tracks:{what}", args=[track.id, part]))
+            check(response, OK)
+        link_url = reverse(f"tracks:link_{what}", args=[token, part])
+        check(call(clients["anonymous"], "get", link_url), OK)
+
+
+@pytest.mark.parametrize("state", ["hidden", "owner suspended"])
+def test_a_hidden_track_or_a_suspended_owner_leaves_only_moderators(clients, track, people, state):
+    _, token = share_link_create(track=track, by=people["owner"], expires_in_days=None)
+    if state == "hidden":
+        Track.objects.filter(pk=track.pk).update(hidden_at=timezone.now())
+    else:
+        User.objects.filter(pk=people["owner"].pk).update(is_active=False)
+    for what, part in PARTS:
+        url = reverse(f"tracks:{what}", args=[track.id, part])
+        for who in ("bandmate", "band_admin"):
+            check(call(clients[who], "get", url), HIDDEN)
+        check(call(clients["moderator"], "get", url), OK)
+        check(
+            call(clients["anonymous"], "get", reverse(f"tracks:link_{what}", args=[token, part])),
+            HIDDEN,
+        )
+    for name in ("tracks:detail", "tracks:row", "tracks:panel"):
+        check(call(clients["bandmate"], "get", reverse(name, args=[track.id])), HIDDEN)
+    shared = clients["bandmate"].get(reverse("tracks:shared")).content.decode()
+    assert str(track.id) not in shared
+
+
+def test_an_expired_link_opens_nothing(clients, track, people):
+    link, token = share_link_create(track=track, by=people["owner"], expires_in_days=1)
+    ShareLink.objects.filter(pk=link.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    for what, part in PARTS:
+        url = reverse(f"tracks:link_{what}", args=[token, part])
+        check(call(clients["anonymous"], "get", url), HIDDEN)
+
+
+def test_the_moderator_permission_without_staff_status_gives_nothing(clients, track, people):
+    from django.contrib.auth.models import Permission
+
+    user = people["other"]
+    user.user_permissions.add(Permission.objects.get(codename="moderate_track"))
+    client = Client()
+    client.force_login(User.objects.get(pk=user.pk))
+    check(call(client, "get", reverse("tracks:detail", args=[track.id])), HIDDEN)
 
 
 # --- The rest of the house rules --------------------------------------------------------------

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
+from audit.models import AuditEntry
 from separation.models import SeparationJob
 from separation.services.dispatch import job_cancel
 from tests.factories import make_track
@@ -56,10 +57,12 @@ def test_administrators_can_retry_jobs(admin_client, alice, tmp_path):
     job_cancel(job=job)
     admin_client.post(
         reverse("admin:separation_separationjob_changelist"),
-        {"action": "retry_jobs", "_selected_action": [str(job.id)]},
+        {"action": "retry", "_selected_action": [str(job.id)], "apply": "1", "reason": "Fixed"},
     )
     job.refresh_from_db()
     assert job.status == SeparationJob.Status.QUEUED
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.target_id, entry.reason) == ("job.retry", str(job.id), "Fixed")
 
 
 def test_regular_users_cannot_open_the_admin(alice_client):
@@ -117,24 +120,29 @@ def staff_with(staff, *codenames):
 def test_staff_who_only_view_jobs_cannot_cancel_or_retry_them(staff, alice, tmp_path):
     client = staff_with(staff, "view_separationjob", "change_separationjob")
     job = make_track(owner=alice, tmp_path=tmp_path).job
-    for action in ("cancel_jobs", "retry_jobs"):
+    for action in ("cancel", "retry"):
         client.post(
             reverse("admin:separation_separationjob_changelist"),
-            {"action": action, "_selected_action": [str(job.id)]},
+            {"action": action, "_selected_action": [str(job.id)], "apply": "1", "reason": "x"},
         )
         job.refresh_from_db()
         assert job.status == SeparationJob.Status.QUEUED
 
 
-def test_a_moderator_can_cancel_a_job_from_the_admin(moderator, alice, tmp_path):
-    client = staff_with(moderator, "view_separationjob")
+def test_a_moderator_cancels_a_job_with_a_reason_and_needs_no_other_permission(
+    moderator, alice, tmp_path
+):
+    client = staff_with(moderator)  # only the moderator permission
     job = make_track(owner=alice, tmp_path=tmp_path).job
-    client.post(
-        reverse("admin:separation_separationjob_changelist"),
-        {"action": "cancel_jobs", "_selected_action": [str(job.id)]},
-    )
+    changelist = reverse("admin:separation_separationjob_changelist")
+    selected = {"action": "cancel", "_selected_action": [str(job.id)]}
+    assert "Reason (shown in the audit log" in client.post(changelist, selected).content.decode()
+    job.refresh_from_db()
+    assert job.status == SeparationJob.Status.QUEUED  # nothing yet: the reason page
+    client.post(changelist, {**selected, "apply": "1", "reason": "Duplicate upload"})
     job.refresh_from_db()
     assert job.status == SeparationJob.Status.CANCELLED
+    assert AuditEntry.objects.get().reason == "Duplicate upload"
 
 
 def test_staff_cannot_rename_or_delete_someones_track_in_the_admin(staff, alice, tmp_path):

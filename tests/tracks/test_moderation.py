@@ -149,3 +149,23 @@ def test_the_audit_log_can_be_read_but_never_edited_or_deleted(
         assert client.post(delete, {"post": "yes"}).status_code == 403
     entry.refresh_from_db()
     assert entry.reason == "Checking"
+
+
+def test_hiding_two_reports_of_one_track_hides_it_once(
+    moderator_client, band, bob, password, track
+):
+    from bands.models import Membership
+
+    carol = User.objects.create_user("carol", "c@example.com", password)
+    Membership.objects.create(band=band, user=carol)
+    report_create(track=track, reporter=bob, reason="spam")
+    report_create(track=track, reporter=carol, reason="copyright")
+    act(
+        moderator_client,
+        "tracks_report",
+        "hide",
+        Report.objects.values_list("pk", flat=True),
+        reason="Copyright claim",
+    )
+    assert list(AuditEntry.objects.values_list("action", flat=True)) == ["track.hide"]
+    assert set(Report.objects.values_list("resolution", flat=True)) == {"hidden"}

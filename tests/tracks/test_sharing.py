@@ -168,3 +168,35 @@ def test_a_download_in_progress_stops_when_the_track_is_unshared(
     received += sum(len(chunk) for chunk in chunks)
 
     assert received == 2048 < int(response["Content-Length"])
+
+
+def test_the_shared_library_takes_as_many_queries_for_eight_tracks_as_for_two(
+    alice, bob, band, tmp_path, fake_engine
+):
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(bob)
+
+    def queries_with(count: int) -> int:
+        for n in range(count):
+            shared = make_track(owner=alice, tmp_path=tmp_path, title=f"Song {count}-{n}")
+            track_share(track=shared, by=alice, band_ids=[band.id], share_vocals=False)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("tracks:shared")).status_code == 200
+        return len(captured.captured_queries)
+
+    assert queries_with(2) == queries_with(6)  # 8 tracks on the page the second time
+
+
+def test_bulk_sharing_with_a_band_that_is_no_uuid_is_refused_politely(alice_client, alice, track):
+    from django.urls import reverse
+
+    make_band(owner=alice, name="Solo")
+    response = alice_client.post(
+        reverse("tracks:share_bulk"), {"track": [str(track.id)], "band": "nope"}, follow=True
+    )
+    assert [str(m) for m in response.context["messages"]] == ["Choose a band."]
