@@ -193,7 +193,7 @@ def _invitation_for(*, user, token: str | None, invitation_id: int | None) -> In
         Q(token_hash=invitation_token_hash(token)) if token is not None else Q(pk=invitation_id)
     )
     invitation = (
-        Invitation.objects.select_for_update()
+        Invitation.objects.select_for_update(of=("self",))
         .select_related("band", "invited_by")
         .filter(lookup)
         .first()

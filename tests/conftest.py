@@ -123,3 +123,11 @@ def server(tmp_path):
     from tests.browsing import serve
 
     yield from serve(tmp_path)
+
+
+@pytest.fixture
+def in_memory_layer(settings):
+    """The in-memory channel layer, also in the Redis pass: for tests that read what was
+    published straight from the layer (the Redis transport is tested through the consumer,
+    whose event loop holds the connection)."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -47,7 +47,7 @@ class Ears:
 
 
 @pytest.fixture
-def ears(alice, bob, charlie):
+def ears(in_memory_layer, alice, bob, charlie):
     ears = Ears(alice, bob, charlie)
     yield ears
     async_to_sync(ears.layer.flush)()

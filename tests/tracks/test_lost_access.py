@@ -44,7 +44,7 @@ def track(alice, band, tmp_path, fake_engine):
 
 
 @pytest.fixture
-def inbox():
+def inbox(in_memory_layer):
     """inbox(user) listens to the user's group; .revoked() returns the track ids of the
     tracks.revoked events it got since."""
     layer = get_channel_layer()

@@ -117,7 +117,9 @@ def test_a_share_link_opens_the_jam_track_until_revoked_or_expired(alice, bob, t
 
 
 @pytest.mark.django_db(transaction=True)
-def test_leaving_the_band_tells_the_open_pages_the_track_is_gone(alice, bob, band, track):
+def test_leaving_the_band_tells_the_open_pages_the_track_is_gone(
+    in_memory_layer, alice, bob, band, track
+):
     import asyncio
 
     from asgiref.sync import async_to_sync
