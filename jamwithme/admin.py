@@ -12,7 +12,7 @@ from django.template.defaultfilters import filesizeformat
 from accounts.forms import AdminLoginForm
 from accounts.services import user_reinstate, user_suspend
 from audit.actions import with_reason
-from tracks.access import is_moderator
+from tracks.admin import ModeratorAccess
 
 admin.site.login_form = AdminLoginForm  # a suspended account is told so, not "wrong password"
 admin.site.unregister(User)
@@ -44,7 +44,7 @@ class SuspendedFilter(admin.SimpleListFilter):
 
 
 @admin.register(User)
-class ModeratedUserAdmin(UserAdmin):
+class ModeratedUserAdmin(ModeratorAccess, UserAdmin):
     list_display = (
         "username",
         "email",
@@ -72,15 +72,6 @@ class ModeratedUserAdmin(UserAdmin):
                 storage_total=Sum("tracks__assets__size_bytes"),
             )
         )
-
-    def has_moderate_permission(self, request):
-        return is_moderator(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return is_moderator(request.user) or super().has_view_permission(request, obj)
-
-    def has_module_permission(self, request):
-        return is_moderator(request.user) or super().has_module_permission(request)
 
     @admin.display(description="Suspended")
     def suspended(self, user):

@@ -7,7 +7,7 @@ from audit.actions import with_reason
 from audit.services import audit_record
 from separation.models import SeparationJob
 from separation.services.dispatch import job_cancel, job_retry
-from tracks.access import is_moderator
+from tracks.admin import ModeratorAccess
 
 
 def _audited(job, by, reason: str, action: str, change, refused: str) -> None:
@@ -38,7 +38,9 @@ def _cancel(job, by, reason):
 
 
 @admin.register(SeparationJob)
-class SeparationJobAdmin(admin.ModelAdmin):
+class SeparationJobAdmin(ModeratorAccess, admin.ModelAdmin):
+    """Acting on someone's job is moderation: moderators retry and cancel, with a reason."""
+
     list_display = ("id", "track_link", "owner", "status", "progress", "attempts", "created_at")
     ordering = ("-created_at",)
     list_filter = ("status",)
@@ -75,16 +77,6 @@ class SeparationJobAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # a job goes with its track
-
-    def has_moderate_permission(self, request):
-        """Acting on someone's job is moderation: the one access rule says who moderates."""
-        return is_moderator(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return is_moderator(request.user) or super().has_view_permission(request, obj)
-
-    def has_module_permission(self, request):
-        return is_moderator(request.user) or super().has_module_permission(request)
 
     actions = (
         with_reason(

@@ -27,9 +27,9 @@ def _remove(track, by, reason):
     track_remove(track=track, by=by, reason=reason)
 
 
-class ModeratedAdmin(admin.ModelAdmin):
-    """Moderators (the one access rule's `is_moderator`) see and act; other staff see at
-    most what Django's own permissions give them."""
+class ModeratorAccess:
+    """For a ModelAdmin: moderators (the one access rule's `is_moderator`) see it and may run
+    its "moderate" actions; other staff see at most what Django's own permissions give."""
 
     def has_moderate_permission(self, request):
         return is_moderator(request.user)
@@ -39,6 +39,10 @@ class ModeratedAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return is_moderator(request.user) or super().has_module_permission(request)
+
+
+class ModeratedAdmin(ModeratorAccess, admin.ModelAdmin):
+    pass
 
 
 class HiddenFilter(admin.SimpleListFilter):
