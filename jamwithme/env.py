@@ -91,3 +91,49 @@ def database_from_url(url: str) -> dict:
     raise ImproperlyConfigured(
         f"DATABASE_URL scheme {parts.scheme!r} is not supported (use postgres:// or sqlite:///)"
     )
+
+
+def env_choice(name: str, choices: tuple[str, ...], default: str = "") -> str:
+    """One of ``choices`` (or ``default`` when unset); anything else stops the process."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def s3_storage_from_env(bucket: str) -> dict:
+    """The STORAGES["default"] entry for an S3-compatible bucket (AWS, MinIO, Ceph, R2...),
+    from the environment. Objects stay private; files are served through our views, which
+    check access and then redirect to a URL signed for `JAM_S3_URL_EXPIRE_S` seconds."""
+    endpoint_url = os.environ.get("AWS_S3_ENDPOINT_URL") or None
+    if endpoint_url is not None:
+        endpoint_url = env_url("AWS_S3_ENDPOINT_URL", endpoint_url)
+    access_key = env_str("AWS_S3_ACCESS_KEY_ID")
+    secret_key = env_str("AWS_S3_SECRET_ACCESS_KEY")
+    if bool(access_key) != bool(secret_key):
+        raise ImproperlyConfigured(
+            "Set both AWS_S3_ACCESS_KEY_ID and AWS_S3_SECRET_ACCESS_KEY, or neither "
+            "(then boto3 finds credentials itself: AWS_ACCESS_KEY_ID, an instance role...)"
+        )
+    expire = env_int("JAM_S3_URL_EXPIRE_S", 300, minimum=1)
+    if expire > 3600:
+        raise ImproperlyConfigured(f"JAM_S3_URL_EXPIRE_S must be at most 3600, not {expire}")
+    options = {
+        "bucket_name": bucket,
+        "endpoint_url": endpoint_url,
+        "region_name": env_str("AWS_S3_REGION_NAME") or None,
+        # None lets botocore choose (virtual-hosted on AWS); MinIO and most others want "path".
+        "addressing_style": env_choice("AWS_S3_ADDRESSING_STYLE", ("path", "virtual")) or None,
+        "signature_version": env_choice("AWS_S3_SIGNATURE_VERSION", ("s3v4", "s3"), "s3v4"),
+        "default_acl": "private",
+        "querystring_auth": True,
+        "querystring_expire": expire,
+        "custom_domain": None,  # a public domain would serve unsigned, unchecked URLs
+        "file_overwrite": False,
+    }
+    if access_key:
+        options["access_key"] = access_key
+        options["secret_key"] = secret_key
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}

@@ -18,6 +18,7 @@ from jamwithme.env import (
     env_list,
     env_str,
     env_url,
+    s3_storage_from_env,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -175,17 +176,11 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Set AWS_STORAGE_BUCKET_NAME to keep files in an S3-compatible bucket instead (needed, or a
+# MEDIA_ROOT shared by every machine, when workers run elsewhere; docs/deploy.md).
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
 if AWS_STORAGE_BUCKET_NAME:
-    STORAGES["default"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": AWS_STORAGE_BUCKET_NAME,
-            "default_acl": "private",
-            "querystring_auth": True,
-            "file_overwrite": False,
-        },
-    }
+    STORAGES["default"] = s3_storage_from_env(AWS_STORAGE_BUCKET_NAME)
 
 # --- Uploads: streamed to a temporary file, size enforced while streaming -----------------
 FILE_UPLOAD_HANDLERS = ["tracks.uploads.LimitedTemporaryFileUploadHandler"]

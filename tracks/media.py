@@ -6,6 +6,12 @@ read the whole file into memory. Under WSGI (and Django's test Client) it is a p
 generator. Either closes the file at the end, or when Django closes the response (also
 when the client went away). Any Django storage works: files are opened with
 `default_storage.open`.
+
+On S3-compatible storage we do not stream at all: once the view has checked access, the
+answer is a 302 to a URL signed for a short while (`querystring_expire`, from
+JAM_S3_URL_EXPIRE_S), so the browser reads the bytes, and each Range, from the bucket itself.
+(django-storages' own S3 file would download the whole object for every Range.) The price:
+such a URL keeps working until it expires, also if access is revoked meanwhile.
 """
 
 import re
@@ -17,8 +23,14 @@ from typing import IO
 from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
 from django.core.handlers.asgi import ASGIRequest
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.utils.text import slugify
+from storages.backends.s3 import S3Storage
 
 CONTENT_TYPES = {
     ".wav": "audio/wav",
@@ -166,8 +178,11 @@ def stored_file_response(
     still_allowed: Callable[[], bool] | None = None,
 ) -> HttpResponse:
     """Stream a stored file. Honours one `Range: bytes=a-b`; a download is an attachment.
-    ``still_allowed`` is asked again every few seconds while it streams (see `_Recheck`)."""
+    ``still_allowed`` is asked again every few seconds while it streams (see `_Recheck`).
+    On S3, a redirect to a short-lived signed URL instead (see `signed_redirect`)."""
     content_type = CONTENT_TYPES.get(PurePath(name).suffix.lower(), "application/octet-stream")
+    if isinstance(default_storage, S3Storage):
+        return signed_redirect(name, content_type=content_type, download_name=download_name)
     size = default_storage.size(name)
     byte_range = None
     header = request.headers.get("Range", "")
@@ -198,4 +213,25 @@ def stored_file_response(
         response["Content-Disposition"] = f'attachment; filename="{download_name}"'
     else:
         response["Content-Disposition"] = "inline"
+    return response
+
+
+def signed_redirect(name: str, *, content_type: str, download_name: str | None) -> HttpResponse:
+    """302 to a presigned GET of the object, valid for the storage's `querystring_expire`
+    seconds; the bucket answers Range requests itself. The URL asks the bucket for the same
+    Content-Type and Content-Disposition we would send. Call it only after checking access:
+    whoever holds the URL can read the object until it expires."""
+    disposition = f'attachment; filename="{download_name}"' if download_name else "inline"
+    url = default_storage.url(
+        name,
+        parameters={
+            "ResponseContentType": content_type,
+            "ResponseContentDisposition": disposition,
+            "ResponseCacheControl": "private, max-age=0",
+        },
+    )
+    response = HttpResponseRedirect(url)
+    # Not kept by the browser or any cache: the next play asks us (and our access check) again.
+    response["Cache-Control"] = "private, no-store"
+    response["Referrer-Policy"] = "no-referrer"
     return response
