@@ -1,15 +1,31 @@
-"""Celery app for the scale-out mode (CELERY_BROKER_URL set). Unused in the embedded mode."""
+"""Celery app for the scale-out mode (CELERY_BROKER_URL set). Unused in the embedded mode.
 
+Loaded by every process (`jamwithme/__init__.py`), so the web process sends tasks with this
+configuration: the broker from settings, the `separation` queue. Workers:
+`celery -A jamwithme worker -Q separation --concurrency 1`.
+
+Every worker also sweeps, in a thread of its main process, at start and every
+SEPARATION_SWEEP_EVERY_S: dead workers' jobs are taken back and sent again, queued jobs whose
+message may be lost are sent again, refused file deletions are retried, dead processes'
+scratch folders deleted. Each step is a conditional update or idempotent, so any number of
+workers may sweep at once, and no separate scheduler (beat) has to be run and kept single.
+"""
+
+import logging
 import os
+import threading
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jamwithme.settings")
 
 app = Celery("jamwithme")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+logger = logging.getLogger("separation.worker")
+_stop_sweeping = threading.Event()
 
 
 @worker_process_init.connect
@@ -19,3 +35,45 @@ def _worker_scratch(**kwargs):
 
     scratch_sweep()
     use_process_scratch()
+
+
+@worker_ready.connect
+def _start_sweeping(sender=None, **kwargs):
+    from django.conf import settings
+
+    _worker_scratch()  # the solo pool runs tasks in this process, without a process init
+    _stop_sweeping.clear()
+    thread = threading.Thread(
+        target=_sweep_loop,
+        args=(settings.SEPARATION_SWEEP_EVERY_S,),
+        name="separation-sweep",
+        daemon=True,
+    )
+    thread.start()
+
+
+@worker_shutdown.connect
+def _stop(**kwargs):
+    _stop_sweeping.set()
+
+
+def _sweep_loop(every_s: float) -> None:
+    from django.db import close_old_connections
+
+    from separation.services.dispatch import job_sweep
+    from separation.services.scratch import scratch_sweep
+    from tracks.services import track_retry_file_deletions
+
+    while True:
+        close_old_connections()
+        try:
+            job_sweep()
+            track_retry_file_deletions()
+            scratch_sweep()
+        except Exception:
+            # The database or broker is away for a moment: log it, try again next time.
+            logger.exception("Sweep failed")
+        finally:
+            close_old_connections()
+        if _stop_sweeping.wait(every_s):
+            return

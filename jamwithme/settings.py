@@ -10,6 +10,8 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from jamwithme.env import (
     database_from_url,
     env_bool,
@@ -241,10 +243,53 @@ NOTIFICATIONS_POLL_INTERVAL_S = env_float("NOTIFICATIONS_POLL_INTERVAL_S", 0.75,
 # --- Celery (scale-out mode only; the embedded mode uses the separation_worker command) ----
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
+# A message is acknowledged only once its task has returned, and a worker that dies mid-job
+# (kill -9, the out-of-memory killer) leaves it to be delivered again, not acknowledged.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One song at a time per process: a worker never holds messages another one could run.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Every task goes to a named queue: nothing is sent to Celery's default `celery` queue, which
+# no documented worker consumes.
+CELERY_TASK_DEFAULT_QUEUE = "separation"
 CELERY_TASK_ROUTES = {"separation.tasks.*": {"queue": "separation"}}
+CELERY_TASK_CREATE_MISSING_QUEUES = True
+# Time limits per job (prefork pool only; the solo pool cannot enforce them). The soft one
+# fails the job with a reason the owner can read; the hard one kills the pool process.
+SEPARATION_SOFT_TIME_LIMIT_S = env_int("SEPARATION_SOFT_TIME_LIMIT_S", 1800, minimum=10)
+SEPARATION_HARD_TIME_LIMIT_S = env_int(
+    "SEPARATION_HARD_TIME_LIMIT_S", SEPARATION_SOFT_TIME_LIMIT_S + 60, minimum=11
+)
+if SEPARATION_HARD_TIME_LIMIT_S <= SEPARATION_SOFT_TIME_LIMIT_S:
+    raise ImproperlyConfigured(
+        "SEPARATION_HARD_TIME_LIMIT_S must be above SEPARATION_SOFT_TIME_LIMIT_S"
+    )
+CELERY_TASK_SOFT_TIME_LIMIT = SEPARATION_SOFT_TIME_LIMIT_S
+CELERY_TASK_TIME_LIMIT = SEPARATION_HARD_TIME_LIMIT_S
+# Redis (and SQS) hand an unacknowledged message to another worker after this long: above the
+# longest job, else a healthy long job would run twice (the second claim would find it taken).
+CELERY_BROKER_VISIBILITY_TIMEOUT_S = env_int(
+    "CELERY_BROKER_VISIBILITY_TIMEOUT_S", SEPARATION_HARD_TIME_LIMIT_S + 600, minimum=60
+)
+if CELERY_BROKER_VISIBILITY_TIMEOUT_S <= SEPARATION_HARD_TIME_LIMIT_S:
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_VISIBILITY_TIMEOUT_S must be above SEPARATION_HARD_TIME_LIMIT_S"
+    )
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT_S}
+# A broker that is down must not hang an upload: the row stays queued and the sweep sends it.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0, minimum=0.1)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 SEPARATION_DISPATCH = "celery" if CELERY_BROKER_URL else "embedded"
+# Every Celery worker sweeps every SEPARATION_SWEEP_EVERY_S: dead workers' jobs are queued and
+# sent again, and a queued job whose message may be lost (the broker was down at the upload,
+# or lost its queue) is sent again once it has waited SEPARATION_REDISPATCH_AFTER_S since the
+# last send. A duplicate message is harmless: the claim is a conditional update.
+SEPARATION_SWEEP_EVERY_S = env_float("SEPARATION_SWEEP_EVERY_S", 30, minimum=0.5)
+SEPARATION_REDISPATCH_AFTER_S = env_float("SEPARATION_REDISPATCH_AFTER_S", 600, minimum=1)
+# Tests only: the dotted path of a callable that returns the engine workers use (a fake, so a
+# real Celery worker runs without the model). Empty: the real engine.
+SEPARATION_ENGINE_FACTORY = env_str("SEPARATION_ENGINE_FACTORY")
 
 # --- E-mail -------------------------------------------------------------------------------
 EMAIL_HOST = env_str("EMAIL_HOST")

@@ -33,6 +33,9 @@ class SeparationJob(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     claimed_by = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Scale-out mode: when the job was last sent to the broker (None: never, e.g. the broker
+    # was down at the upload). The sweep sends a queued job again once this is old enough.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -17,6 +17,19 @@ def short_lived_connections():
     connections.settings["default"]["CONN_MAX_AGE"] = 0
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(request, django_db_modify_db_settings_parallel_suffix):
+    """With the `celery` tests in the run, the SQLite test database is a file (not memory),
+    so the Celery worker processes they start share it with the test."""
+    from django.conf import settings
+
+    default = settings.DATABASES["default"]
+    wanted = any(item.get_closest_marker("celery") for item in request.session.items)
+    if wanted and default["ENGINE"] == "django.db.backends.sqlite3":
+        folder = request.getfixturevalue("tmp_path_factory").mktemp("database")
+        default.setdefault("TEST", {})["NAME"] = str(folder / "db.sqlite3")
+
+
 @pytest.fixture(autouse=True)
 def own_scratch(settings, tmp_path, monkeypatch):
     """Workers run in tests work under the test's folder, and a worker that points this

@@ -107,3 +107,19 @@ class RefusingStorage(FileSystemStorage):
         if type(self).refuse_delete:
             raise PermissionError(13, "Permission denied", name)
         return super().delete(name)
+
+
+def worker_engine():
+    """SEPARATION_ENGINE_FACTORY for the real Celery workers the tests start: a FakeEngine.
+    With FAKE_ENGINE_HOLD set to a path, it touches that file halfway through a song and
+    stops there (the test then kills the worker mid-job)."""
+    import os
+
+    hold = os.environ.get("FAKE_ENGINE_HOLD")
+
+    def halfway(fraction):
+        if hold and fraction >= 0.5:
+            Path(hold).touch()
+            time.sleep(600)
+
+    return FakeEngine(on_progress=halfway)

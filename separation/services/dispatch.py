@@ -9,13 +9,16 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from separation.events import job_publish
 from separation.models import SeparationJob
 from separation.services.state import (
     claimer_is_dead,
     job_mark_cancelled,
+    job_mark_dispatched,
     job_requeue,
     job_take_back,
 )
@@ -59,17 +62,28 @@ def track_submit(*, owner: AbstractBaseUser, upload: UploadedFile, title: str = 
 def job_enqueue(*, track: Track) -> SeparationJob:
     """Create the queued job for a new track; workers hear of it only after commit."""
     job = SeparationJob.objects.create(track=track)
-    # robust: a broker that is down must not undo the upload; the row stays queued.
+    # robust: nothing that goes wrong after the commit may undo the upload or answer a 500.
     transaction.on_commit(lambda: job_dispatch(job_id=job.id), robust=True)
     return job
 
 
 def job_dispatch(*, job_id: int) -> None:
     """Hand a committed queued job to the workers. Embedded workers poll the table; in the
-    scale-out mode a thin Celery task takes the id."""
+    scale-out mode a thin Celery task takes the id. A broker that is down is logged and the
+    row stays queued, never sent: the sweep (`job_sweep`) sends it once the broker is back."""
     if settings.SEPARATION_DISPATCH == "celery":
-        separate_task.delay(job_id)
+        _send(job_id=job_id)
     job_publish(job_id=job_id)
+
+
+def _send(*, job_id: int) -> bool:
+    try:
+        separate_task.delay(job_id)
+    except BrokerUnreachable:
+        logger.warning("Could not send job %s to the broker; the sweep will", job_id, exc_info=True)
+        return False
+    job_mark_dispatched(job_id=job_id)
+    return True
 
 
 def job_retry(*, job: SeparationJob, owner_limit: bool = True) -> bool:
@@ -132,4 +146,31 @@ def job_recover_orphans() -> list[int]:
 
 def _send_if_queued(*, job_id: int) -> None:
     if SeparationJob.objects.filter(id=job_id, status=Status.QUEUED).exists():
-        separate_task.delay(job_id)
+        _send(job_id=job_id)
+
+
+def job_redispatch_waiting() -> list[int]:
+    """The outbox sweep of the scale-out mode: send again each queued job never sent (the
+    broker was down at the upload) or last sent more than SEPARATION_REDISPATCH_AFTER_S ago
+    (its message may be lost). The row is the truth; a duplicate message finds the job
+    claimed and does nothing."""
+    before = timezone.now() - timedelta(seconds=settings.SEPARATION_REDISPATCH_AFTER_S)
+    waiting = SeparationJob.objects.filter(status=Status.QUEUED).filter(
+        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=before)
+    )
+    sent = []
+    for job_id in list(waiting.order_by("created_at", "id").values_list("id", flat=True)):
+        if not _send(job_id=job_id):
+            break  # the broker is still down: the next sweep tries again
+        sent.append(job_id)
+    if sent:
+        logger.info("Sent %d waiting job(s) to the broker again: %s", len(sent), sent)
+    return sent
+
+
+def job_sweep() -> None:
+    """What every Celery worker does every SEPARATION_SWEEP_EVERY_S: take back dead
+    workers' jobs (and send them again), then send queued jobs whose message may be lost."""
+    job_recover_orphans()
+    if settings.SEPARATION_DISPATCH == "celery":
+        job_redispatch_waiting()

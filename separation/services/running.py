@@ -5,12 +5,16 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path, PurePath
 from typing import Protocol
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from separation import engine as audio_engine
 from separation.events import job_publish
@@ -23,6 +27,7 @@ from separation.services.state import (
     job_finish,
     job_heartbeat,
     job_release,
+    job_take_over,
     worker_identity,
 )
 from separation.waveforms import WIDTH, waveform_png
@@ -60,7 +65,11 @@ class Engine(Protocol):
 
 
 def platform_engine() -> audio_engine.Engine:
-    """The process's warm engine, configured from settings."""
+    """The process's warm engine, configured from settings. SEPARATION_ENGINE_FACTORY (tests
+    only) names a callable that returns another engine, so a real worker process can run
+    without the model."""
+    if settings.SEPARATION_ENGINE_FACTORY:
+        return import_string(settings.SEPARATION_ENGINE_FACTORY)()
     return audio_engine.get_engine(
         model_root=settings.JAMWITHME_MODEL_DIR, threads=settings.JAMWITHME_MODEL_THREADS
     )
@@ -203,6 +212,15 @@ def job_run(
         logger.info("Job %s failed on bad audio: %s", job.id, exc)
         job_fail(job_id=job.id, worker_id=worker_id, reason=f"Could not read the audio: {exc}")
         return Status.FAILED
+    except SoftTimeLimitExceeded:
+        minutes = settings.SEPARATION_SOFT_TIME_LIMIT_S / 60
+        logger.warning("Job %s passed the soft time limit", job.id)
+        job_fail(
+            job_id=job.id,
+            worker_id=worker_id,
+            reason=f"Separating this track took longer than the limit ({minutes:g} minutes).",
+        )
+        return Status.FAILED
     except audio_engine.ModelError as exc:
         logger.error("Job %s failed: separation model unavailable: %s", job.id, exc)
         job_fail(job_id=job.id, worker_id=worker_id, reason="The separation model is unavailable.")
@@ -219,9 +237,19 @@ def job_run(
 
 
 def job_process(*, job_id: int, engine: Engine, worker_id: str | None = None) -> str | None:
-    """Claim and run one job by id (the Celery task's body). Quiet if it vanished or is taken."""
+    """Claim and run one job by id (the Celery task's body). Quiet if it vanished, is done
+    or is in a live worker's hands. A job left `running` by a dead worker (the broker
+    delivered its message again after that worker died) is taken over."""
     worker_id = worker_id or worker_identity()
     job = job_claim(job_id=job_id, worker_id=worker_id)
+    if job is None:
+        stale_before = timezone.now() - timedelta(seconds=settings.SEPARATION_STALE_AFTER_S)
+        job = job_take_over(
+            job_id=job_id,
+            worker_id=worker_id,
+            stale_before=stale_before,
+            max_attempts=settings.SEPARATION_MAX_ATTEMPTS,
+        )
     if job is None:
         return None
     return job_run(job=job, worker_id=worker_id, engine=engine)

@@ -67,6 +67,56 @@ def job_claim(*, job_id: int, worker_id: str) -> SeparationJob | None:
     return SeparationJob.objects.select_related("track").get(id=job_id)
 
 
+def job_take_over(
+    *, job_id: int, worker_id: str, stale_before, max_attempts: int
+) -> SeparationJob | None:
+    """Take a job left `running` by a dead worker (its process is gone from this host, or
+    its heartbeat is older than ``stale_before``): the broker delivered its message again.
+    Once it has been attempted ``max_attempts`` times it is failed instead. Only one caller
+    can win: the update is conditional on the dead worker's claim."""
+    row = (
+        SeparationJob.objects.filter(id=job_id, status=Status.RUNNING)
+        .values("claimed_by", "heartbeat_at", "attempts")
+        .first()
+    )
+    if row is None:
+        return None
+    stale = row["heartbeat_at"] is None or row["heartbeat_at"] < stale_before
+    if not (stale or claimer_is_dead(row["claimed_by"])):
+        return None  # alive: a duplicate message, the job is in good hands
+    if row["attempts"] >= max_attempts:
+        job_take_back(
+            job_id=job_id,
+            claimed_by=row["claimed_by"],
+            attempts=row["attempts"],
+            max_attempts=max_attempts,
+        )
+        return None
+    now = timezone.now()
+    taken = SeparationJob.objects.claimed(job_id=job_id, worker_id=row["claimed_by"]).update(
+        claimed_by=worker_id,
+        attempts=F("attempts") + 1,
+        progress=0,
+        error="",
+        started_at=now,
+        heartbeat_at=now,
+        updated_at=now,
+    )
+    if taken != 1:
+        return None
+    job_publish(job_id=job_id)
+    return SeparationJob.objects.select_related("track").get(id=job_id)
+
+
+def job_mark_dispatched(*, job_id: int) -> bool:
+    """Note that a queued job's message was just handed to the broker (for the sweep)."""
+    return bool(
+        SeparationJob.objects.filter(id=job_id, status=Status.QUEUED).update(
+            dispatched_at=timezone.now()
+        )
+    )
+
+
 def job_claim_next(*, worker_id: str) -> SeparationJob | None:
     """Claim the job that has waited longest, skipping any another worker just took."""
     candidates = (
@@ -142,6 +192,7 @@ def job_requeue(*, job_id: int) -> bool:
             heartbeat_at=None,
             started_at=None,
             finished_at=None,
+            dispatched_at=None,
             updated_at=now,
         )
     )

@@ -1,0 +1,111 @@
+"""The scale-out mode's pieces without a broker: the Celery configuration, the take-over of
+a redelivered job, the outbox sweep, the soft time limit. (test_celery_mode.py runs them
+with real workers and Redis.)"""
+
+import socket
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+from django.utils import timezone
+
+from jamwithme.celery import app as celery_app
+from separation.models import SeparationJob
+from separation.services.dispatch import job_redispatch_waiting
+from separation.services.running import job_process
+from separation.services.state import TOO_MANY_ATTEMPTS, job_claim
+from tests import fakes
+from tests.factories import make_track
+
+Status = SeparationJob.Status
+
+
+@pytest.fixture
+def job(alice, tmp_path):
+    return make_track(owner=alice, tmp_path=tmp_path, title="Song").job
+
+
+@pytest.fixture
+def sent(settings, monkeypatch):
+    """The job ids handed to the broker (this file tests what is sent, not the transport)."""
+    from separation.tasks import separate_task
+
+    settings.SEPARATION_DISPATCH = "celery"
+    ids = []
+    monkeypatch.setattr(separate_task, "delay", ids.append)
+    return ids
+
+
+def dead_worker() -> str:
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return f"{socket.gethostname()}:{int(finished.stdout)}:gone"
+
+
+def test_the_project_app_sends_separation_to_its_queue_and_acks_late():
+    route = celery_app.amqp.router.route({}, "separation.tasks.separate_task")
+    assert route["queue"].name == "separation"
+    assert celery_app.conf.task_default_queue == "separation"
+    conf = celery_app.conf
+    assert (conf.task_acks_late, conf.task_reject_on_worker_lost) == (True, True)
+    assert conf.worker_prefetch_multiplier == 1
+    visibility = conf.broker_transport_options["visibility_timeout"]
+    assert visibility > conf.task_time_limit > conf.task_soft_time_limit
+
+
+def test_a_redelivered_job_of_a_dead_worker_is_taken_over(job):
+    job_claim(job_id=job.id, worker_id=dead_worker())
+    assert job_process(job_id=job.id, engine=fakes.FakeEngine(), worker_id="new:1:x") == "done"
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.claimed_by) == (Status.DONE, 2, "new:1:x")
+
+
+def test_a_redelivered_job_with_a_stale_heartbeat_is_taken_over(job, settings):
+    job_claim(job_id=job.id, worker_id="otherhost:1:silent")
+    old = timezone.now() - timedelta(seconds=settings.SEPARATION_STALE_AFTER_S + 1)
+    SeparationJob.objects.filter(id=job.id).update(heartbeat_at=old)
+    assert job_process(job_id=job.id, engine=fakes.FakeEngine()) == "done"
+
+
+def test_a_duplicate_message_leaves_a_live_workers_job_alone(job):
+    job_claim(job_id=job.id, worker_id="otherhost:1:alive")
+    engine = fakes.FakeEngine()
+    assert job_process(job_id=job.id, engine=engine) is None
+    job.refresh_from_db()
+    assert (job.status, job.claimed_by, engine.calls) == (Status.RUNNING, "otherhost:1:alive", [])
+
+
+def test_a_redelivered_job_that_keeps_killing_workers_is_failed(job, settings):
+    settings.SEPARATION_MAX_ATTEMPTS = 1
+    job_claim(job_id=job.id, worker_id=dead_worker())
+    assert job_process(job_id=job.id, engine=fakes.FakeEngine()) is None
+    job.refresh_from_db()
+    assert (job.status, job.error) == (Status.FAILED, TOO_MANY_ATTEMPTS)
+
+
+def test_the_sweep_sends_jobs_never_sent_or_sent_long_ago(alice, tmp_path, settings, sent):
+    never, long_ago, recent, running = (
+        make_track(owner=alice, tmp_path=tmp_path, title=str(n)).job for n in range(4)
+    )
+    sent.clear()  # what the uploads sent
+    now = timezone.now()
+    old = now - timedelta(seconds=settings.SEPARATION_REDISPATCH_AFTER_S + 1)
+    SeparationJob.objects.filter(id=never.id).update(dispatched_at=None)
+    SeparationJob.objects.filter(id=long_ago.id).update(dispatched_at=old)
+    SeparationJob.objects.filter(id=recent.id).update(dispatched_at=now)
+    SeparationJob.objects.filter(id=running.id).update(dispatched_at=None, status=Status.RUNNING)
+
+    assert job_redispatch_waiting() == [never.id, long_ago.id]
+    assert sent == [never.id, long_ago.id]
+    assert job_redispatch_waiting() == []  # each was marked as sent just now
+
+
+def test_the_soft_time_limit_fails_the_job_with_a_reason(job, settings):
+    settings.SEPARATION_SOFT_TIME_LIMIT_S = 1200
+    engine = fakes.FakeEngine(fail_with=SoftTimeLimitExceeded())
+    assert job_process(job_id=job.id, engine=engine) == "failed"
+    job.refresh_from_db()
+    assert job.error == "Separating this track took longer than the limit (20 minutes)."
