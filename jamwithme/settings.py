@@ -229,11 +229,27 @@ JAMWITHME_MODEL_THREADS = env_int("JAMWITHME_MODEL_THREADS", 0, minimum=0)
 
 # --- Channels -----------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# A socket's consumer waits for its next message with BZPOPMIN, which blocks on the Redis
+# connection for up to channels-redis's `brpop_timeout` (5 s) and then simply loops. redis-py
+# (8.x) gives up on any reply after `socket_timeout`, 5 s by default: a socket that heard
+# nothing for 5 s died with TimeoutError (close 1011). The read timeout must be longer than
+# the block; it still catches a Redis that stops answering. Keepalive finds a dead peer.
+CHANNEL_LAYER_BLOCK_S = 5  # channels_redis.core.RedisChannelLayer.brpop_timeout
+CHANNEL_LAYER_SOCKET_TIMEOUT_S = CHANNEL_LAYER_BLOCK_S + 10
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT_S,
+                        "socket_connect_timeout": 5,
+                        "socket_keepalive": True,
+                    }
+                ]
+            },
         }
     }
 else:
