@@ -164,6 +164,12 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "static_build")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns at start-up without it
+# WhiteNoise serves the files where they live (the finders: static/ and each app's), indexed
+# once at start-up, in every mode: a web server started any way serves them, and always
+# those of the code it runs — no collectstatic step to forget, nor a stale STATIC_ROOT after
+# an upgrade. (Files found there win over STATIC_ROOT's, so collectstatic's pre-compressed
+# copies go unused; let the reverse proxy compress.)
+WHITENOISE_USE_FINDERS = True
 
 # Media is private: there is no MEDIA_URL route. Files are served only by views that check
 # access (tracks.views), so the storage's base_url is never used to build public links.
