@@ -10,6 +10,8 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from jamwithme.env import (
     database_from_url,
     env_bool,
@@ -25,10 +27,22 @@ VAR_DIR = Path(env_str("JAM_VAR_DIR", str(BASE_DIR / "var")))
 
 
 def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated once and kept in var/."""
+    """SECRET_KEY from the environment, else one generated once and kept in var/: enough
+    for one machine (`manage.py serve`), whose processes all read the same file. Several
+    web nodes must share one key, or a session signed by one is refused by the next: with
+    a shared database (a DATABASE_URL other than SQLite) or JAM_MULTI_NODE=true, the key
+    must come from the environment."""
     key = env_str("SECRET_KEY")
     if key:
         return key
+    shared_database = env_str("DATABASE_URL") and not env_str("DATABASE_URL").startswith("sqlite")
+    if shared_database or env_bool("JAM_MULTI_NODE", False):
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set in the environment, the same on every web node, when "
+            "DATABASE_URL or JAM_MULTI_NODE=true says several may run (a key generated on "
+            "each machine would sign sessions the others refuse). Make one with: python -c "
+            '"import secrets; print(secrets.token_urlsafe(50))"'
+        )
     key_file = VAR_DIR / "secret_key"
     if key_file.exists():
         return key_file.read_text().strip()
@@ -295,11 +309,23 @@ JAM_SITE_URL = env_url("JAM_SITE_URL", "http://127.0.0.1:8000")
 JAM_BAND_INVITATION_DAYS = env_int("JAM_BAND_INVITATION_DAYS", 7, minimum=1)
 
 # --- Security -----------------------------------------------------------------------------
+# Off by default (the embedded mode is plain http on 127.0.0.1); docs/deploy.md lists what
+# a site served over https sets.
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Load balancers probe the health check over plain http: answer it, don't redirect it.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Behind a TLS-terminating proxy Django sees http; trust the proxy's X-Forwarded-Proto only
+# when it is told to (the proxy must overwrite the header, or a client could forge it).
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
     "version": 1,
