@@ -20,20 +20,20 @@ def documented_web_server(tmp_path, **env):
     """`python -m uvicorn ... jamwithme.asgi:application`, as in docs/deploy.md (the same
     command `serve` runs), with nothing done before."""
     port = free_port()
-    log = (tmp_path / "web.log").open("w")
-    process = subprocess.Popen(
-        web_command("127.0.0.1", port),
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "JAM_VAR_DIR": str(tmp_path / "var"),
-            "STATIC_ROOT": str(tmp_path / "static_root"),  # empty: nothing collected
-            "DEBUG": "false",
-            **env,
-        },
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with (tmp_path / "web.log").open("w") as log:  # the child keeps its own copy
+        process = subprocess.Popen(
+            web_command("127.0.0.1", port),
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "JAM_VAR_DIR": str(tmp_path / "var"),
+                "STATIC_ROOT": str(tmp_path / "static_root"),  # empty: nothing collected
+                "DEBUG": "false",
+                **env,
+            },
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
