@@ -28,10 +28,22 @@ VAR_DIR = Path(env_str("JAM_VAR_DIR", str(BASE_DIR / "var")))
 
 
 def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated once and kept in var/."""
+    """SECRET_KEY from the environment, else one generated once and kept in var/: enough
+    for one machine (`manage.py serve`), whose processes all read the same file. Several
+    web nodes must share one key, or a session signed by one is refused by the next: with
+    a shared database (a DATABASE_URL other than SQLite) or JAM_MULTI_NODE=true, the key
+    must come from the environment."""
     key = env_str("SECRET_KEY")
     if key:
         return key
+    shared_database = env_str("DATABASE_URL") and not env_str("DATABASE_URL").startswith("sqlite")
+    if shared_database or env_bool("JAM_MULTI_NODE", False):
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set in the environment, the same on every web node, when "
+            "DATABASE_URL or JAM_MULTI_NODE=true says several may run (a key generated on "
+            "each machine would sign sessions the others refuse). Make one with: python -c "
+            '"import secrets; print(secrets.token_urlsafe(50))"'
+        )
     key_file = VAR_DIR / "secret_key"
     if key_file.exists():
         return key_file.read_text().strip()
@@ -167,6 +179,12 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "static_build")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns at start-up without it
+# WhiteNoise serves the files where they live (the finders: static/ and each app's), indexed
+# once at start-up, in every mode: a web server started any way serves them, and always
+# those of the code it runs — no collectstatic step to forget, nor a stale STATIC_ROOT after
+# an upgrade. (Files found there win over STATIC_ROOT's, so collectstatic's pre-compressed
+# copies go unused; let the reverse proxy compress.)
+WHITENOISE_USE_FINDERS = True
 
 # Media is private: there is no MEDIA_URL route. Files are served only by views that check
 # access (tracks.views), so the storage's base_url is never used to build public links.
@@ -226,11 +244,27 @@ JAMWITHME_MODEL_THREADS = env_int("JAMWITHME_MODEL_THREADS", 0, minimum=0)
 
 # --- Channels -----------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# A socket's consumer waits for its next message with BZPOPMIN, which blocks on the Redis
+# connection for up to channels-redis's `brpop_timeout` (5 s) and then simply loops. redis-py
+# (8.x) gives up on any reply after `socket_timeout`, 5 s by default: a socket that heard
+# nothing for 5 s died with TimeoutError (close 1011). The read timeout must be longer than
+# the block; it still catches a Redis that stops answering. Keepalive finds a dead peer.
+CHANNEL_LAYER_BLOCK_S = 5  # channels_redis.core.RedisChannelLayer.brpop_timeout
+CHANNEL_LAYER_SOCKET_TIMEOUT_S = CHANNEL_LAYER_BLOCK_S + 10
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT_S,
+                        "socket_connect_timeout": 5,
+                        "socket_keepalive": True,
+                    }
+                ]
+            },
         }
     }
 else:
@@ -313,11 +347,23 @@ JAM_SITE_URL = env_url("JAM_SITE_URL", "http://127.0.0.1:8000")
 JAM_BAND_INVITATION_DAYS = env_int("JAM_BAND_INVITATION_DAYS", 7, minimum=1)
 
 # --- Security -----------------------------------------------------------------------------
+# Off by default (the embedded mode is plain http on 127.0.0.1); docs/deploy.md lists what
+# a site served over https sets.
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Load balancers probe the health check over plain http: answer it, don't redirect it.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Behind a TLS-terminating proxy Django sees http; trust the proxy's X-Forwarded-Proto only
+# when it is told to (the proxy must overwrite the header, or a client could forge it).
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
     "version": 1,

@@ -1,8 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from jamwithme.health import health
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("health/", health, name="health"),
     path("accounts/", include("accounts.urls")),
     path("bands/", include("bands.urls")),
     path("", include("separation.urls")),

@@ -248,10 +248,24 @@
 
   var SESSION_ENDED = 4401;  // notifications/consumers.py
 
-  function connect(path, delay) {
+  // Events sent while the socket was away (a restart, a lost network) never come again:
+  // after a reconnect, everything on the page that live events keep up to date is fetched
+  // afresh — each track's row or panel, and the bands' live lists.
+  function resync() {
+    document.querySelectorAll("[data-track-id]").forEach(function (node) {
+      if (node.dataset.fragmentUrl) refreshRow(node);
+      else if (node.dataset.panelUrl) refreshPanel(node);
+    });
+    refreshLiveParts();
+  }
+
+  function connect(path, delay, reconnecting) {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + window.location.host + path);
-    socket.addEventListener("open", function () { delay = 1000; });
+    socket.addEventListener("open", function () {
+      delay = 1000;
+      if (reconnecting) resync();
+    });
     socket.addEventListener("message", function (message) {
       try { applyEvent(JSON.parse(message.data)); } catch (err) { /* ignore malformed */ }
     });
@@ -261,7 +275,7 @@
         toast("You are signed out. Sign in again to see live updates.", "failed");
         return;
       }
-      setTimeout(function () { connect(path, Math.min(delay * 2, 30000)); }, delay);
+      setTimeout(function () { connect(path, Math.min(delay * 2, 30000), true); }, delay);
     });
   }
 

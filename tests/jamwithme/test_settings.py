@@ -39,3 +39,62 @@ def test_stored_files_have_no_public_base_url():
     from jamwithme import settings as module
 
     assert module.STORAGES["default"]["OPTIONS"]["base_url"] is None
+
+
+def test_a_shared_database_needs_a_shared_secret_key(tmp_path):
+    env = {"DATABASE_URL": "postgres://jam@db.example.org/jam"}
+    result = load_settings(tmp_path, **{**env, "SECRET_KEY": ""})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY must be set in the environment" in result.stderr
+    assert not (tmp_path / "secret_key").exists()
+    assert load_settings(tmp_path, **env, SECRET_KEY="k" * 50).returncode == 0
+
+
+def test_several_nodes_on_the_word_of_jam_multi_node_need_a_shared_secret_key(tmp_path):
+    result = load_settings(tmp_path, JAM_MULTI_NODE="true", SECRET_KEY="")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set in the environment" in result.stderr
+
+
+def test_one_machine_on_sqlite_keeps_its_generated_secret_key(tmp_path):
+    result = load_settings(tmp_path, SECRET_KEY="", DATABASE_URL=f"sqlite:///{tmp_path}/db")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "secret_key").exists()
+
+
+PRODUCTION = {
+    "DEBUG": "false",
+    "JAM_MULTI_NODE": "true",
+    "SECRET_KEY": "s3cret-" + "x1Y2z3" * 10,
+    "ALLOWED_HOSTS": "jam.example.org",
+    "CSRF_TRUSTED_ORIGINS": "https://jam.example.org",
+    "SECURE_COOKIES": "true",
+    "SECURE_SSL_REDIRECT": "true",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+    "SECURE_HSTS_PRELOAD": "true",
+    "SECURE_PROXY_SSL_HEADER": "true",
+}
+
+
+def manage(tmp_path, *args, **env):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, "JAM_VAR_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_the_deploy_checks_pass_with_production_settings_from_the_environment(tmp_path):
+    result = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_the_deploy_checks_warn_without_them(tmp_path):
+    result = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode != 0
+    assert "security.W004" in result.stderr
+    assert "security.W008" in result.stderr

@@ -1,4 +1,4 @@
-"""Run JamWithMe in the embedded mode: migrate, collect static files, then the web server
+"""Run JamWithMe in the embedded mode: migrate, then the web server
 and the separation worker as child processes, supervised: one that exits unasked is
 started again after a back-off (1 s, doubling to 60 s; reset once it has run a minute),
 so a crashed worker never takes the site down. Ctrl-C (or SIGTERM) stops both."""
@@ -106,7 +106,7 @@ def _accepts_connections(host: str, port: int) -> bool:
 
 
 class Command(BaseCommand):
-    help = "Set up the database and static files, then run the web server and the worker."
+    help = "Set up the database, then run the web server and the worker."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -115,7 +115,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, no_worker: bool, **options):
         call_command("migrate", interactive=False, verbosity=1)
-        call_command("collectstatic", interactive=False, verbosity=0)
 
         children = [Child("web", web_command(host, port))]
         if not no_worker:

@@ -1,0 +1,76 @@
+"""Static files come from the web server started as docs/deploy.md says, with no
+collectstatic first."""
+
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from jamwithme.management.commands.serve import web_command
+from tests.browsing import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def documented_web_server(tmp_path, **env):
+    """`python -m uvicorn ... jamwithme.asgi:application`, as in docs/deploy.md (the same
+    command `serve` runs), with nothing done before."""
+    port = free_port()
+    with (tmp_path / "web.log").open("w") as log:  # the child keeps its own copy
+        process = subprocess.Popen(
+            web_command("127.0.0.1", port),
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "JAM_VAR_DIR": str(tmp_path / "var"),
+                "STATIC_ROOT": str(tmp_path / "static_root"),  # empty: nothing collected
+                "DEBUG": "false",
+                **env,
+            },
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url + "/static/none", timeout=2)
+        except urllib.error.HTTPError:
+            break  # it answers
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("uvicorn did not start:\n" + (tmp_path / "web.log").read_text())
+            time.sleep(0.2)
+    return process, url
+
+
+def fetch(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+@pytest.fixture
+def web_server(tmp_path):
+    process, url = documented_web_server(tmp_path)
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def test_the_documented_web_server_serves_static_files_without_collectstatic(web_server, tmp_path):
+    status, headers, body = fetch(web_server + "/static/js/app.js")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/javascript")
+    assert body == (ROOT / "static/js/app.js").read_bytes()
+    # The admin's own files too (from its app's static/ folder).
+    assert fetch(web_server + "/static/admin/css/base.css")[0] == 200
+    assert fetch(web_server + "/static/js/missing.js")[0] == 404
+    assert not any((tmp_path / "static_root").iterdir())
