@@ -94,6 +94,10 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             return
         if not allowed:
             return
+        # Again, after the wait: the relay and the channel layer may have brought the same
+        # state at once, and both passed the first check while the other was checking access.
+        if self.sent.get(event["key"]) == outgoing:
+            return
         self.sent[event["key"]] = outgoing
         await self.send_json(outgoing)
 
