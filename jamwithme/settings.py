@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from jamwithme.env import (
     database_from_url,
     env_bool,
+    env_choice,
     env_float,
     env_int,
     env_list,
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First and last: request counts and latencies for /metrics (jamwithme/metrics.py).
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "jamwithme.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -284,6 +286,7 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
 # A message is acknowledged only once its task has returned, and a worker that dies mid-job
 # (kill -9, the out-of-memory killer) leaves it to be delivered again, not acknowledged.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # LOGGING below formats every process's lines
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # One song at a time per process: a worker never holds messages another one could run.
@@ -377,11 +380,25 @@ JAM_METRICS_TOKEN = env_str("JAM_METRICS_TOKEN")
 # Job durations and queue waits are quantiles of the jobs finished in this window.
 JAM_METRICS_WINDOW_S = env_int("JAM_METRICS_WINDOW_S", 3600, minimum=60)
 
+# plain: readable lines (the embedded mode); json: one JSON object per line (jamwithme/logs.py).
+# Every process reads this: web, separation_worker, and Celery workers (which must not
+# replace the root logger's handlers with their own: CELERY_WORKER_HIJACK_ROOT_LOGGER).
+LOG_FORMAT = env_choice("LOG_FORMAT", ("plain", "json"), "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "jamwithme.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "jamwithme.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
