@@ -95,7 +95,7 @@ class JobCollector:
         )["oldest"]
         oldest_age = GaugeMetricFamily(
             "jamwithme_separation_oldest_queued_age_seconds",
-            "How long the oldest queued job has waited since it was created (0: none queued).",
+            "Age since its upload of the oldest queued job (0: none queued).",
         )
         oldest_age.add_metric([], (now - oldest).total_seconds() if oldest else 0)
         yield oldest_age
@@ -138,7 +138,7 @@ class JobCollector:
 
         wait = GaugeMetricFamily(
             "jamwithme_separation_queue_wait_seconds",
-            f"Time from upload (or retry's creation) to the last claim, of jobs that finished "
+            f"Time from upload to the last claim (retries included), of jobs that finished "
             f"in the last {window_s} s: quantiles and max.",
             labels=["quantile"],
         )
