@@ -4,6 +4,7 @@ A value that is set but malformed raises ImproperlyConfigured instead of silentl
 back to the default: a misspelt `DEBUG=Flase` must stop the process, not turn debug off.
 """
 
+import ipaddress
 import os
 from urllib.parse import unquote, urlsplit
 
@@ -65,6 +66,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None or value == "":
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_networks(name: str, default: list[str]) -> list:
+    """Comma-separated addresses or networks (`10.0.0.5`, `10.0.0.0/24`, `::1`)."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list addresses or networks, not {item!r}"
+            ) from None
+    return networks
 
 
 def database_from_url(url: str) -> dict:

@@ -3,8 +3,10 @@
 Each dependency a request may need is tried for real: the database answers a query, the
 channel layer (Redis when REDIS_URL is set) takes a group message, and the file storage
 (local disk or the bucket) stores and deletes a small file, so a read-only disk or a bucket
-we may not write to shows. 200 when all pass, else 503; the body names each check's result
-and nothing else — what went wrong goes to the log, never to the anonymous caller.
+we may not write to shows. With CELERY_BROKER_URL set, the broker (Redis or RabbitMQ) is
+connected to as well: an upload queues its job there. 200 when all pass, else 503; the
+body names each check's result and nothing else — what went wrong goes to the log, never
+to the anonymous caller.
 """
 
 import asyncio
@@ -13,16 +15,19 @@ import uuid
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from kombu import Connection
 
 logger = logging.getLogger(__name__)
 
 LAYER_TIMEOUT_S = 3
+BROKER_TIMEOUT_S = 2
 # Outside tracks/, where every stored file has a row (tracks/files.py names those).
 PROBE_FOLDER = "health"
 
@@ -52,6 +57,16 @@ def check_storage() -> None:
     default_storage.delete(name)
 
 
+def check_broker() -> None:
+    """Connect (Redis: and PING) with a short timeout, one try, no retries."""
+    with Connection(
+        settings.CELERY_BROKER_URL,
+        connect_timeout=BROKER_TIMEOUT_S,
+        transport_options={"socket_timeout": BROKER_TIMEOUT_S},
+    ) as broker:
+        broker.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_S)
+
+
 CHECKS = {
     "database": check_database,
     "channel_layer": check_channel_layer,
@@ -59,11 +74,18 @@ CHECKS = {
 }
 
 
+def active_checks() -> dict:
+    """The checks that apply to this configuration: the broker only when there is one."""
+    if settings.CELERY_BROKER_URL:
+        return {**CHECKS, "broker": check_broker}
+    return CHECKS
+
+
 @require_safe
 @never_cache
 def health(request):
     results = {}
-    for name, check in CHECKS.items():
+    for name, check in active_checks().items():
         try:
             check()
         except Exception:  # any failure of a dependency is a failed check, not a 500

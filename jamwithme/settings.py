@@ -15,9 +15,11 @@ from django.core.exceptions import ImproperlyConfigured
 from jamwithme.env import (
     database_from_url,
     env_bool,
+    env_choice,
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_str,
     env_url,
     s3_storage_from_env,
@@ -68,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "axes",
+    "django_prometheus",
     "jamwithme",
     "notifications",
     "audit",
@@ -78,6 +81,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: request counts and latencies for /metrics (jamwithme/metrics.py).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "jamwithme.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -88,6 +94,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out login into the 429 page.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "jamwithme.urls"
@@ -279,6 +286,7 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
 # A message is acknowledged only once its task has returned, and a worker that dies mid-job
 # (kill -9, the out-of-memory killer) leaves it to be delivered again, not acknowledged.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # LOGGING below formats every process's lines
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # One song at a time per process: a worker never holds messages another one could run.
@@ -356,7 +364,7 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 # Load balancers probe the health check over plain http: answer it, don't redirect it.
-SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
@@ -365,11 +373,32 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# /metrics (jamwithme/metrics.py): who may scrape it — a direct connection from these
+# addresses or networks (default: loopback only), or anyone with this bearer token.
+JAM_METRICS_ALLOWED = env_networks("JAM_METRICS_ALLOWED", ["127.0.0.1/32", "::1/128"])
+JAM_METRICS_TOKEN = env_str("JAM_METRICS_TOKEN")
+# Job durations and queue waits are quantiles of the jobs finished in this window.
+JAM_METRICS_WINDOW_S = env_int("JAM_METRICS_WINDOW_S", 3600, minimum=60)
+
+# plain: readable lines (the embedded mode); json: one JSON object per line (jamwithme/logs.py).
+# Every process reads this: web, separation_worker, and Celery workers (which must not
+# replace the root logger's handlers with their own: CELERY_WORKER_HIJACK_ROOT_LOGGER).
+LOG_FORMAT = env_choice("LOG_FORMAT", ("plain", "json"), "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "jamwithme.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "jamwithme.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }

@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from jamwithme.health import health
+from jamwithme.metrics import metrics
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
+    path("metrics", metrics, name="metrics"),
     path("accounts/", include("accounts.urls")),
     path("bands/", include("bands.urls")),
     path("", include("separation.urls")),

@@ -18,6 +18,7 @@ from django.utils.module_loading import import_string
 
 from separation import engine as audio_engine
 from separation.events import job_publish
+from separation.logcontext import job_log_context
 from separation.models import SeparationJob
 from separation.services.scratch import process_scratch
 from separation.services.state import (
@@ -165,8 +166,16 @@ def job_run(
     """Separate a claimed job's track and record the outcome on the row.
 
     Never raises for a bad job: the reason goes on the row and the worker moves on.
-    Returns the job's final status as seen by this worker.
+    Returns the job's final status as seen by this worker. Every line logged meanwhile
+    carries the job's and the track's id (`separation.logcontext`).
     """
+    with job_log_context(job=job.id, track=job.track_id):
+        return _job_run(job=job, worker_id=worker_id, engine=engine, should_stop=should_stop)
+
+
+def _job_run(
+    *, job: SeparationJob, worker_id: str, engine: Engine, should_stop: Callable[[], bool]
+) -> str:
     track: Track = job.track
     original = track.asset(Asset.Kind.ORIGINAL)
     reporter = _ProgressReporter(job_id=job.id, worker_id=worker_id, should_stop=should_stop)

@@ -1,5 +1,7 @@
 """`/health/`: the database, the channel layer and the storage, tried for real."""
 
+import time
+
 import pytest
 
 from jamwithme import health
@@ -68,3 +70,25 @@ def test_it_answers_plain_http_when_everything_else_is_redirected_to_https(clien
     settings.SECURE_SSL_REDIRECT = True
     assert client.get("/health/").status_code == 200
     assert client.get("/accounts/login/").status_code == 301
+
+
+def test_it_leaves_the_broker_out_in_the_embedded_mode(client, settings):
+    settings.CELERY_BROKER_URL = ""
+    assert "broker" not in client.get("/health/").json()["checks"]
+
+
+def test_it_checks_the_broker_when_there_is_one(client, settings):
+    settings.CELERY_BROKER_URL = "memory://"
+    response = client.get("/health/")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {**ALL_OK, "broker": "ok"}
+
+
+def test_it_says_503_naming_the_broker_when_it_is_unreachable(client, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/5"
+    started = time.monotonic()
+    response = client.get("/health/")
+    assert time.monotonic() - started < 10
+    assert response.status_code == 503
+    assert response.json() == {"status": "error", "checks": {**ALL_OK, "broker": "error"}}
+    assert "127.0.0.1" not in response.content.decode()

@@ -1,0 +1,81 @@
+"""Structured logs: LOG_FORMAT=json writes one JSON object per line, with the ids known."""
+
+import io
+import json
+import logging
+
+import pytest
+
+from jamwithme.logs import ContextFilter, JsonFormatter
+from tests.factories import make_track
+from tests.jamwithme.test_settings import load_settings
+
+
+@pytest.fixture
+def json_lines():
+    """The root logger's lines, through the handler LOG_FORMAT=json configures."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(ContextFilter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    root.removeHandler(handler)
+    root.setLevel(old_level)
+
+
+@pytest.mark.django_db
+def test_a_jobs_log_lines_are_json_with_its_job_and_track(json_lines, alice, tmp_path):
+    track = make_track(owner=alice, tmp_path=tmp_path, separated=True)
+
+    lines = json_lines()
+    done = [line for line in lines if line["message"] == f"Job {track.job.id} done"]
+    assert done == [
+        {
+            "time": done[0]["time"],
+            "level": "INFO",
+            "logger": "separation.services.running",
+            "message": f"Job {track.job.id} done",
+            "job_id": track.job.id,
+            "track_id": str(track.id),
+        }
+    ]
+    assert done[0]["time"].endswith("+00:00")
+    # Outside the run, lines carry no job.
+    logging.getLogger("separation").info("Between jobs")
+    assert "job_id" not in json_lines()[-1]
+
+
+@pytest.mark.django_db
+def test_a_requests_log_lines_carry_its_request_id(json_lines, client):
+    response = client.get("/no-such-page/", HTTP_X_REQUEST_ID="abc-123")
+    assert response["X-Request-ID"] == "abc-123"
+    warning = [line for line in json_lines() if line["logger"] == "django.request"][-1]
+    assert warning["request_id"] == "abc-123"
+    assert warning["level"] == "WARNING"
+
+
+@pytest.mark.django_db
+def test_a_request_id_that_is_not_one_is_replaced(client):
+    response = client.get("/health/", HTTP_X_REQUEST_ID="x" * 65)
+    assert len(response["X-Request-ID"]) == 32
+
+
+def test_exceptions_stay_inside_the_one_line(json_lines):
+    try:
+        raise ValueError("bad\nvalue")
+    except ValueError:
+        logging.getLogger("separation").exception("It broke")
+    (line,) = json_lines()
+    assert line["message"] == "It broke"
+    assert "ValueError: bad" in line["exc_info"]
+
+
+def test_log_format_json_is_what_the_settings_configure(tmp_path):
+    result = load_settings(tmp_path, LOG_FORMAT="json")
+    assert result.returncode == 0, result.stderr
+    result = load_settings(tmp_path, LOG_FORMAT="yaml")
+    assert "LOG_FORMAT must be one of plain, json" in result.stderr
