@@ -116,7 +116,8 @@ def worker_engine():
     """SEPARATION_ENGINE_FACTORY for the real Celery workers the tests start: a FakeEngine.
     With FAKE_ENGINE_HOLD set to a path, it touches that file halfway through a song and
     stops there (the test then kills the worker mid-job); with FAKE_ENGINE_HOLD_AFTER=N too,
-    only from the process's song N+1 on, so the worker first finishes N songs."""
+    only from the process's song N+1 on, so the worker first finishes N songs; with
+    FAKE_ENGINE_RELEASE set to a path, it goes on once that file exists."""
     import os
 
     global _worker_songs
@@ -128,6 +129,9 @@ def worker_engine():
     def halfway(fraction):
         if hold and fraction >= 0.5:
             Path(hold).touch()
-            time.sleep(600)
+            release = os.environ.get("FAKE_ENGINE_RELEASE")
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline and not (release and Path(release).exists()):
+                time.sleep(0.1)
 
     return FakeEngine(on_progress=halfway)

@@ -196,14 +196,14 @@ def test_a_worker_whose_database_connections_were_dropped_does_the_next_job(
         log=worker.log_path,
     )
 
-    # The idle worker keeps its connection (CONN_MAX_AGE); the server ends it under it.
+    # Celery's Django fixup closes the worker's connections around each task, so between
+    # jobs it may hold none; whatever it does hold (the sweep's), the server ends under it.
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
-        terminated = cursor.fetchall()
-    assert terminated, "the worker held no connection to drop"
+        cursor.fetchall()
 
     second = upload(alice_client, song, "Second")
     wait_for(
@@ -213,3 +213,37 @@ def test_a_worker_whose_database_connections_were_dropped_does_the_next_job(
     )
     job = SeparationJob.objects.get(track_id=second)
     assert (job.attempts, job.error) == (1, "")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: the job's next write fails (OperationalError), job_run's failure path "
+    "writes on the same dead connection, and the job stays `running` under a live claim until "
+    "its heartbeat is stale",
+)
+def test_a_worker_whose_database_connections_were_dropped_mid_job_finishes_it(
+    alice_client, start_worker, tmp_path
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL): SQLite has no server to drop connections")
+    halfway, release = tmp_path / "halfway", tmp_path / "release"
+    worker = start_worker(
+        "one", hold=halfway, sweep_every=600, env={"FAKE_ENGINE_RELEASE": str(release)}
+    )
+    song = fakes.write_wav(tmp_path / "song.wav", seconds=0.5)
+    track_id = upload(alice_client, song, "Song")
+    wait_for(halfway.exists, what="the worker to be mid-job", log=worker.log_path)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert cursor.fetchall(), "the worker held no connection to drop"
+    release.touch()
+
+    wait_for(
+        lambda: SeparationJob.objects.get(track_id=track_id).status == Status.DONE,
+        what="the job whose connections were dropped",
+        timeout=10,
+    )
