@@ -109,17 +109,29 @@ class RefusingStorage(FileSystemStorage):
         return super().delete(name)
 
 
+_worker_songs = 0  # songs this worker process has started (FAKE_ENGINE_HOLD_AFTER)
+
+
 def worker_engine():
     """SEPARATION_ENGINE_FACTORY for the real Celery workers the tests start: a FakeEngine.
     With FAKE_ENGINE_HOLD set to a path, it touches that file halfway through a song and
-    stops there (the test then kills the worker mid-job)."""
+    stops there (the test then kills the worker mid-job); with FAKE_ENGINE_HOLD_AFTER=N too,
+    only from the process's song N+1 on, so the worker first finishes N songs; with
+    FAKE_ENGINE_RELEASE set to a path, it goes on once that file exists."""
     import os
 
+    global _worker_songs
+    _worker_songs += 1
     hold = os.environ.get("FAKE_ENGINE_HOLD")
+    if _worker_songs <= int(os.environ.get("FAKE_ENGINE_HOLD_AFTER", "0")):
+        hold = None
 
     def halfway(fraction):
         if hold and fraction >= 0.5:
             Path(hold).touch()
-            time.sleep(600)
+            release = os.environ.get("FAKE_ENGINE_RELEASE")
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline and not (release and Path(release).exists()):
+                time.sleep(0.1)
 
     return FakeEngine(on_progress=halfway)
