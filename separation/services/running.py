@@ -12,7 +12,7 @@ from typing import Protocol
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -76,6 +76,20 @@ def platform_engine() -> audio_engine.Engine:
     )
 
 
+def _reconnecting(write: Callable[[], object]) -> object:
+    """Run one database write; if the connection broke under the worker (a database restart,
+    a failover, a dropped connection), open a new one and try once more, so a run outlives a
+    blip in the database. Inside a transaction there is nothing safe to retry: re-raise."""
+    try:
+        return write()
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block:
+            raise
+        logger.warning("The database connection broke; reconnecting", exc_info=True)
+        connection.close()
+        return write()
+
+
 class JobInterrupted(Exception):
     """The worker is stopping: the job goes back to the queue."""
 
@@ -106,14 +120,20 @@ class _ProgressReporter:
             self.beat()
 
     def write(self, percent: int) -> None:
-        job_heartbeat(job_id=self.job_id, worker_id=self.worker_id, progress=percent)
+        _reconnecting(
+            lambda: job_heartbeat(job_id=self.job_id, worker_id=self.worker_id, progress=percent)
+        )
         self.percent = percent
         self.reported_at = self.beaten_at = time.monotonic()
 
     def beat(self) -> None:
         """Write the heartbeat if it is due; JobLost when the claim is gone."""
         if time.monotonic() - self.beaten_at >= HEARTBEAT_EVERY_S:
-            job_heartbeat(job_id=self.job_id, worker_id=self.worker_id, progress=self.percent)
+            _reconnecting(
+                lambda: job_heartbeat(
+                    job_id=self.job_id, worker_id=self.worker_id, progress=self.percent
+                )
+            )
             self.beaten_at = time.monotonic()
 
 
@@ -145,10 +165,14 @@ def _draw_waveforms(
 
 
 def _record_done(*, job: SeparationJob, worker_id: str, outputs) -> bool:
-    with transaction.atomic():
-        finished = job_finish(job_id=job.id, worker_id=worker_id)
-        if finished:
-            track_record_outputs(track_id=job.track_id, job_id=job.id, outputs=outputs)
+    def record() -> bool:
+        with transaction.atomic():
+            finished = job_finish(job_id=job.id, worker_id=worker_id)
+            if finished:
+                track_record_outputs(track_id=job.track_id, job_id=job.id, outputs=outputs)
+        return finished
+
+    finished = _reconnecting(record)
     if not finished:
         track_discard_files([output.name for output in outputs])
         return False
@@ -237,7 +261,7 @@ def _job_run(
     except Exception:
         # The task edge: one bad job must never take the worker down with it.
         logger.exception("Job %s failed", job.id)
-        job_fail(job_id=job.id, worker_id=worker_id, reason=GENERIC_FAILURE)
+        _reconnecting(lambda: job_fail(job_id=job.id, worker_id=worker_id, reason=GENERIC_FAILURE))
         return Status.FAILED
     if _record_done(job=job, worker_id=worker_id, outputs=outputs):
         logger.info("Job %s done", job.id)

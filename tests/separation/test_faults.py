@@ -215,12 +215,6 @@ def test_a_worker_whose_database_connections_were_dropped_does_the_next_job(
     assert (job.attempts, job.error) == (1, "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: the job's next write fails (OperationalError), job_run's failure path "
-    "writes on the same dead connection, and the job stays `running` under a live claim until "
-    "its heartbeat is stale",
-)
 def test_a_worker_whose_database_connections_were_dropped_mid_job_finishes_it(
     alice_client, start_worker, tmp_path
 ):
