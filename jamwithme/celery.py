@@ -16,7 +16,7 @@ import os
 import threading
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery.signals import setup_logging, worker_process_init, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jamwithme.settings")
 
@@ -26,6 +26,13 @@ app.autodiscover_tasks()
 
 logger = logging.getLogger("separation.worker")
 _stop_sweeping = threading.Event()
+
+
+@setup_logging.connect
+def _keep_djangos_logging(**kwargs):
+    """Celery configures no logging of its own: Django's LOGGING (LOG_LEVEL, LOG_FORMAT)
+    already did, in every process, so a worker logs like the web process — without this,
+    Celery would set the root level from its `--loglevel` (WARNING) and drop the INFO lines."""
 
 
 @worker_process_init.connect
