@@ -1,0 +1,591 @@
+"""Load on one web node in the scale-out mode: the library page, 1,000 sockets, live pushes
+and the memory of a big upload and of playing a big stem, against PostgreSQL and Redis.
+
+Starts uvicorn as docs/deploy.md says, on a free loopback port, with `DATABASE_URL` naming a
+database this script creates (and drops at the end), `REDIS_URL`, `SECRET_KEY`,
+`DEBUG=false` and a temporary `MEDIA_ROOT`/`JAM_VAR_DIR`, then:
+
+1. prepares data in a `manage.py shell` subprocess: N users with ~10 tracks each (one track
+   separated for real with the test engine, the rest copies of its rows with hard-linked
+   files; each user's last track is a job left "separating"), and a session for each user;
+2. the library page: every user loops `GET /` for --duration seconds, all at once;
+3. --sockets WebSockets to /ws/notifications/ (round-robin over the users' sessions, with the
+   site's Origin), held for --hold seconds; then --pushes job updates, made by another
+   process through the job state service (`job_heartbeat` + `job_publish`, what a worker
+   does on progress: over Redis), each timed from just before the row's update to the
+   arrival at every socket of the job's owner (both processes read the same clock);
+4. the web server's memory growth for a 200 MB upload and for playing a 200 MB stem in full
+   and with Range seeks (bench/web_memory.py's helpers).
+
+Figures are printed beside their targets, never asserted. The client runs on the same
+machine and takes CPU from the server: run it on a quiet machine.
+
+    .venv/bin/python bench/load.py --quick    # 10 users, 100 sockets, 10 s: under a minute
+    .venv/bin/python bench/load.py            # 50 users, 1,000 sockets, 60 s each
+
+Needs PostgreSQL (a user that may create databases) and Redis: --pg and --redis-url.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+import psycopg
+import websockets
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import web_memory
+from web_memory import MB, Client, Multipart, Peak, free_port, wait_for, write_wav
+
+ROOT = Path(__file__).resolve().parents[1]
+PUSHER_ID = "jam-load-bench:0:pusher"  # a claim on another "host": never judged dead here
+STEM = "instrumental"
+
+# --- code run inside `manage.py shell -c` (Django set up, the server's environment) --------
+
+SETUP = r"""
+import json, os
+from importlib import import_module
+from pathlib import Path
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.auth.hashers import make_password
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from separation.models import SeparationJob
+from tests.factories import make_track
+from tracks.models import Asset, Track
+
+User = get_user_model()
+n, per = int(os.environ["LOAD_USERS"]), int(os.environ["LOAD_TRACKS"])
+tmp, media = Path(os.environ["LOAD_TMP"]), Path(settings.MEDIA_ROOT)
+password = make_password("load-Password-42")
+users = User.objects.bulk_create(
+    [User(username=f"load{i:04d}", email=f"load{i:04d}@example.com", password=password)
+     for i in range(n + 1)]
+)
+uploader, users = users[-1], users[:-1]
+template = make_track(owner=users[0], tmp_path=tmp, title="Song 0", separated=True)
+assets = list(template.assets.all())
+fields = ("size_bytes", "duration_s", "sample_rate", "channels", "container", "codec")
+now = timezone.now()
+tracks, jobs, rows = [], [], []
+for user in users:
+    count = per - (1 if user == users[0] else 0)
+    for k in range(count):
+        running = k == count - 1
+        track = Track(owner=user, title=f"Song {k + 1}", original_filename=f"song-{k + 1}.wav",
+                      **{f: getattr(template, f) for f in fields})
+        tracks.append(track)
+        jobs.append(SeparationJob(
+            track=track, attempts=1, started_at=now, updated_at=now,
+            **({"status": "running", "claimed_by": os.environ["LOAD_PUSHER_ID"],
+                "heartbeat_at": now} if running else
+               {"status": "done", "progress": 100, "finished_at": now})))
+        for asset in assets:
+            if running and asset.kind != Asset.Kind.ORIGINAL:
+                continue
+            name = asset.name.replace(str(template.id), str(track.id))
+            (media / name).parent.mkdir(parents=True, exist_ok=True)
+            os.link(media / asset.name, media / name)
+            rows.append(Asset(track=track, kind=asset.kind, stem=asset.stem, name=name,
+                              size_bytes=asset.size_bytes))
+Track.objects.bulk_create(tracks)
+SeparationJob.objects.bulk_create(jobs)
+Asset.objects.bulk_create(rows)
+Store = import_module(settings.SESSION_ENGINE).SessionStore
+backend = next(b for b in settings.AUTHENTICATION_BACKENDS if hasattr(import_string(b), "get_user"))
+
+def session(user):
+    store = Store()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = backend  # what a login records (not Axes' checker)
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.save()
+    return store.session_key
+
+running = dict(SeparationJob.objects.filter(status="running").values_list("track__owner", "id"))
+Path(os.environ["LOAD_OUT"]).write_text(json.dumps({
+    "cookie": settings.SESSION_COOKIE_NAME,
+    "tracks": Track.objects.count(),
+    "users": [{"id": u.pk, "session": session(u), "job": running[u.pk]} for u in users],
+    "uploader": session(uploader),
+}))
+"""
+
+PUSH = r"""
+import json, os, time
+from pathlib import Path
+from separation.events import job_publish
+from separation.services.state import job_heartbeat
+
+jobs, worker = json.loads(os.environ["LOAD_JOBS"]), os.environ["LOAD_PUSHER_ID"]
+count, interval = int(os.environ["LOAD_PUSHES"]), float(os.environ["LOAD_INTERVAL"])
+job_heartbeat(job_id=jobs[0], worker_id=worker, progress=0)  # warm the connections
+job_publish(job_id=jobs[0])
+time.sleep(0.5)
+stamps = []
+for i in range(count):
+    job, progress = jobs[i % len(jobs)], (i // len(jobs)) % 98 + 1
+    sent = time.time()
+    job_heartbeat(job_id=job, worker_id=worker, progress=progress)
+    job_publish(job_id=job)
+    stamps.append([job, progress, sent])
+    time.sleep(interval)
+Path(os.environ["LOAD_OUT"]).write_text(json.dumps(stamps))
+"""
+
+# A 200 MB upload gets a stem: the uploaded file, hard-linked under a stem's name.
+ADD_STEM = r"""
+import os
+from pathlib import Path
+from django.conf import settings
+from django.utils import timezone
+from separation.models import SeparationJob
+from tracks import files
+from tracks.models import Asset, Track
+
+track = Track.objects.get(id=os.environ["LOAD_TRACK"])
+original = track.assets.get(kind=Asset.Kind.ORIGINAL)
+name = files.stem_name(files.new_run_prefix(track.id), os.environ["LOAD_STEM"])
+media = Path(settings.MEDIA_ROOT)
+os.link(media / original.name, media / name)
+Asset.objects.create(track=track, kind=Asset.Kind.STEM, stem=os.environ["LOAD_STEM"],
+                     name=name, size_bytes=original.size_bytes)
+now = timezone.now()
+SeparationJob.objects.filter(track=track).update(
+    status="done", progress=100, finished_at=now, updated_at=now)
+"""
+
+
+# --- processes, cleaned up whatever happens -----------------------------------------------
+
+
+class Run:
+    """Owns the database, the server and the helper processes of one run."""
+
+    def __init__(self, args, work: Path):
+        self.args, self.work = args, work
+        self.processes: list[subprocess.Popen] = []
+        self.database_created = False
+        self.port = free_port()
+        self.origin = f"http://127.0.0.1:{self.port}"
+        var = work / "var"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"{args.pg.rstrip('/')}/{args.db_name}",
+            "REDIS_URL": args.redis_url,
+            "SECRET_KEY": "load-bench-" + "x" * 50,
+            "DEBUG": "false",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "JAM_VAR_DIR": str(var),
+            "MEDIA_ROOT": str(var / "media"),
+            "JAM_SCRATCH_DIR": str(work / "scratch"),
+            "JAM_MAX_UPLOAD_MB": str(web_memory.UPLOAD_LIMIT_MB),
+            "JAM_MAX_DURATION_S": "3600",
+            "LOG_LEVEL": "WARNING",
+        }
+        for key in ("CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME", "NOTIFICATIONS_RELAY_FROM_DB"):
+            self.env.pop(key, None)
+
+    def admin(self):
+        return psycopg.connect(f"{self.args.pg.rstrip('/')}/postgres", autocommit=True)
+
+    def create_database(self):
+        with self.admin() as conn:
+            conn.execute(f'CREATE DATABASE "{self.args.db_name}"')
+        self.database_created = True
+
+    def drop_database(self):
+        if not self.database_created:
+            return
+        with self.admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.args.db_name}" WITH (FORCE)')
+        self.database_created = False
+
+    def spawn(self, command, **env) -> subprocess.Popen:
+        log = (self.work / f"{len(self.processes)}.log").open("w")
+        process = subprocess.Popen(
+            command, cwd=ROOT, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.processes.append(process)
+        return process
+
+    def shell(self, code: str, timeout: float = 600, **env) -> Path:
+        """Run code in `manage.py shell -c`; returns the file it may write (LOAD_OUT)."""
+        out = self.work / f"shell-{len(self.processes)}.json"
+        process = self.spawn(
+            [sys.executable, "manage.py", "shell", "-c", code], LOAD_OUT=str(out), **env
+        )
+        if process.wait(timeout=timeout) != 0:
+            log = (self.work / f"{len(self.processes) - 1}.log").read_text()[-3000:]
+            raise SystemExit(f"manage.py shell failed:\n{log}")
+        return out
+
+    def start_server(self) -> subprocess.Popen:
+        command = web_memory.server_commands(self.port)["uvicorn"]
+        self.server = self.spawn(command)
+        self.server_log = self.work / f"{len(self.processes) - 1}.log"
+        wait_for(self.port, self.server)
+        return self.server
+
+    def close(self):
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        self.drop_database()
+
+
+# --- measurements --------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+async def library_load(run: Run, users: list[dict], cookie: str, seconds: float) -> dict:
+    latencies: list[float] = []
+    errors: defaultdict[str, int] = defaultdict(int)
+    deadline = time.monotonic() + seconds
+
+    async def user_loop(user):
+        async with httpx.AsyncClient(
+            base_url=run.origin, cookies={cookie: user["session"]}, timeout=30
+        ) as client:
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                try:
+                    reply = await client.get("/")
+                    elapsed = time.perf_counter() - started
+                    if reply.status_code != 200 or "Song 1" not in reply.text:
+                        errors[f"HTTP {reply.status_code}"] += 1
+                        continue
+                    latencies.append(elapsed)
+                except httpx.HTTPError as error:
+                    errors[type(error).__name__] += 1
+
+    await asyncio.gather(*(user_loop(u) for u in users))
+    return {"latencies": latencies, "errors": dict(errors), "seconds": seconds}
+
+
+async def sockets_and_pushes(run: Run, users, cookie, count, hold, pushes, interval) -> dict:
+    received: defaultdict[tuple, list[float]] = defaultdict(list)
+    sockets, failed, dropped = [], defaultdict(int), [0]
+    per_user: defaultdict[int, int] = defaultdict(int)
+    gate = asyncio.Semaphore(50)
+    url = f"ws://127.0.0.1:{run.port}/ws/notifications/"
+
+    async def listen(ws):
+        try:
+            async for message in ws:
+                now = time.time()
+                event = json.loads(message)
+                if "job_id" in event:
+                    received[(event["job_id"], event["progress"])].append(now)
+        except websockets.ConnectionClosed:
+            pass
+        dropped[0] += 1
+
+    async def open_one(i):
+        user = users[i % len(users)]
+        async with gate:
+            try:
+                ws = await websockets.connect(
+                    url,
+                    origin=run.origin,
+                    additional_headers={"Cookie": f"{cookie}={user['session']}"},
+                    open_timeout=30,
+                    max_queue=None,
+                )
+            except Exception as error:
+                failed[type(error).__name__] += 1
+                return
+        per_user[user["job"]] += 1
+        sockets.append((ws, asyncio.create_task(listen(ws))))
+
+    started = time.monotonic()
+    await asyncio.gather(*(open_one(i) for i in range(count)))
+    opened_in = time.monotonic() - started
+    await asyncio.sleep(hold)
+    open_after_hold = len(sockets) - dropped[0]
+
+    jobs = [u["job"] for u in users]
+    out = await asyncio.to_thread(
+        run.shell,
+        PUSH,
+        LOAD_JOBS=json.dumps(jobs),
+        LOAD_PUSHER_ID=PUSHER_ID,
+        LOAD_PUSHES=str(pushes),
+        LOAD_INTERVAL=str(interval),
+    )
+    stamps = json.loads(out.read_text())
+    wanted = {(job, progress): per_user[job] for job, progress, _ in stamps}
+    deadline = time.monotonic() + 10  # the last pushes' stragglers, 10 s at most
+    while time.monotonic() < deadline and any(
+        len(received.get(key, ())) < n for key, n in wanted.items()
+    ):
+        await asyncio.sleep(0.1)
+    latencies, expected, missing = [], 0, 0
+    for job, progress, sent in stamps:
+        arrivals = received.get((job, progress), [])
+        expected += per_user[job]
+        missing += max(0, per_user[job] - len(arrivals))
+        latencies += [arrival - sent for arrival in arrivals]
+    for ws, task in sockets:
+        await ws.close()
+        task.cancel()
+    return {
+        "opened": len(sockets),
+        "failed": dict(failed),
+        "opened_in": opened_in,
+        "open_after_hold": open_after_hold,
+        "pushes": len(stamps),
+        "expected": expected,
+        "missing": missing,
+        "latencies": latencies,
+    }
+
+
+def memory(run: Run, session: str, cookie: str, upload_mb: int, big: Path) -> dict:
+    client = Client(run.port)
+    client.cookies[cookie] = session
+    client.request("GET", "/tracks/upload/")
+    headers = {
+        "Accept": "application/json",
+        "X-CSRFToken": client.cookies.get("csrftoken", ""),
+        "Referer": f"{run.origin}/tracks/upload/",
+    }
+    with Peak(run.server.pid) as upload:
+        reply = client.request(
+            "POST", "/tracks/upload/", body=Multipart("Big", [big]), headers=headers
+        )
+    big.unlink()
+    result = {"upload": upload, "upload_status": reply["status"], "plays": []}
+    if reply["status"] != 201:
+        return result
+    track_url = json.loads(reply["body"])["redirect"]
+    track_id = track_url.rstrip("/").rsplit("/", 1)[-1]
+    run.shell(ADD_STEM, LOAD_TRACK=track_id, LOAD_STEM=STEM)
+    audio = f"{track_url}audio/{STEM}/"
+    size = upload_mb * MB
+    steps = [None, *(f"bytes={s}-" for s in (0, size // 3, size // 2, size - 1_000_000))]
+    steps.append("bytes=150000000-150000099" if size > 150_000_100 else "bytes=1000-1099")
+    for step in steps:
+        with Peak(run.server.pid) as play:
+            got = client.request(
+                "GET", audio, headers={"Range": step} if step else None, read="count"
+            )
+        result["plays"].append((step or "in full", play, got["status"], got["received"]))
+    return result
+
+
+# --- the report ----------------------------------------------------------------------------
+
+
+def machine() -> str:
+    ram = 0
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = int(line.split()[1]) * 1024
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} cores, {ram / 2**30:.1f} GiB RAM, load average {load} at start"
+
+
+def report(args, setup, library, push, mem, started_load: str) -> None:
+    ms = 1000
+    mib = 2**20
+    lat = library["latencies"]
+    rate = len(lat) / library["seconds"]
+    rows = [
+        ("library GET /: requests (ok)", f"{len(lat)} ({rate:.0f}/s)", ""),
+        ("library GET /: p50", f"{percentile(lat, 50) * ms:.1f} ms", ""),
+        ("library GET /: p95", f"{percentile(lat, 95) * ms:.1f} ms", "<= 50 ms"),
+        ("library GET /: p99", f"{percentile(lat, 99) * ms:.1f} ms", ""),
+        ("library GET /: errors", str(sum(library["errors"].values()) or 0), "0"),
+        (
+            "sockets open / asked",
+            f"{push['opened']} / {args.sockets} (in {push['opened_in']:.1f} s)",
+            "all",
+        ),
+        (f"sockets still open after {args.hold:g} s", str(push["open_after_hold"]), "all"),
+        (
+            "pushes / deliveries (missing)",
+            f"{push['pushes']} / {len(push['latencies'])} ({push['missing']})",
+            "0 missing",
+        ),
+        ("push latency p50", f"{percentile(push['latencies'], 50) * ms:.1f} ms", ""),
+        ("push latency p95", f"{percentile(push['latencies'], 95) * ms:.1f} ms", "<= 200 ms"),
+        ("push latency p99", f"{percentile(push['latencies'], 99) * ms:.1f} ms", ""),
+    ]
+    if mem is not None:
+        up = mem["upload"]
+        rows.append(
+            (
+                f"upload {args.upload_mb} MB: RSS growth (HTTP {mem['upload_status']})",
+                f"{(up.peak - up.before) / mib:.0f} MiB (from {up.before / mib:.0f})",
+                "<= 50 MB",
+            )
+        )
+        for step, play, status, received in mem["plays"]:
+            rows.append(
+                (
+                    f"stem {step}: RSS growth ({status}, {received / MB:.1f} MB)",
+                    f"{(play.peak - play.before) / mib:.0f} MiB",
+                    "<= 50 MB",
+                )
+            )
+    print()
+    print(f"Machine: {machine()}; load average {started_load} when the load started")
+    print(
+        f"Data: {len(setup['users'])} users, {setup['tracks']} tracks; {args.sockets} sockets "
+        f"round-robin over the users; library for {args.duration:g} s; {args.pushes} pushes "
+        f"every {args.push_interval:g} s. Server: uvicorn (docs/deploy.md), PostgreSQL, Redis."
+    )
+    if library["errors"]:
+        print(f"Library errors: {library['errors']}")
+    if push["failed"]:
+        print(f"Sockets that did not open: {push['failed']}")
+    width = max(len(r[0]) for r in rows) + 2
+    print(f"{'figure':<{width}}{'measured':<28}target")
+    for name, value, target in rows:
+        print(f"{name:<{width}}{value:<28}{target}")
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def raise_open_files(wanted: int) -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))  # children inherit it
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=50, help="logged-in users (default 50)")
+    parser.add_argument("--tracks", type=int, default=10, help="tracks per user (default 10)")
+    parser.add_argument("--sockets", type=int, default=1000, help="WebSockets (default 1000)")
+    parser.add_argument(
+        "--duration", type=float, default=60, help="seconds of library load (default 60)"
+    )
+    parser.add_argument(
+        "--hold", type=float, default=60, help="seconds the sockets are held (default 60)"
+    )
+    parser.add_argument("--pushes", type=int, default=200, help="job updates (default 200)")
+    parser.add_argument("--push-interval", type=float, default=0.05, help="seconds between")
+    parser.add_argument("--upload-mb", type=int, default=200, help="upload and stem size")
+    parser.add_argument("--no-memory", action="store_true", help="skip the upload/playback")
+    parser.add_argument(
+        "--quick", action="store_true", help="10 users, 100 sockets, 10 s, 50 pushes 0.02 s apart"
+    )
+    parser.add_argument(
+        "--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL, no database"
+    )
+    parser.add_argument(
+        "--db-name",
+        default=f"jamwithme_load_{os.getpid()}",
+        help="the database created and dropped (must contain 'load')",
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/6")
+    args = parser.parse_args()
+    if args.quick:
+        args.users, args.sockets, args.duration, args.hold, args.pushes = 10, 100, 10, 10, 50
+        args.push_interval = 0.02
+    if "load" not in args.db_name or not args.db_name.replace("_", "").isalnum():
+        parser.error("--db-name must contain 'load' (letters, digits and _): it is dropped")
+    limit = raise_open_files(args.sockets + 1024)
+    if limit < args.sockets + 200:
+        print(f"warning: open files limited to {limit}", file=sys.stderr)
+
+    # SIGTERM cleans up as Ctrl-C does.
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+
+    began = time.monotonic()
+
+    def say(text):
+        print(f"[{time.monotonic() - began:5.1f} s] {text}", file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="jam-load-") as tmp:
+        run = Run(args, Path(tmp))
+        big = run.work / "load-upload.wav"
+        writer = threading.Thread(  # written while the database is prepared
+            target=write_wav, args=(big, args.upload_mb * MB), kwargs={"seed": 1}, daemon=True
+        )
+        if not args.no_memory:
+            writer.start()
+        try:
+            say(f"Creating database {args.db_name}, migrating…")
+            run.create_database()
+            run.shell("from django.core.management import call_command; call_command('migrate')")
+            say(f"Creating {args.users} users x {args.tracks} tracks and their sessions…")
+            (run.work / "media-src").mkdir()
+            setup = json.loads(
+                run.shell(
+                    SETUP,
+                    LOAD_USERS=str(args.users),
+                    LOAD_TRACKS=str(args.tracks),
+                    LOAD_TMP=str(run.work / "media-src"),
+                    LOAD_PUSHER_ID=PUSHER_ID,
+                ).read_text()
+            )
+            if writer.is_alive():  # the upload file: written before the load, not during it
+                writer.join()
+            say(f"Starting uvicorn on {run.origin} (open files: {limit})…")
+            run.start_server()
+            started_load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+            say(f"Library page: {args.users} users for {args.duration:g} s…")
+            library = asyncio.run(library_load(run, setup["users"], setup["cookie"], args.duration))
+            say(f"{args.sockets} sockets held {args.hold:g} s, then {args.pushes} pushes…")
+            push = asyncio.run(
+                sockets_and_pushes(
+                    run,
+                    setup["users"],
+                    setup["cookie"],
+                    args.sockets,
+                    args.hold,
+                    args.pushes,
+                    args.push_interval,
+                )
+            )
+            mem = None
+            if not args.no_memory:
+                say(f"Memory: {args.upload_mb} MB upload, then playing it as a stem…")
+                mem = memory(run, setup["uploader"], setup["cookie"], args.upload_mb, big)
+            report(args, setup, library, push, mem, started_load)
+            if library["errors"] or push["failed"] or (mem and mem["upload_status"] != 201):
+                say("The server's log ends with:\n" + run.server_log.read_text()[-4000:])
+        except KeyboardInterrupt:
+            say("Interrupted: cleaning up…")
+            raise SystemExit(130) from None
+        finally:
+            run.close()
+
+
+if __name__ == "__main__":
+    main()
