@@ -6,13 +6,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# What the scale-out test pass sets for itself; a fresh embedded process has none of it.
+SCALE_OUT = (
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "AWS_STORAGE_BUCKET_NAME",
+)
+
+
 def load_settings(tmp_path, **env):
     code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+    inherited = {name: value for name, value in os.environ.items() if name not in SCALE_OUT}
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
         env={
-            **os.environ,
+            **inherited,
             "DJANGO_SETTINGS_MODULE": "jamwithme.settings",
             "JAM_VAR_DIR": str(tmp_path),
             **env,
