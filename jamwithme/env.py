@@ -95,7 +95,10 @@ def database_from_url(url: str) -> dict:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
-            "CONN_MAX_AGE": 60,
+            # No persistent connections (Django's advice under ASGI): every request runs in a
+            # thread of its own, and a connection kept per thread piles up until PostgreSQL
+            # refuses more ("too many clients": bench/load.py found it with 1,000 sockets).
+            "CONN_MAX_AGE": 0,
             "CONN_HEALTH_CHECKS": True,
         }
     if parts.scheme == "sqlite":
