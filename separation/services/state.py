@@ -49,20 +49,27 @@ def claimer_is_dead(claimed_by: str) -> bool:
 
 def job_claim(*, job_id: int, worker_id: str) -> SeparationJob | None:
     """Take a queued job. Only one caller can win: the update is conditional on `queued`."""
-    now = timezone.now()
     claimed = SeparationJob.objects.filter(id=job_id, status=Status.QUEUED).update(
-        status=Status.RUNNING,
-        claimed_by=worker_id,
-        attempts=F("attempts") + 1,
-        progress=0,
-        error="",
-        started_at=now,
-        heartbeat_at=now,
-        finished_at=None,
-        updated_at=now,
+        status=Status.RUNNING, finished_at=None, **_run_started(worker_id)
     )
-    if claimed != 1:
-        return None
+    return _started(job_id) if claimed == 1 else None
+
+
+def _run_started(worker_id: str) -> dict:
+    """The fields a run sets on its job when it starts: whose it is, one more attempt."""
+    now = timezone.now()
+    return {
+        "claimed_by": worker_id,
+        "attempts": F("attempts") + 1,
+        "progress": 0,
+        "error": "",
+        "started_at": now,
+        "heartbeat_at": now,
+        "updated_at": now,
+    }
+
+
+def _started(job_id: int) -> SeparationJob:
     job_publish(job_id=job_id)
     return SeparationJob.objects.select_related("track").get(id=job_id)
 
@@ -92,20 +99,10 @@ def job_take_over(
             max_attempts=max_attempts,
         )
         return None
-    now = timezone.now()
     taken = SeparationJob.objects.claimed(job_id=job_id, worker_id=row["claimed_by"]).update(
-        claimed_by=worker_id,
-        attempts=F("attempts") + 1,
-        progress=0,
-        error="",
-        started_at=now,
-        heartbeat_at=now,
-        updated_at=now,
+        **_run_started(worker_id)
     )
-    if taken != 1:
-        return None
-    job_publish(job_id=job_id)
-    return SeparationJob.objects.select_related("track").get(id=job_id)
+    return _started(job_id) if taken == 1 else None
 
 
 def job_mark_dispatched(*, job_id: int) -> bool:
