@@ -207,10 +207,7 @@ def track_delete(*, track: Track) -> TrackDeletion:
 def track_discard_files(names: list[str]) -> list[str]:
     """Delete stored files that nothing refers to now; any that storage refuses are recorded
     for `track_retry_file_deletions`. Returns the names left behind."""
-    failed = files.delete_quietly(names)
-    for name, reason in failed.items():
-        _file_deletion_failed(name, reason)
-    return list(failed)
+    return _file_deletions_attempt(names)  # the same attempt; an unrecorded name has no record
 
 
 def track_retry_file_deletions(*, limit: int = 200) -> tuple[int, int]:
