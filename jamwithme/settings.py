@@ -85,7 +85,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "jamwithme.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # WhiteNoise, able to run in the async chain (see jamwithme/middleware.py).
+    "jamwithme.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -119,7 +120,14 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": database_from_url(DATABASE_URL)}
+    # The web process (jamwithme/asgi.py) pools its PostgreSQL connections: JAM_DB_POOL_SIZE
+    # connections at most, shared by its requests and sockets. Workers and commands open one
+    # connection each and keep none (a pool does not survive Celery's fork).
+    DATABASES = {
+        "default": database_from_url(
+            DATABASE_URL, pool_max_size=env_int("JAM_DB_POOL_SIZE", 0, minimum=0)
+        )
+    }
 else:
     DATABASES = {
         "default": {
@@ -269,6 +277,12 @@ if REDIS_URL:
                         "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT_S,
                         "socket_connect_timeout": 5,
                         "socket_keepalive": True,
+                        # redis-py's asyncio pool raises MaxConnectionsError past 100
+                        # connections in use at once: 1,000 sockets opening together (each
+                        # joining its group) went past it (bench/load.py).
+                        "max_connections": env_int(
+                            "CHANNEL_LAYER_MAX_CONNECTIONS", 1000, minimum=10
+                        ),
                     }
                 ]
             },

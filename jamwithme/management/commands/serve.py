@@ -3,6 +3,7 @@ and the separation worker as child processes, supervised: one that exits unasked
 started again after a back-off (1 s, doubling to 60 s; reset once it has run a minute),
 so a crashed worker never takes the site down. Ctrl-C (or SIGTERM) stops both."""
 
+import os
 import signal
 import socket
 import subprocess
@@ -19,6 +20,7 @@ STOP_TIMEOUT_S = 20
 READY_TIMEOUT_S = 60
 FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 60.0
+WEB_DB_POOL_SIZE = 20
 HEALTHY_AFTER_S = 60.0  # a child that ran this long before exiting starts from 1 s again
 
 
@@ -43,6 +45,12 @@ def web_command(host: str, port: int) -> list[str]:
     ]
 
 
+def web_environment() -> dict[str, str]:
+    """The web process pools its PostgreSQL connections (JAM_DB_POOL_SIZE, as docs/deploy.md's
+    web process sets it), unless told otherwise; the worker keeps none."""
+    return {"JAM_DB_POOL_SIZE": os.environ.get("JAM_DB_POOL_SIZE") or str(WEB_DB_POOL_SIZE)}
+
+
 def worker_command() -> list[str]:
     return [sys.executable, str(settings.BASE_DIR / "manage.py"), "separation_worker"]
 
@@ -58,10 +66,16 @@ class Child:
     restart_at: float | None = None
     backoff_s: float = FIRST_BACKOFF_S
     restarts: int = field(default=0)
+    env: dict[str, str] | None = None  # added to this process's environment
 
     def start(self) -> None:
         # Its own session: Ctrl-C reaches only `serve`, which stops the children in order.
-        self.process = subprocess.Popen(self.command, cwd=settings.BASE_DIR, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=settings.BASE_DIR,
+            start_new_session=True,
+            env={**os.environ, **self.env} if self.env else None,
+        )
         self.started_at = time.monotonic()
         self.restart_at = None
 
@@ -116,7 +130,7 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int, no_worker: bool, **options):
         call_command("migrate", interactive=False, verbosity=1)
 
-        children = [Child("web", web_command(host, port))]
+        children = [Child("web", web_command(host, port), env=web_environment())]
         if not no_worker:
             children.append(Child("worker", worker_command()))
 
