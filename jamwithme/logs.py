@@ -14,6 +14,7 @@ import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.signals import request_finished
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
@@ -65,18 +66,39 @@ class RequestIdMiddleware:
     """Gives each request an id for its log lines (the proxy's `X-Request-ID` when it sent
     a sane one) and returns it in the response's `X-Request-ID`."""
 
+    # Sync or async, as the chain around it is: a sync-only middleware makes each request
+    # cross between the event loop and a thread twice more (jamwithme/middleware.py).
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response):
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
     def __call__(self, request):
+        if self.is_async:
+            return self.__acall__(request)
+        value = self._start(request)
+        response = self.get_response(request)
+        response["X-Request-ID"] = value
+        return response
+
+    async def __acall__(self, request):
+        value = self._start(request)
+        response = await self.get_response(request)
+        response["X-Request-ID"] = value
+        return response
+
+    @staticmethod
+    def _start(request) -> str:
         sent = request.headers.get("X-Request-ID", "")
         value = sent if REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
         # Not reset on the way out: Django logs a 4xx/5xx response ("Not Found: ...") after
         # every middleware has returned. It is forgotten when the request is finished.
         request_id.set(value)
-        response = self.get_response(request)
-        response["X-Request-ID"] = value
-        return response
+        return value
 
 
 def _forget_request_id(**kwargs) -> None:

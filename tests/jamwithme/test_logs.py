@@ -79,3 +79,9 @@ def test_log_format_json_is_what_the_settings_configure(tmp_path):
     assert result.returncode == 0, result.stderr
     result = load_settings(tmp_path, LOG_FORMAT="yaml")
     assert "LOG_FORMAT must be one of plain, json" in result.stderr
+
+
+async def test_an_async_request_gets_an_id_too(async_client):
+    """Under ASGI the middleware runs on the event loop; the id is the same on the way out."""
+    response = await async_client.get("/health/", headers={"X-Request-ID": "abc-123-def"})
+    assert response["X-Request-ID"] == "abc-123-def"
