@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import json
 from datetime import timedelta
 from importlib import import_module
 from types import SimpleNamespace
@@ -48,6 +49,29 @@ def may_receive(user_id: int, event: dict, session_key: str | None = None) -> bo
     return event_allowed(user, event)
 
 
+# The checks under way in this process, by (user, session, event state). A user with several
+# tabs open (one session, a socket each) gets every event once per socket; the sockets that
+# receive the same state at the same time share one check, made after the event was sent,
+# instead of each reading the same rows again. Nothing is kept once a check has answered.
+_checks_in_flight: dict[tuple, asyncio.Future] = {}
+
+
+async def check_event(user_id: int, event: dict, session_key: str | None, state: str):
+    """`may_receive`, made once for every socket of this process that is waiting on the
+    same answer; run on a thread of its own (not the one thread that Channels otherwise
+    runs every socket's database calls on, one after another)."""
+    key = (user_id, session_key, event["key"], state)
+    check = _checks_in_flight.get(key)
+    if check is None:
+        check = asyncio.ensure_future(
+            database_sync_to_async(may_receive, thread_sensitive=False)(user_id, event, session_key)
+        )
+        _checks_in_flight[key] = check
+        check.add_done_callback(lambda _: _checks_in_flight.pop(key, None))
+    # A socket that closes while it waits must not cancel the others' check.
+    return await asyncio.shield(check)
+
+
 class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
@@ -88,7 +112,8 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         outgoing = {name: value for name, value in event.items() if name != "audience"}
         if self.sent.get(event["key"]) == outgoing:
             return
-        allowed = await database_sync_to_async(may_receive)(self.user_id, event, self.session_key)
+        state = json.dumps(outgoing, sort_keys=True, default=str)
+        allowed = await check_event(self.user_id, event, self.session_key, state)
         if allowed is None:
             await self.close(code=SESSION_ENDED)
             return

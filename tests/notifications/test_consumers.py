@@ -4,10 +4,12 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.contrib.sessions.models import Session
 from django.test import Client
 
 from jamwithme.asgi import application
-from notifications.events import CHANNEL_MESSAGE, user_group
+from notifications.consumers import SESSION_ENDED
+from notifications.events import CHANNEL_MESSAGE, _event_checks, register_event_check, user_group
 from separation.services.running import job_run
 from separation.services.state import job_claim
 from tests import fakes
@@ -261,8 +263,6 @@ async def test_a_session_ended_without_a_signal_closes_its_socket_on_the_next_ev
 ):
     """A session that expired or was deleted from the store: no signal, but the next event
     finds it gone."""
-    from django.contrib.sessions.models import Session
-
     communicator = socket(alice_cookie)
     assert (await communicator.connect())[0]
     try:
@@ -290,3 +290,59 @@ async def test_deactivating_an_account_closes_all_its_sockets_without_waiting_fo
         assert (closed["type"], closed["code"]) == ("websocket.close", 4401)
     finally:
         await communicator.disconnect()
+
+
+async def test_the_sockets_of_one_session_share_one_check_of_an_event(
+    alice, alice_cookie, no_relay
+):
+    """Three tabs of one session each get the event; the access rule read the rows once."""
+    checked = []
+
+    def counting_check(user, event):
+        checked.append((user.pk, event["key"]))
+        return True
+
+    register_event_check(counting_check)
+    sockets = [socket(alice_cookie) for _ in range(3)]
+    try:
+        for each in sockets:
+            assert (await each.connect())[0]
+        await get_channel_layer().group_send(user_group(alice.id), message_for([alice.id]))
+        for each in sockets:
+            assert (await each.receive_json_from(timeout=2))["key"] == "ping.1"
+        assert checked == [(alice.pk, "ping.1")]
+        # A new state of the same key is checked again: nothing is remembered after a check.
+        await get_channel_layer().group_send(
+            user_group(alice.id), message_for([alice.id], progress=20)
+        )
+        for each in sockets:
+            assert (await each.receive_json_from(timeout=2))["progress"] == 20
+        assert checked == [(alice.pk, "ping.1"), (alice.pk, "ping.1")]
+    finally:
+        _event_checks.remove(counting_check)
+        for each in sockets:
+            await each.disconnect()
+
+
+@pytest.fixture
+def alice_on_another_device(alice):
+    return session_cookie(alice)
+
+
+async def test_a_socket_of_an_ended_session_is_closed_while_another_sessions_socket_hears(
+    alice, alice_cookie, alice_on_another_device, no_relay
+):
+    """The shared check is per session: one session's log-out decides nothing for another's."""
+    kept, ended = alice_on_another_device, alice_cookie
+    kept_socket, ended_socket = socket(kept), socket(ended)
+    assert (await kept_socket.connect())[0]
+    assert (await ended_socket.connect())[0]
+    try:
+        await database_sync_to_async(Session.objects.filter(session_key=ended).delete)()
+        await get_channel_layer().group_send(user_group(alice.id), message_for([alice.id]))
+        assert (await kept_socket.receive_json_from(timeout=2))["key"] == "ping.1"
+        closed = await ended_socket.receive_output(timeout=2)
+        assert closed == {"type": "websocket.close", "code": SESSION_ENDED}
+    finally:
+        await kept_socket.disconnect()
+        await ended_socket.disconnect()
