@@ -66,6 +66,11 @@ class Track(models.Model):
 
     # --- Stored files (prefetch "assets" when listing many tracks) -------------------------
     def _assets(self) -> list["Asset"]:
+        # Prefetched (a list of tracks): read the prefetched rows as they are, without a new
+        # queryset for every lookup (a library page makes dozens per track).
+        prefetched = getattr(self, "_prefetched_objects_cache", {}).get("assets")
+        if prefetched is not None:
+            return list(prefetched)
         return list(self.assets.all())
 
     def asset(self, kind: str, stem: str = "") -> "Asset | None":
@@ -87,6 +92,16 @@ class Track(models.Model):
 
     def parts(self) -> list["TrackPart"]:
         """What the track page shows, in order: the original, then every stem it has."""
+        assets = getattr(self, "_prefetched_objects_cache", {}).get("assets")
+        if assets is not None:
+            # Listed (prefetched): the same rows each time, so worked out once.
+            cached = getattr(self, "_parts_of", None)
+            if cached is None or cached[0] is not assets:
+                self._parts_of = (assets, self._find_parts())
+            return self._parts_of[1]
+        return self._find_parts()
+
+    def _find_parts(self) -> list["TrackPart"]:
         parts = [TrackPart(self, "", self.original, self.asset(Asset.Kind.WAVEFORM))]
         for stem in STEMS:
             audio = self.asset(Asset.Kind.STEM, stem.name)
