@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import resource
 import signal
 import subprocess
@@ -196,6 +197,8 @@ class Run:
             "JAM_MAX_UPLOAD_MB": str(web_memory.UPLOAD_LIMIT_MB),
             "JAM_MAX_DURATION_S": "3600",
             "LOG_LEVEL": "WARNING",
+            # The web process's connection pool, as docs/deploy.md's web process has it.
+            "JAM_DB_POOL_SIZE": os.environ.get("JAM_DB_POOL_SIZE", "20"),
         }
         for key in ("CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME", "NOTIFICATIONS_RELAY_FROM_DB"):
             self.env.pop(key, None)
@@ -263,15 +266,36 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-async def library_load(run: Run, users: list[dict], cookie: str, seconds: float) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def library_load(
+    run: Run, users: list[dict], cookie: str, seconds: float, think: tuple[float, float]
+) -> dict:
+    """Every user loads their library, reads it for a random `think` time (seconds, uniform
+    between the two bounds, as locust's `between`), and loads it again, for `seconds`. With
+    no think time each user asks again as soon as the page arrives: the server's saturation
+    throughput, where latency is only the queue of the other users' requests."""
     latencies: list[float] = []
     errors: defaultdict[str, int] = defaultdict(int)
-    deadline = time.monotonic() + seconds
+    rng = random.Random(7)
+    warmed, waiting = asyncio.Event(), [len(users)]
 
     async def user_loop(user):
         async with httpx.AsyncClient(
             base_url=run.origin, cookies={cookie: user["session"]}, timeout=30
         ) as client:
+            # Not measured: the server's first requests (imports, templates, the pool).
+            await client.get("/")
+            waiting[0] -= 1
+            if not waiting[0]:
+                warmed.set()
+            await warmed.wait()
+            # Users arrive spread over one think time, not all in the same millisecond.
+            await asyncio.sleep(rng.uniform(0, think[1]))
             while time.monotonic() < deadline:
                 started = time.perf_counter()
                 try:
@@ -279,13 +303,30 @@ async def library_load(run: Run, users: list[dict], cookie: str, seconds: float)
                     elapsed = time.perf_counter() - started
                     if reply.status_code != 200 or "Song 1" not in reply.text:
                         errors[f"HTTP {reply.status_code}"] += 1
-                        continue
-                    latencies.append(elapsed)
+                    else:
+                        latencies.append(elapsed)
                 except httpx.HTTPError as error:
                     errors[type(error).__name__] += 1
+                await asyncio.sleep(rng.uniform(*think))
 
-    await asyncio.gather(*(user_loop(u) for u in users))
-    return {"latencies": latencies, "errors": dict(errors), "seconds": seconds}
+    deadline = float("inf")
+
+    cpu = [0.0]
+
+    async def start_clock():
+        nonlocal deadline
+        await warmed.wait()
+        deadline = time.monotonic() + seconds
+        cpu[0] = cpu_seconds(run.server.pid)
+
+    await asyncio.gather(start_clock(), *(user_loop(u) for u in users))
+    cpu[0] = cpu_seconds(run.server.pid) - cpu[0]
+    return {
+        "latencies": latencies,
+        "errors": dict(errors),
+        "seconds": seconds,
+        "server_cpu_s": cpu[0],
+    }
 
 
 async def sockets_and_pushes(run: Run, users, cookie, count, hold, pushes, interval) -> dict:
@@ -412,7 +453,7 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {ram / 2**30:.1f} GiB RAM, load average {load} at start"
 
 
-def report(args, setup, library, push, mem, started_load: str) -> None:
+def report(args, setup, library, saturation, push, mem, started_load: str) -> None:
     ms = 1000
     mib = 2**20
     lat = library["latencies"]
@@ -423,6 +464,28 @@ def report(args, setup, library, push, mem, started_load: str) -> None:
         ("library GET /: p95", f"{percentile(lat, 95) * ms:.1f} ms", "<= 50 ms"),
         ("library GET /: p99", f"{percentile(lat, 99) * ms:.1f} ms", ""),
         ("library GET /: errors", str(sum(library["errors"].values()) or 0), "0"),
+        (
+            "library GET /: server CPU per page",
+            f"{library['server_cpu_s'] / max(1, len(lat)) * ms:.1f} ms",
+            "",
+        ),
+    ]
+    if saturation is not None:
+        sat = saturation["latencies"]
+        rows += [
+            (
+                "back to back: requests (ok)",
+                f"{len(sat)} ({len(sat) / saturation['seconds']:.0f}/s)",
+                "",
+            ),
+            (
+                "back to back: p50 / p95",
+                f"{percentile(sat, 50) * ms:.0f} / {percentile(sat, 95) * ms:.0f} ms",
+                "",
+            ),
+            ("back to back: errors", str(sum(saturation["errors"].values()) or 0), "0"),
+        ]
+    rows += [
         (
             "sockets open / asked",
             f"{push['opened']} / {args.sockets} (in {push['opened_in']:.1f} s)",
@@ -459,7 +522,9 @@ def report(args, setup, library, push, mem, started_load: str) -> None:
     print(f"Machine: {machine()}; load average {started_load} when the load started")
     print(
         f"Data: {len(setup['users'])} users, {setup['tracks']} tracks; {args.sockets} sockets "
-        f"round-robin over the users; library for {args.duration:g} s; {args.pushes} pushes "
+        f"round-robin over the users; library for {args.duration:g} s, each user reading "
+        f"each page {args.think[0]:g}-{args.think[1]:g} s, then {args.saturation:g} s back to "
+        f"back; {args.pushes} pushes "
         f"every {args.push_interval:g} s. Server: uvicorn (docs/deploy.md), PostgreSQL, Redis."
     )
     if library["errors"]:
@@ -494,6 +559,17 @@ def main() -> None:
     parser.add_argument(
         "--hold", type=float, default=60, help="seconds the sockets are held (default 60)"
     )
+    parser.add_argument(
+        "--think",
+        default="1-5",
+        help="seconds each user reads the page before loading it again, uniform (default 1-5)",
+    )
+    parser.add_argument(
+        "--saturation",
+        type=float,
+        default=20,
+        help="then seconds of the same users with no think time: the most the server serves",
+    )
     parser.add_argument("--pushes", type=int, default=200, help="job updates (default 200)")
     parser.add_argument("--push-interval", type=float, default=0.05, help="seconds between")
     parser.add_argument("--upload-mb", type=int, default=200, help="upload and stem size")
@@ -513,7 +589,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.users, args.sockets, args.duration, args.hold, args.pushes = 10, 100, 10, 10, 50
-        args.push_interval = 0.02
+        args.push_interval, args.saturation = 0.02, 5
+    try:
+        low, high = (float(x) for x in args.think.split("-"))
+        assert 0 <= low <= high
+    except (ValueError, AssertionError):
+        parser.error("--think takes LOW-HIGH seconds, e.g. 1-5 (0-0: none)")
+    args.think = (low, high)
     if "load" not in args.db_name or not args.db_name.replace("_", "").isalnum():
         parser.error("--db-name must contain 'load' (letters, digits and _): it is dropped")
     limit = raise_open_files(args.sockets + 1024)
@@ -559,8 +641,19 @@ def main() -> None:
             say(f"Starting uvicorn on {run.origin} (open files: {limit})…")
             run.start_server()
             started_load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-            say(f"Library page: {args.users} users for {args.duration:g} s…")
-            library = asyncio.run(library_load(run, setup["users"], setup["cookie"], args.duration))
+            say(
+                f"Library page: {args.users} users for {args.duration:g} s, reading each page "
+                f"{args.think[0]:g}-{args.think[1]:g} s…"
+            )
+            library = asyncio.run(
+                library_load(run, setup["users"], setup["cookie"], args.duration, args.think)
+            )
+            saturation = None
+            if args.saturation:
+                say(f"Library page: the same users, back to back, for {args.saturation:g} s…")
+                saturation = asyncio.run(
+                    library_load(run, setup["users"], setup["cookie"], args.saturation, (0, 0))
+                )
             say(f"{args.sockets} sockets held {args.hold:g} s, then {args.pushes} pushes…")
             push = asyncio.run(
                 sockets_and_pushes(
@@ -577,7 +670,7 @@ def main() -> None:
             if not args.no_memory:
                 say(f"Memory: {args.upload_mb} MB upload, then playing it as a stem…")
                 mem = memory(run, setup["uploader"], setup["cookie"], args.upload_mb, big)
-            report(args, setup, library, push, mem, started_load)
+            report(args, setup, library, saturation, push, mem, started_load)
             if library["errors"] or push["failed"] or (mem and mem["upload_status"] != 201):
                 say("The server's log ends with:\n" + run.server_log.read_text()[-4000:])
         except KeyboardInterrupt:
