@@ -305,7 +305,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "separation"
 CELERY_TASK_ROUTES = {
     "separation.tasks.*": {"queue": "separation"},
-    # Exports take seconds, not minutes: their own queue, so they never wait behind a song.
+    # Exports are shorter than separations: their own queue, so they never wait behind songs.
     "practice.tasks.*": {"queue": "renders"},
 }
 CELERY_TASK_CREATE_MISSING_QUEUES = True

@@ -25,6 +25,8 @@ MP3_MAX_RATE = 48_000  # LAME's highest rate
 MP3_QUALITY = "V0"  # LAME's best variable bit rate (~245 kbit/s)
 PEAK_CEILING = 0.989  # -0.1 dBFS: what we write never clips, also after MP3's filters
 READ_BLOCK = 65_536
+# The fractions `render` reports as each phase ends: mixing, stretching (then encoding).
+MIXED, STRETCHED = 0.3, 0.8
 
 
 class RenderError(Exception):
@@ -101,7 +103,7 @@ def render(
     spec.check()
     progress(0.0)
     audio, rate = _mix(spec.gains, step)
-    progress(0.3)
+    progress(MIXED)
     if spec.tempo != 1.0 or spec.semitones != 0:
         audio = pedalboard.time_stretch(
             audio,
@@ -111,7 +113,7 @@ def render(
             high_quality=True,
         )
     step()
-    progress(0.8)
+    progress(STRETCHED)
     if spec.fmt == "mp3" and rate > MP3_MAX_RATE:
         audio = soxr.resample(audio.T, rate, MP3_MAX_RATE, quality="VHQ").T.astype(np.float32)
         rate = MP3_MAX_RATE

@@ -2,8 +2,9 @@
 separations, and running a claimed render in a worker.
 
 The embedded worker (`manage.py separation_worker`, in separation/) claims queued renders
-before songs — a render takes seconds — and calls `render_run`; in the scale-out mode the
-Celery task `practice.tasks.render_task` (queue `renders`) calls `render_process`.
+before songs — a render takes a fraction of a separation's time — and calls `render_run`;
+in the scale-out mode the Celery task `practice.tasks.render_task` (queue `renders`) calls
+`render_process`.
 """
 
 import logging
@@ -168,12 +169,22 @@ def _gains(render: Render) -> list[tuple[str, float]]:
     return gains
 
 
-def _render_in_thread(spec: audio.RenderSpec, out: Path, beat: _Beat) -> audio.Rendered:
+# Rubber Band's offline stretch reports nothing until it is done. While it runs, progress
+# moves on at the speed bench/render.py measured on a busy 2-core machine (a song stretched
+# at ~3x real time), and stops short of the next phase if the machine is slower.
+STRETCH_X_REAL_TIME = 3.0
+STRETCH_START, STRETCH_END = audio.MIXED, audio.STRETCHED
+
+
+def _render_in_thread(
+    spec: audio.RenderSpec, out: Path, beat: _Beat, *, seconds: float
+) -> audio.Rendered:
     """Rubber Band's offline stretch is one long call: it runs in a thread while this one
     keeps the row's heartbeat and progress. The audio thread touches no database."""
     fraction = [0.0]
     stop = threading.Event()
     outcome: dict = {}
+    expected_s = max(seconds / STRETCH_X_REAL_TIME, 0.1)
 
     def step() -> None:
         if stop.is_set():
@@ -189,10 +200,16 @@ def _render_in_thread(spec: audio.RenderSpec, out: Path, beat: _Beat) -> audio.R
 
     thread = threading.Thread(target=work, name="render-audio", daemon=True)
     thread.start()
+    stretch_began = None
     try:
         while thread.is_alive():
             thread.join(timeout=0.25)
-            beat.report(10 + int(80 * fraction[0]))
+            done = fraction[0]
+            if done == STRETCH_START:
+                stretch_began = stretch_began or time.monotonic()
+                guess = min(0.95, (time.monotonic() - stretch_began) / expected_s)
+                done = STRETCH_START + guess * (STRETCH_END - STRETCH_START)
+            beat.report(10 + int(80 * done))
             if beat.should_stop():
                 raise RenderInterrupted
     finally:
@@ -223,7 +240,9 @@ def render_run(
                 semitones=render.semitones,
                 fmt=render.format,
             )
-            rendered = _render_in_thread(spec, work_dir / "export", beat)
+            rendered = _render_in_thread(
+                spec, work_dir / "export", beat, seconds=render.track.duration_s
+            )
             beat.report(90)
             stored = track_store_rendition(
                 track_id=render.track_id,

@@ -314,3 +314,38 @@ def test_the_player_can_list_its_exports_of_a_track(alice_client, track):
     listed = alice_client.get(reverse("practice:exports", args=[track.id])).json()["exports"]
     assert [item["id"] for item in listed] == ids[::-1]
     assert listed[0]["tempo"] == 0.8 and listed[0]["balance"] == 0.0
+
+
+def test_progress_is_pushed_to_the_requester_while_the_render_runs(alice, alice_client, tmp_path):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from notifications.events import user_group
+
+    long_track = make_track(owner=alice, tmp_path=tmp_path, separated=True, seconds=30.0)
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(user_group(alice.pk), channel)
+    ask(alice_client, long_track, tempo="0.5", format="flac")
+    work()
+    events = []
+    while True:
+        try:
+            message = async_to_sync(_receive)(layer, channel)
+        except TimeoutError:
+            break
+        if message["event"]["type"].startswith("practice."):
+            events.append(message["event"])
+    steps = [(event["status"], event["progress"]) for event in events]
+    print(f"render progress pushed: {steps}")
+    assert steps[0] == ("queued", 0)
+    assert steps[-1] == ("done", 100)
+    running = [progress for status, progress in steps if status == "running"]
+    assert len([p for p in running if 10 < p < 90]) >= 3, steps  # moving during the stretch
+    assert running == sorted(running)
+
+
+async def _receive(layer, channel):
+    import asyncio
+
+    return await asyncio.wait_for(layer.receive(channel), timeout=0.2)

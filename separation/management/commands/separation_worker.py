@@ -1,6 +1,6 @@
 """The embedded separation worker: one job at a time, model kept warm across jobs. It also
-makes exports (practice/): a queued render is taken before the next song, as it takes
-seconds where a song takes minutes.
+makes exports (practice/): a queued render is taken before the next song, as it takes a
+fraction of a separation's time (bench/render.py).
 
 Stops cleanly on SIGTERM/SIGINT: a job in progress goes back to the queue.
 """
