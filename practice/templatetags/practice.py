@@ -13,11 +13,11 @@ register = template.Library()
 
 # (value sent, what people read): the vocals from none (the jam track) to the full original.
 BALANCES = [
-    ("0", "None: the jam track only"),
-    ("0.1", "10 %: a faint guide"),
+    ("0", "None"),
+    ("0.1", "10 % (a guide)"),
     ("0.25", "25 %"),
     ("0.5", "50 %"),
-    ("1", "100 %: the full original"),
+    ("1", "100 % (original)"),
 ]
 TEMPOS = [50, 60, 70, 75, 80, 85, 90, 95, 100, 105, 110, 120, 125, 150]
 
