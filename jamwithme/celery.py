@@ -1,14 +1,15 @@
 """Celery app for the scale-out mode (CELERY_BROKER_URL set). Unused in the embedded mode.
 
 Loaded by every process (`jamwithme/__init__.py`), so the web process sends tasks with this
-configuration: the broker from settings, the `separation` queue. Workers:
-`celery -A jamwithme worker -Q separation --concurrency 1`.
+configuration: the broker from settings, the `separation` and `renders` queues. Workers:
+`celery -A jamwithme worker -Q separation,renders --concurrency 1` (or one worker per queue).
 
 Every worker also sweeps, in a thread of its main process, at start and every
-SEPARATION_SWEEP_EVERY_S: dead workers' jobs are taken back and sent again, queued jobs whose
-message may be lost are sent again, refused file deletions are retried, dead processes'
-scratch folders deleted. Each step is a conditional update or idempotent, so any number of
-workers may sweep at once, and no separate scheduler (beat) has to be run and kept single.
+SEPARATION_SWEEP_EVERY_S: dead workers' jobs (and renders) are taken back and sent again,
+queued jobs and renders whose message may be lost are sent again, refused file deletions
+are retried, dead processes' scratch folders deleted. Each step is a conditional update or
+idempotent, so any number of workers may sweep at once, and no separate scheduler (beat)
+has to be run and kept single.
 """
 
 import logging
@@ -67,6 +68,7 @@ def _stop(**kwargs):
 def _sweep_loop(every_s: float) -> None:
     from django.db import close_old_connections
 
+    from practice.dispatch import render_sweep
     from separation.services.dispatch import job_sweep
     from separation.services.scratch import scratch_sweep
     from tracks.services import track_retry_file_deletions
@@ -75,6 +77,7 @@ def _sweep_loop(every_s: float) -> None:
         close_old_connections()
         try:
             job_sweep()
+            render_sweep()
             track_retry_file_deletions()
             scratch_sweep()
         except Exception:

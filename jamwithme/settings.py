@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "accounts",
     "bands",
     "tracks",
+    "practice",
     "separation",
 ]
 
@@ -238,6 +239,14 @@ JAM_USER_MAX_ACTIVE_JOBS = env_int("JAM_USER_MAX_ACTIVE_JOBS", 3, minimum=1)
 # Share links are opened without an account: requests a minute from one address.
 JAM_SHARE_LINK_REQUESTS_PER_MINUTE = env_int("JAM_SHARE_LINK_REQUESTS_PER_MINUTE", 120, minimum=1)
 
+# --- Exports (practice/): a mix or a stem rendered at a tempo and key, as WAV, FLAC or MP3 ----
+# Renders hold the whole song in memory (Rubber Band's offline mode): bounded by the length of
+# what they write (a 15-minute song at 50 % tempo is 30 minutes) and by how many run per user.
+JAM_RENDER_MAX_DURATION_S = env_int("JAM_RENDER_MAX_DURATION_S", 2 * 900, minimum=10)
+JAM_USER_MAX_ACTIVE_RENDERS = env_int("JAM_USER_MAX_ACTIVE_RENDERS", 2, minimum=1)
+RENDER_STALE_AFTER_S = env_float("RENDER_STALE_AFTER_S", 120, minimum=15)
+RENDER_MAX_ATTEMPTS = env_int("RENDER_MAX_ATTEMPTS", 2, minimum=1)
+
 # --- Separation jobs ----------------------------------------------------------------------
 # A running job whose heartbeat is older than this is taken as orphaned by a dead worker.
 # At least three of the worker's heartbeats (every 5 s), so a healthy job never looks dead.
@@ -308,7 +317,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Every task goes to a named queue: nothing is sent to Celery's default `celery` queue, which
 # no documented worker consumes.
 CELERY_TASK_DEFAULT_QUEUE = "separation"
-CELERY_TASK_ROUTES = {"separation.tasks.*": {"queue": "separation"}}
+CELERY_TASK_ROUTES = {
+    "separation.tasks.*": {"queue": "separation"},
+    # Exports are shorter than separations: their own queue, so they never wait behind songs.
+    "practice.tasks.*": {"queue": "renders"},
+}
 CELERY_TASK_CREATE_MISSING_QUEUES = True
 # Time limits per job (prefork pool only; the solo pool cannot enforce them). The soft one
 # fails the job with a reason the owner can read; the hard one kills the pool process.

@@ -11,5 +11,6 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("bands/", include("bands.urls")),
     path("", include("separation.urls")),
+    path("", include("practice.urls")),
     path("", include("tracks.urls")),
 ]

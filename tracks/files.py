@@ -5,6 +5,7 @@ same code runs on local files and on S3-compatible storage.
     tracks/<track id>/original.<ext>                  the upload
     tracks/<track id>/<run>-<stem>.wav                a stem from one separation run
     tracks/<track id>/<run>-waveform-<part>.png       a waveform ("original" or a stem)
+    tracks/<track id>/<run>-render-<settings>.<fmt>   a rendition (practice: an export)
 
 `<run>` is new for every run, so a worker that lost its claim can never overwrite the
 files of the run that replaced it.
@@ -53,6 +54,16 @@ def stem_name(prefix: str, stem: str) -> str:
 def waveform_name(prefix: str, part: str) -> str:
     """``part`` is "original" or a stem name."""
     return f"{prefix}-waveform-{part}.png"
+
+
+RENDITION_EXTENSIONS = ("wav", "flac", "mp3")
+
+
+def rendition_name(track_id, settings_slug: str, fmt: str) -> str:
+    """A rendered export: ``settings_slug`` names what it is ("mix-v10-t75-k+2")."""
+    if fmt not in RENDITION_EXTENSIONS:
+        raise ValueError(f"no rendition format {fmt!r}")
+    return f"{new_run_prefix(track_id)}-render-{settings_slug}.{fmt}"
 
 
 class _ReadHook:

@@ -246,7 +246,7 @@ def _file_deletion_failed(name: str, reason: str) -> None:
 class StoredOutput:
     """A file one separation run stored, not yet recorded on its track."""
 
-    kind: str  # Asset.Kind.STEM or Asset.Kind.WAVEFORM
+    kind: str  # Asset.Kind.STEM, WAVEFORM or RENDITION
     stem: str  # the stem it is or draws; "" for the original's waveform
     name: str
     size_bytes: int
@@ -307,6 +307,33 @@ def track_record_outputs(*, track_id, job_id: int | None, outputs: list[StoredOu
     )
     if old_names:
         transaction.on_commit(lambda: _file_deletions_attempt(old_names))
+
+
+def track_store_rendition(
+    *,
+    track_id,
+    settings_slug: str,
+    fmt: str,
+    path: Path,
+    while_storing: Callable[[], None] | None = None,
+) -> StoredOutput:
+    """Store a rendered file (an export) under a new name; record it with
+    `track_record_rendition` in the transaction that finishes its job."""
+    name = files.rendition_name(track_id, settings_slug, fmt)
+    saved = files.save_file(name, path, on_read=while_storing)
+    return StoredOutput(Asset.Kind.RENDITION, "", saved, path.stat().st_size)
+
+
+def track_record_rendition(*, track_id, output: StoredOutput, parameters: dict) -> Asset:
+    """Make a stored rendition one of the track's files: counted in its owner's quota,
+    deleted with the track. Call inside the caller's transaction."""
+    return Asset.objects.create(
+        track_id=track_id,
+        kind=Asset.Kind.RENDITION,
+        name=output.name,
+        size_bytes=output.size_bytes,
+        parameters=parameters,
+    )
 
 
 def track_sweep_unreferenced_files(*, track_id) -> list[str]:

@@ -229,7 +229,28 @@
     refreshLiveParts(event.url);
   }
 
+  // An export (practice/) moved on: its line on the track page follows; a toast says when
+  // it is ready or failed.
+  function onRenderEvent(event) {
+    var item = document.querySelector("[data-render-id='" + event.render_id + "']");
+    var changed = !item || item.dataset.status !== event.status;
+    if (item) {
+      item.dataset.status = event.status;
+      var label = item.querySelector("[data-role=render-status]");
+      if (label) label.textContent = event.error ? "Failed: " + event.error : event.status_label;
+      var link = item.querySelector("[data-role=render-download]");
+      if (link && event.download_url) {
+        link.href = event.download_url;
+        link.hidden = false;
+      }
+    }
+    if (event.message && changed) toast(event.message, event.status === "failed" ? "failed" : "done");
+  }
+
   var handlers = {
+    "practice.progress": onRenderEvent,
+    "practice.done": onRenderEvent,
+    "practice.failed": onRenderEvent,
     "separation.progress": onJobEvent,
     "separation.done": onJobEvent,
     "separation.failed": onJobEvent,

@@ -1,4 +1,6 @@
-"""The embedded separation worker: one job at a time, model kept warm across jobs.
+"""The embedded separation worker: one job at a time, model kept warm across jobs. It also
+makes exports (practice/): a queued render is taken before the next song, as it takes a
+fraction of a separation's time (bench/render.py).
 
 Stops cleanly on SIGTERM/SIGINT: a job in progress goes back to the queue.
 """
@@ -10,6 +12,8 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
+from practice.dispatch import render_recover_orphans
+from practice.services import render_claim_next, render_run
 from separation import engine as audio_engine
 from separation.services.dispatch import job_recover_orphans
 from separation.services.running import job_run, platform_engine
@@ -55,6 +59,15 @@ class Command(BaseCommand):
         processed = 0
         while not self.stopping.is_set():
             close_old_connections()
+            render = render_claim_next(worker_id=worker_id)
+            if render is not None:
+                logger.info("Worker %s took render %s", worker_id, render.id)
+                status = render_run(
+                    render=render, worker_id=worker_id, should_stop=self.stopping.is_set
+                )
+                logger.info("Render %s finished as %s", render.id, status)
+                processed += 1
+                continue
             job = job_claim_next(worker_id=worker_id)
             if job is None:
                 if once:
@@ -76,9 +89,10 @@ class Command(BaseCommand):
         logger.info("Worker %s stopped after %d job(s)", worker_id, processed)
 
     def housekeeping(self) -> None:
-        """What any live worker does for the dead: take back their jobs, retry the file
+        """What any live worker does for the dead: take back their jobs and renders, retry the file
         deletions storage refused earlier, and sweep dead workers' scratch folders."""
         job_recover_orphans()
+        render_recover_orphans()
         track_retry_file_deletions()
         scratch_sweep()  # a worker beside this one may have died since
 

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class PracticeConfig(AppConfig):
+    name = "practice"
+    verbose_name = "Practice exports"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from notifications.events import register_relay_source
+        from practice.events import render_events_changed_since
+
+        register_relay_source(render_events_changed_since)

@@ -1,0 +1,255 @@
+"""Asking for an export (checked, cached, queued on commit) and getting renders to workers:
+Celery's `render_task` in the scale-out mode, the table in the embedded mode; renders of
+workers that died are taken back."""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnreachable
+
+from practice import audio
+from practice.events import render_publish
+from practice.models import MIX, Render
+from practice.tasks import render_task
+from separation.engine import JAM_TRACK, STEMS
+from tracks.access import Access
+from tracks.models import Asset, Track
+from tracks.selectors import storage_use_for_user
+
+logger = logging.getLogger(__name__)
+Status = Render.Status
+
+# What a second of each format takes, per channel, to estimate an export's size for the
+# quota before it is made (24-bit WAV; FLAC at most as much; MP3 V0 at most 320 kbit/s).
+BYTES_PER_SECOND = {"wav": 3 * 48_000, "flac": 3 * 48_000, "mp3": 40_000 // 2}
+
+
+class ExportError(ValueError):
+    """A request for an export we refuse; the message is shown as is."""
+
+
+class ExportForbidden(ExportError):
+    """The user may see the track but not hear what the export would hold (the vocals)."""
+
+
+# --- Asking for an export ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """A request's settings, checked and rounded as the row keeps them."""
+
+    source: str = MIX
+    balance: int = 0  # percent of the vocals
+    tempo: int = 100  # percent
+    semitones: int = 0
+    format: str = "wav"
+
+
+def _number(value, name: str, low: Decimal, high: Decimal, message: str) -> Decimal:
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ExportError(f"The {name} must be a number: {message}") from None
+    if not number.is_finite() or not low <= number <= high:
+        raise ExportError(f"The {name} is out of range: {message}")
+    return number
+
+
+def export_settings_parse(
+    *, source="", balance="", tempo="", semitones="", fmt=""
+) -> ExportSettings:
+    """The settings the browser sends — balance 0..1 (0: instrumental only, 1: the full
+    original), tempo 0.5..1.5, semitones -6..+6 (whole), format wav|flac|mp3, source "mix"
+    or a stem's name — checked, with a clear message for each bad value. Empty: default."""
+    source = (source or MIX).strip()
+    if source != MIX and source not in {stem.name for stem in STEMS}:
+        raise ExportError(f"There is nothing called “{source[:40]}” to export.")
+    fmt = (fmt or "wav").strip().lower()
+    if fmt not in audio.FORMATS:
+        raise ExportError("The format must be WAV, FLAC or MP3.")
+    hundred = Decimal(100)
+    share = _number(balance or 0, "balance", Decimal(0), Decimal(1), "from 0 to 1.")
+    speed = _number(tempo or 1, "tempo", Decimal("0.5"), Decimal("1.5"), "from 0.5 to 1.5.")
+    key = _number(semitones or 0, "key", Decimal(-6), Decimal(6), "from -6 to +6 semitones.")
+    if key != key.to_integral_value():
+        raise ExportError("The key moves in whole semitones, from -6 to +6.")
+    percent = (share * hundred).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return ExportSettings(
+        source=source,
+        balance=int(percent) if source == MIX else 0,
+        tempo=int((speed * hundred).quantize(Decimal(1), rounding=ROUND_HALF_UP)),
+        semitones=int(key),
+        format=fmt,
+    )
+
+
+def _size_estimate(track: Track, wanted: ExportSettings) -> int:
+    seconds = track.duration_s * 100 / wanted.tempo
+    return int(seconds * max(track.channels, 1) * BYTES_PER_SECOND[wanted.format])
+
+
+def _check_room(track: Track, wanted: ExportSettings, user) -> None:
+    use = storage_use_for_user(user_id=track.owner_id)
+    need = _size_estimate(track, wanted)
+    if not use.quota_bytes or use.used_bytes + need <= use.quota_bytes:
+        return
+    whose = "Your library" if user.pk == track.owner_id else "The owner's library"
+    raise ExportError(
+        f"{whose} has no room for this export (about {filesizeformat(need)}): exports are "
+        "stored with the track. Delete other exports or tracks, or choose MP3."
+    )
+
+
+def _check_active_cap(user) -> None:
+    limit = settings.JAM_USER_MAX_ACTIVE_RENDERS
+    active = Render.objects.filter(
+        requesters=user, status__in=(Status.QUEUED, Status.RUNNING)
+    ).count()
+    if active >= limit:
+        raise ExportError(
+            f"You already have {active} export{'s' if active != 1 else ''} being made (the "
+            f"limit is {limit}). Ask for another once one of them is ready."
+        )
+
+
+def export_request(
+    *, track: Track, access: Access, user: AbstractBaseUser, wanted: ExportSettings
+) -> Render:
+    """The render of ``track`` at ``wanted``: the same row (and file) as anyone's earlier
+    request with the same settings, queued for a worker if it is not made yet (or failed
+    before). ExportForbidden when the export would hold a part ``access`` may not hear;
+    ExportError for a track without stems, a song too long, a full library, or too many
+    exports of this user on the way."""
+    probe = Render(source=wanted.source, balance=wanted.balance)
+    if not all(access.can_hear(part) for part in probe.parts):
+        if wanted.source == MIX:
+            raise ExportForbidden(
+                "The owner shared the jam track without the vocals: export it with the "
+                "balance at 0 (instrumental only)."
+            )
+        raise ExportForbidden("The owner has not shared that part with you.")
+    needed = [JAM_TRACK] if wanted.source == MIX else [wanted.source]
+    if any(track.asset(Asset.Kind.STEM, stem) is None for stem in needed):
+        raise ExportError("This track has no jam track yet: export it once it is separated.")
+    length = track.duration_s * 100 / wanted.tempo
+    if length > settings.JAM_RENDER_MAX_DURATION_S:
+        limit = settings.JAM_RENDER_MAX_DURATION_S / 60
+        raise ExportError(
+            f"That export would last {length / 60:.1f} minutes; exports may last at most "
+            f"{limit:g} minutes. Choose a faster tempo."
+        )
+    with transaction.atomic():
+        # One request per user at a time: two at once cannot both pass the cap.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        render, created = Render.objects.get_or_create(
+            track=track,
+            source=wanted.source,
+            balance=wanted.balance,
+            tempo=wanted.tempo,
+            semitones=wanted.semitones,
+            format=wanted.format,
+        )
+        if render.status == Status.DONE:
+            render.requesters.add(user)  # the cache: the same file, made once
+            return render
+        if render.requesters.filter(pk=user.pk).exists() and render.is_active:
+            return render  # asked twice: still on its way
+        _check_active_cap(user)
+        render.requesters.add(user)
+        if render.is_active and not created:
+            return render  # someone else's request is on its way: it is theirs and yours now
+        _check_room(track, wanted, user)
+        if render.status == Status.FAILED and not _render_requeue(render_id=render.id):
+            return Render.objects.get(pk=render.pk)
+        render.refresh_from_db()
+        transaction.on_commit(lambda: render_dispatch(render_id=render.id), robust=True)
+    logger.info("Export %s of track %s asked for by user %s", render.id, track.id, user.pk)
+    return render
+
+
+def _render_requeue(*, render_id: int) -> bool:
+    now = timezone.now()
+    return bool(
+        Render.objects.filter(id=render_id, status=Status.FAILED).update(
+            status=Status.QUEUED,
+            progress=0,
+            error="",
+            attempts=0,
+            claimed_by="",
+            heartbeat_at=None,
+            started_at=None,
+            finished_at=None,
+            dispatched_at=None,
+            updated_at=now,
+        )
+    )
+
+
+def render_dispatch(*, render_id: int) -> None:
+    """Hand a committed queued render to the workers: embedded workers poll the table; in
+    the scale-out mode the Celery task takes the id (a broker that is down is logged; the
+    sweep sends it later)."""
+    if settings.SEPARATION_DISPATCH == "celery":
+        _send(render_id=render_id)
+    render_publish(render_id=render_id)
+
+
+def _send(*, render_id: int) -> bool:
+    try:
+        render_task.delay(render_id)
+    except BrokerUnreachable:
+        logger.warning("Could not send render %s to the broker", render_id, exc_info=True)
+        return False
+    Render.objects.filter(id=render_id, status=Status.QUEUED).update(dispatched_at=timezone.now())
+    return True
+
+
+def render_recover_orphans() -> list[int]:
+    """Take back renders whose worker stopped beating for RENDER_STALE_AFTER_S (it died):
+    queued again (and sent, in the scale-out mode), or failed after RENDER_MAX_ATTEMPTS."""
+    stale_before = timezone.now() - timedelta(seconds=settings.RENDER_STALE_AFTER_S)
+    stale = Render.objects.filter(status=Status.RUNNING, heartbeat_at__lt=stale_before)
+    recovered = []
+    for row in list(stale.values("id", "claimed_by", "attempts")):
+        same_claim = Render.objects.claimed(render_id=row["id"], worker_id=row["claimed_by"])
+        now = timezone.now()
+        if row["attempts"] >= settings.RENDER_MAX_ATTEMPTS:
+            changed = same_claim.update(
+                status=Status.FAILED,
+                error="The worker stopped while rendering this export too many times.",
+                finished_at=now,
+                updated_at=now,
+            )
+        else:
+            changed = same_claim.update(
+                status=Status.QUEUED, claimed_by="", heartbeat_at=None, progress=0, updated_at=now
+            )
+            if changed and settings.SEPARATION_DISPATCH == "celery":
+                _send(render_id=row["id"])
+        if changed:
+            logger.warning("Recovered render %s left running by %s", row["id"], row["claimed_by"])
+            render_publish(render_id=row["id"])
+            recovered.append(row["id"])
+    return recovered
+
+
+def render_sweep() -> None:
+    """What every Celery worker does beside the separation sweep: take back dead workers'
+    renders, and send queued renders never sent or sent long ago."""
+    render_recover_orphans()
+    if settings.SEPARATION_DISPATCH != "celery":
+        return
+    before = timezone.now() - timedelta(seconds=settings.SEPARATION_REDISPATCH_AFTER_S)
+    waiting = Render.objects.filter(status=Status.QUEUED).exclude(dispatched_at__gte=before)
+    for render_id in list(waiting.order_by("created_at", "id").values_list("id", flat=True)):
+        if not _send(render_id=render_id):
+            break

@@ -1,0 +1,115 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from separation.engine import JAM_TRACK, STEMS
+
+# The source of a render that mixes the stems (any other source is one stem's name).
+MIX = "mix"
+
+
+class RenderQuerySet(models.QuerySet):
+    def claimed(self, *, render_id: int, worker_id: str) -> "RenderQuerySet":
+        """The render, only while it runs under this worker's claim (as for separations)."""
+        return self.filter(id=render_id, status=Render.Status.RUNNING, claimed_by=worker_id)
+
+
+class Render(models.Model):
+    """One export of a track at one set of settings: the source of truth for making it, and
+    the cache — the same track, source, balance, tempo, key and format is the same row and
+    the same stored file (`asset`), whoever asks for it.
+
+    Settings are kept as whole numbers, so equal requests compare equal: ``balance`` and
+    ``tempo`` in percent (the browser's 0..1 and 0.5..1.5 rounded to 0.01), ``semitones``.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Rendering"
+        DONE = "done", "Ready"
+        FAILED = "failed", "Failed"
+
+    class Format(models.TextChoices):
+        WAV = "wav", "WAV"
+        FLAC = "flac", "FLAC"
+        MP3 = "mp3", "MP3"
+
+    track = models.ForeignKey("tracks.Track", on_delete=models.CASCADE, related_name="renders")
+    # MIX (the jam track with the other stems at ``balance``), or one stem's name.
+    source = models.CharField(max_length=32, default=MIX)
+    balance = models.PositiveSmallIntegerField(default=0)  # percent of the vocals in a mix
+    tempo = models.PositiveSmallIntegerField(default=100)  # percent
+    semitones = models.SmallIntegerField(default=0)
+    format = models.CharField(max_length=8, choices=Format.choices, default=Format.WAV)
+
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    progress = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_by = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    # The stored file, once done (a rendition Asset of the track, in its owner's quota).
+    asset = models.OneToOneField(
+        "tracks.Asset", null=True, blank=True, on_delete=models.SET_NULL, related_name="render"
+    )
+    # Who asked for it: they hear of its progress, and it counts against their active cap.
+    requesters = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = RenderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("created_at", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("track", "source", "balance", "tempo", "semitones", "format"),
+                name="one_render_per_track_and_settings",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} of “{self.track.title}” ({self.get_status_display().lower()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def parts(self) -> list[str]:
+        """The parts whose sound it holds, for the access rule (`Access.can_hear`)."""
+        if self.source != MIX:
+            return [self.source]
+        if self.balance == 0:
+            return [JAM_TRACK]
+        return [JAM_TRACK, *(stem.name for stem in STEMS if stem.name != JAM_TRACK)]
+
+    @property
+    def label(self) -> str:
+        """What people read: "Mix, vocals 10 %, tempo 75 %, +2 semitones, MP3"."""
+        if self.source == MIX:
+            words = ["Mix", f"vocals {self.balance} %" if self.balance else "no vocals"]
+        else:
+            words = [next((s.label for s in STEMS if s.name == self.source), self.source)]
+        if self.tempo != 100:
+            words.append(f"tempo {self.tempo} %")
+        if self.semitones:
+            words.append(f"{self.semitones:+d} semitone{'s' if abs(self.semitones) != 1 else ''}")
+        words.append(self.get_format_display())
+        return ", ".join(words)
+
+    @property
+    def slug(self) -> str:
+        """The settings in a file name: "mix-v10-t75-k+2"."""
+        head = f"mix-v{self.balance}" if self.source == MIX else self.source
+        return f"{head}-t{self.tempo}-k{self.semitones:+d}"
+
+    @property
+    def status_label(self) -> str:
+        label = self.Status(self.status).label
+        return f"{label} {self.progress}%" if self.status == self.Status.RUNNING else label

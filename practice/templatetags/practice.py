@@ -1,0 +1,45 @@
+"""`{% export_panel %}`: the track page's Export section. Loaded by name from the track
+template, so `tracks` (below this app) never imports it."""
+
+from django import template
+
+from practice.audio import SEMITONE_RANGE
+from practice.models import Render
+from practice.selectors import renders_of
+from separation.engine import JAM_TRACK, STEMS
+from tracks.access import audible_parts
+
+register = template.Library()
+
+# (value sent, what people read): the vocals from none (the jam track) to the full original.
+BALANCES = [
+    ("0", "None"),
+    ("0.1", "10 % (a guide)"),
+    ("0.25", "25 %"),
+    ("0.5", "50 %"),
+    ("1", "100 % (original)"),
+]
+TEMPOS = [50, 60, 70, 75, 80, 85, 90, 95, 100, 105, 110, 120, 125, 150]
+
+
+@register.inclusion_tag("practice/_exports.html", takes_context=True)
+def export_panel(context, track, access):
+    request = context["request"]
+    stems = [part for part in audible_parts(track, access) if part.stem and part.audio]
+    hears_vocals = all(access.can_hear(stem.name) for stem in STEMS if stem.name != JAM_TRACK)
+    return {
+        "request": request,
+        "csrf_token": context.get("csrf_token"),
+        "track": track,
+        "separated": any(part.name == JAM_TRACK for part in stems),
+        "stems": stems,
+        "hears_vocals": hears_vocals,
+        "balances": BALANCES,
+        "tempos": [(f"{tempo / 100:g}", f"{tempo} %") for tempo in TEMPOS],
+        "semitones": [
+            (str(step), f"{step:+d}" if step else "0 (as recorded)")
+            for step in range(SEMITONE_RANGE[0], SEMITONE_RANGE[1] + 1)
+        ],
+        "formats": Render.Format.choices,
+        "renders": renders_of(track, request.user),
+    }

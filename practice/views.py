@@ -1,0 +1,114 @@
+"""Exports of a track: ask for one (a form post, or the player's fetch), follow it, download
+it; and all the stems as one zip. Every view starts with the one access rule."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from practice.dispatch import ExportError, ExportForbidden, export_request, export_settings_parse
+from practice.events import render_urls
+from practice.models import Render
+from practice.selectors import render_still_heard, renders_of
+from practice.zipstream import stems_zip_response
+from tracks.access import Access, get_track_or_404
+from tracks.media import safe_download_name, stored_file_response
+
+
+def render_state(render: Render) -> dict:
+    """What the player reads about a render (the same fields as its live events)."""
+    return {
+        "id": render.id,
+        "track_id": str(render.track_id),
+        "label": render.label,
+        "source": render.source,
+        "balance": render.balance / 100,
+        "tempo": render.tempo / 100,
+        "semitones": render.semitones,
+        "format": render.format,
+        "status": render.status,
+        "status_label": render.status_label,
+        "progress": render.progress,
+        "error": render.error,
+        **render_urls(render),
+    }
+
+
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def exports(request, track_id):
+    """GET: the user's exports of this track (JSON). POST: ask for one — `source` ("mix" or
+    a stem), `balance` 0..1, `tempo` 0.5..1.5, `semitones` -6..6, `format` wav|flac|mp3.
+    A form gets a redirect to the track page; `Accept: application/json` gets the render's
+    state (200 when the file is ready — the cache — 202 while it is being made)."""
+    track, access = get_track_or_404(request.user, track_id)
+    if request.method == "GET":
+        return JsonResponse({"exports": [render_state(r) for r in renders_of(track, request.user)]})
+    page = reverse("tracks:detail", args=[track.id]) + "#exports"
+    try:
+        wanted = export_settings_parse(
+            source=request.POST.get("source", ""),
+            balance=request.POST.get("balance", ""),
+            tempo=request.POST.get("tempo", ""),
+            semitones=request.POST.get("semitones", ""),
+            fmt=request.POST.get("format", ""),
+        )
+        render = export_request(track=track, access=access, user=request.user, wanted=wanted)
+    except ExportError as exc:
+        status = 403 if isinstance(exc, ExportForbidden) else 400
+        if _wants_json(request):
+            return JsonResponse({"error": str(exc)}, status=status)
+        messages.error(request, str(exc))
+        return redirect(page)
+    if _wants_json(request):
+        return JsonResponse(render_state(render), status=200 if render.asset_id else 202)
+    if render.status == Render.Status.DONE:
+        messages.success(request, f"Your export is ready: {render.label}.")
+    else:
+        messages.success(request, f"Export on its way: {render.label}. It appears below.")
+    return redirect(page)
+
+
+def _render_or_404(request, track_id, render_id) -> tuple[Render, Access]:
+    track, access = get_track_or_404(request.user, track_id)
+    render = track.renders.filter(id=render_id).first()
+    if render is None or not all(access.can_hear(part) for part in render.parts):
+        raise Http404("No such export.")
+    render.track = track
+    return render, access
+
+
+@login_required
+@require_GET
+def status(request, track_id, render_id):
+    render, _ = _render_or_404(request, track_id, render_id)
+    return JsonResponse(render_state(render))
+
+
+@login_required
+@require_GET
+def download(request, track_id, render_id):
+    render, _ = _render_or_404(request, track_id, render_id)
+    if render.status != Render.Status.DONE or render.asset is None:
+        raise Http404("This export is not ready.")
+    name = safe_download_name(render.track.title, render.slug, f".{render.format}")
+    return stored_file_response(
+        request,
+        render.asset.name,
+        download_name=name,
+        still_allowed=render_still_heard(user_id=request.user.pk, render_id=render.id),
+    )
+
+
+@login_required
+@require_GET
+def stems_zip(request, track_id):
+    """Every stem the user may hear, as WAVs in one zip, streamed."""
+    track, access = get_track_or_404(request.user, track_id)
+    return stems_zip_response(request, track, access)

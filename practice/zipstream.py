@@ -1,0 +1,97 @@
+"""All of a track's stems as one zip, streamed: the archive is written a chunk at a time
+into a small buffer that is handed to the client and emptied, so memory stays at one chunk
+whatever the stems weigh. WAVs barely compress, so entries are stored, not deflated; sizes
+come from the assets, so the zip needs no seeking (entries carry data descriptors, and zip64
+where a stem passes 4 GiB). Under ASGI the body is an async iterator that reads in a worker
+thread, as `tracks.media` does for single files (Django would collect a sync iterator whole).
+"""
+
+import time
+import zipfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import PurePath
+
+from asgiref.sync import sync_to_async
+from django.core.files.storage import default_storage
+from django.core.handlers.asgi import ASGIRequest
+from django.http import Http404, StreamingHttpResponse
+
+from tracks.access import Access, audible_parts
+from tracks.media import CHUNK, safe_download_name
+from tracks.models import Track
+
+
+class _Sink:
+    """A write-only, unseekable file: what zipfile writes piles up here until taken."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+        self.offset = 0
+
+    def write(self, data) -> int:
+        self.pieces.append(bytes(data))
+        self.offset += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.offset
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data = b"".join(self.pieces)
+        self.pieces.clear()
+        return data
+
+
+def zip_chunks(entries: list[tuple[str, str, int]]) -> Iterator[bytes]:
+    """The zip of ``entries`` — (name in the archive, storage name, size) — in chunks."""
+    sink = _Sink()
+    archive = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED)
+    now = time.localtime()[:6]
+    for arcname, name, size in entries:
+        info = zipfile.ZipInfo(arcname, date_time=now)
+        info.file_size = size
+        with default_storage.open(name, "rb") as source, archive.open(info, "w") as entry:
+            while data := source.read(CHUNK):
+                entry.write(data)
+                yield sink.take()
+        yield sink.take()
+    archive.close()
+    yield sink.take()
+
+
+class _AsyncZip:
+    def __init__(self, chunks: Iterator[bytes]):
+        self.chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        step = sync_to_async(lambda: next(self.chunks, None), thread_sensitive=False)
+        while (data := await step()) is not None:
+            if data:
+                yield data
+
+    def close(self) -> None:
+        self.chunks.close()
+
+
+def stems_zip_response(request, track: Track, access: Access) -> StreamingHttpResponse:
+    """The stems ``access`` may hear, as WAVs in one zip named after the track."""
+    entries = []
+    for part in audible_parts(track, access):
+        if part.stem is None or part.audio is None:
+            continue  # the original is not a stem
+        extension = PurePath(part.audio.name).suffix
+        arcname = safe_download_name(track.title, part.name, extension)
+        entries.append((arcname, part.audio.name, part.audio.size_bytes))
+    if not entries:
+        raise Http404("This track has no stems yet.")
+    chunks = zip_chunks(entries)
+    body = _AsyncZip(chunks) if isinstance(request, ASGIRequest) else chunks
+    response = StreamingHttpResponse(body, content_type="application/zip")
+    name = safe_download_name(track.title, "stems", ".zip")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "private, max-age=0"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,119 @@
+"""The renderer measured on real audio with the real Rubber Band (pedalboard): tempo changes
+keep the pitch, key changes keep the length. The numbers are printed (`pytest -s`) and
+carried in the assertion messages."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from practice import audio
+from tests.practice.measure import fundamental_hz
+
+RATE = 44100
+TONE_HZ = 440.0
+CLIP = Path(__file__).resolve().parents[1] / "data" / "dev1_vocadito10_loops"
+
+
+def tone(path: Path, *, seconds: float = 4.0, hz: float = TONE_HZ, level: float = 0.3) -> Path:
+    t = np.arange(int(seconds * RATE)) / RATE
+    wave = level * np.sin(2 * np.pi * hz * t)
+    sf.write(path, np.stack([wave, wave], axis=1).astype(np.float32), RATE, subtype="PCM_24")
+    return path
+
+
+def render_tone(tmp_path, **options) -> tuple[np.ndarray, int]:
+    source = tone(tmp_path / "tone.wav")
+    spec = audio.RenderSpec(gains=[(source, 1.0)], **options)
+    rendered = audio.render(spec, tmp_path / "out")
+    data, rate = sf.read(str(rendered.path), dtype="float32", always_2d=True)
+    return data, rate
+
+
+def test_a_render_at_75_percent_tempo_is_a_third_longer_at_the_same_pitch(tmp_path):
+    data, rate = render_tone(tmp_path, tempo=0.75)
+    length = len(data) / rate / 4.0
+    pitch = fundamental_hz(data, rate) / TONE_HZ
+    message = f"75 % tempo: length x{length:.4f} (want 1.3333), pitch x{pitch:.5f} (want 1)"
+    print(message)
+    assert abs(length - 4 / 3) <= 0.01 * 4 / 3, message
+    assert abs(pitch - 1) <= 0.01, message
+
+
+def test_a_render_two_semitones_up_keeps_its_length_and_rises_by_12_2_percent(tmp_path):
+    data, rate = render_tone(tmp_path, semitones=2)
+    length = len(data) / rate / 4.0
+    rise = fundamental_hz(data, rate) / TONE_HZ - 1
+    message = f"+2 semitones: length x{length:.4f} (want 1), pitch +{100 * rise:.3f} % (want 12.2)"
+    print(message)
+    assert abs(length - 1) <= 0.01, message
+    assert abs(100 * rise - 12.2) <= 1.0, message
+
+
+def test_the_vocal_of_a_real_clip_moves_by_as_much_as_the_tone(tmp_path):
+    """A sung clip (vocadito), not a sine: the pitch of its strongest partial over the whole
+    clip rises by 2^(2/12) at +2 semitones, and the length is unchanged."""
+    source = CLIP / "vocals.flac"
+    before, rate = sf.read(str(source), dtype="float32", always_2d=True)
+    spec = audio.RenderSpec(gains=[(source, 1.0)], semitones=2, fmt="flac")
+    rendered = audio.render(spec, tmp_path / "vocals")
+    after, _ = sf.read(str(rendered.path), dtype="float32", always_2d=True)
+    ratio = _median_pitch(after, rate) / _median_pitch(before, rate)
+    length = len(after) / len(before)
+    message = f"sung clip +2 semitones: pitch x{ratio:.4f} (want 1.1225), length x{length:.4f}"
+    print(message)
+    assert abs(length - 1) <= 0.01, message
+    assert abs(ratio - 2 ** (2 / 12)) <= 0.01 * 2 ** (2 / 12), message
+
+
+def _median_pitch(data: np.ndarray, rate: int) -> float:
+    """The median, over voiced 100 ms frames, of each frame's strongest frequency (80-1000 Hz)."""
+    mono = data.mean(axis=1)
+    frame = rate // 10
+    found = []
+    for start in range(0, len(mono) - frame, frame):
+        piece = mono[start : start + frame]
+        if np.sqrt(np.mean(piece**2)) < 0.01:
+            continue
+        found.append(fundamental_hz(piece, rate))
+    found = [hz for hz in found if 80 <= hz <= 1000]
+    assert len(found) >= 10, "the clip should have voiced frames"
+    return float(np.median(found))
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac", "mp3"])
+def test_each_format_is_written_and_reads_back_at_the_right_length(tmp_path, fmt):
+    source = tone(tmp_path / "tone.wav", seconds=2.0)
+    rendered = audio.render(audio.RenderSpec(gains=[(source, 1.0)], fmt=fmt), tmp_path / "out")
+    assert rendered.path.suffix == f".{fmt}"
+    info = sf.info(str(rendered.path))
+    assert info.format == {"wav": "WAV", "flac": "FLAC", "mp3": "MP3"}[fmt]
+    assert abs(info.duration - 2.0) < 0.06  # MP3 adds its encoder's padding (~26 ms)
+
+
+def test_a_mix_adds_the_stems_at_their_gains_and_never_clips(tmp_path):
+    low = tone(tmp_path / "low.wav", hz=220, level=0.6)
+    high = tone(tmp_path / "high.wav", hz=880, level=0.6)
+    quiet = audio.render(audio.RenderSpec(gains=[(low, 1.0), (high, 0.1)]), tmp_path / "a")
+    loud = audio.render(audio.RenderSpec(gains=[(low, 1.0), (high, 1.0)]), tmp_path / "b")
+    data, rate = sf.read(str(quiet.path), always_2d=True)
+    spectrum = np.abs(np.fft.rfft(data[:, 0]))
+    bins = len(data) / rate
+    assert spectrum[int(880 * bins)] / spectrum[int(220 * bins)] == pytest.approx(0.1, rel=0.02)
+    peak = np.max(np.abs(sf.read(str(loud.path))[0]))
+    assert 0.98 <= peak <= audio.PEAK_CEILING + 1e-4  # 1.2 would clip: one gain brings it down
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"tempo": 0.4}, "tempo must be between 50 % and 150 %"),
+        ({"semitones": 7}, "from 6 semitones down to 6 up"),
+        ({"fmt": "ogg"}, "choose WAV, FLAC or MP3"),
+    ],
+)
+def test_it_refuses_settings_out_of_range(tmp_path, options, message):
+    source = tone(tmp_path / "tone.wav", seconds=0.5)
+    with pytest.raises(audio.RenderError, match=message):
+        audio.render(audio.RenderSpec(gains=[(source, 1.0)], **options), tmp_path / "out")

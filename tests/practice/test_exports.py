@@ -1,0 +1,351 @@
+"""Exports from end to end: asked for through the view, a Render row, made by the real worker
+command with the real Rubber Band, downloaded and measured; the cache, the access rule, the
+limits, the quota and deletion with the track."""
+
+import io
+import zipfile
+from datetime import timedelta
+
+import numpy as np
+import pytest
+import soundfile as sf
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from practice.events import render_events_changed_since
+from practice.models import Render
+from tests.factories import make_band, make_track
+from tests.practice.measure import fundamental_hz
+from tracks.models import Asset, FileDeletion, TrackShare
+from tracks.selectors import storage_use_for_user
+from tracks.services import track_delete
+
+# The worker calls close_old_connections(): these tests commit for real.
+pytestmark = pytest.mark.django_db(transaction=True)
+JSON = {"HTTP_ACCEPT": "application/json"}
+SECONDS = 4.0
+
+
+@pytest.fixture
+def track(alice, tmp_path, fake_engine):
+    """A separated 4 s song of a 440 Hz tone (the fake engine halves it into each stem; the
+    separation engine is not what these tests are about — the renders are all real)."""
+    return make_track(owner=alice, tmp_path=tmp_path, separated=True, seconds=SECONDS)
+
+
+def ask(client, track, **fields):
+    return client.post(reverse("practice:exports", args=[track.id]), fields, **JSON)
+
+
+def body(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def work():
+    call_command("separation_worker", "--once")
+
+
+def test_an_export_is_asked_for_made_by_the_worker_and_downloads_at_the_asked_tempo_and_key(
+    alice_client, alice, track
+):
+    response = ask(alice_client, track, balance="0.1", tempo="0.75", semitones="2", format="flac")
+    assert response.status_code == 202, response.content
+    state = response.json()
+    render = Render.objects.get(id=state["id"])
+    assert (render.source, render.balance, render.tempo, render.semitones, render.format) == (
+        "mix",
+        10,
+        75,
+        2,
+        "flac",
+    )
+    assert state["status"] == "queued" and state["download_url"] == ""
+    assert list(render.requesters.all()) == [alice]
+
+    work()
+
+    render.refresh_from_db()
+    assert render.status == Render.Status.DONE, render.error
+    assert render.progress == 100
+    assert render.asset.kind == Asset.Kind.RENDITION
+    assert render.asset.parameters["tempo"] == 75
+    state = alice_client.get(reverse("practice:status", args=[track.id, render.id])).json()
+    assert state["status"] == "done"
+    response = alice_client.get(state["download_url"])
+    assert response.status_code == 200
+    assert response["Content-Type"] == "audio/flac"
+    assert response["Content-Disposition"].endswith('-mix-v10-t75-k+2.flac"')
+    data, rate = sf.read(io.BytesIO(body(response)), dtype="float32", always_2d=True)
+    length = len(data) / rate
+    rise = fundamental_hz(data, rate) / 440.0
+    message = (
+        f"export at 75 % tempo, +2 semitones: {length:.3f} s (want {SECONDS / 0.75:.3f}), "
+        f"pitch x{rise:.4f} (want {2 ** (2 / 12):.4f})"
+    )
+    print(message)
+    assert abs(length - SECONDS / 0.75) <= 0.01 * SECONDS / 0.75, message
+    assert abs(rise - 2 ** (2 / 12)) <= 0.01 * 2 ** (2 / 12), message
+
+
+def test_the_same_settings_are_the_same_file_and_are_not_rendered_again(
+    alice_client, bob, bob_client, alice, track
+):
+    first = ask(alice_client, track, tempo="0.8", format="mp3").json()
+    work()
+    made = Render.objects.get(id=first["id"]).asset_id
+    again = ask(alice_client, track, tempo="0.80", format="MP3")
+    assert again.status_code == 200
+    assert again.json()["id"] == first["id"]
+    assert again.json()["download_url"]
+    # A bandmate with the same settings gets the same file, at once.
+    band = make_band(owner=alice, members=[bob])
+    TrackShare.objects.create(track=track, band=band)
+    theirs = ask(bob_client, track, tempo="0.8", format="mp3")
+    assert theirs.status_code == 200 and theirs.json()["id"] == first["id"]
+    work()
+    assert Render.objects.count() == 1
+    assert Asset.objects.filter(kind=Asset.Kind.RENDITION).count() == 1
+    assert Render.objects.get(id=first["id"]).asset_id == made
+
+
+def test_a_form_post_goes_back_to_the_track_page_which_lists_the_export(alice_client, track):
+    url = reverse("practice:exports", args=[track.id])
+    response = alice_client.post(url, {"balance": "0", "tempo": "0.9", "format": "wav"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("tracks:detail", args=[track.id]) + "#exports"
+    page = alice_client.get(response["Location"]).content.decode()
+    assert 'id="export-tempo"' in page and 'for="export-tempo"' in page
+    assert "Export on its way: Mix, no vocals, tempo 90 %, WAV." in page
+    render = Render.objects.get()
+    assert f'data-render-id="{render.id}"' in page
+    work()
+    page = alice_client.get(reverse("tracks:detail", args=[track.id])).content.decode()
+    assert reverse("practice:download", args=[track.id, render.id]) in page
+
+
+def test_every_stem_exports_as_flac_and_mp3(alice_client, track):
+    ids = [
+        ask(alice_client, track, source=stem, format=fmt).json()["id"]
+        for stem, fmt in (("vocals", "mp3"), ("instrumental", "flac"))
+    ]
+    work()
+    for render_id, kind in zip(ids, ("MP3", "FLAC"), strict=True):
+        render = Render.objects.get(id=render_id)
+        assert render.status == Render.Status.DONE, render.error
+        download = alice_client.get(reverse("practice:download", args=[track.id, render_id]))
+        info = sf.info(io.BytesIO(body(download)))
+        assert info.format == kind
+        assert abs(info.duration - SECONDS) < 0.06
+
+
+def test_all_stems_download_as_one_streamed_zip(alice_client, track):
+    response = alice_client.get(reverse("practice:stems_zip", args=[track.id]))
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(body(response)))
+    assert sorted(archive.namelist()) == ["song-instrumental.wav", "song-vocals.wav"]
+    for stem in ("instrumental", "vocals"):
+        with default_storage.open(track.asset(Asset.Kind.STEM, stem).name, "rb") as stored:
+            assert archive.read(f"song-{stem}.wav") == stored.read()
+
+
+def test_an_outsider_gets_404_for_every_export_url(alice_client, bob_client, track):
+    anonymous = Client()
+    mine = ask(alice_client, track).json()["id"]
+    work()
+    urls = [
+        reverse("practice:exports", args=[track.id]),
+        reverse("practice:status", args=[track.id, mine]),
+        reverse("practice:download", args=[track.id, mine]),
+        reverse("practice:stems_zip", args=[track.id]),
+    ]
+    for url in urls:
+        assert bob_client.get(url).status_code == 404, url
+        assert anonymous.get(url).status_code == 302, url  # to the sign-in page
+    assert bob_client.post(urls[0], {"format": "wav"}).status_code == 404
+    assert Render.objects.count() == 1
+
+
+def test_a_jam_listener_can_never_export_the_vocals(alice, bob, bob_client, alice_client, track):
+    band = make_band(owner=alice, members=[bob])
+    TrackShare.objects.create(track=track, band=band)  # without the vocals
+    with_vocals = ask(alice_client, track, balance="0.5").json()["id"]
+    vocals = ask(alice_client, track, source="vocals").json()["id"]
+    work()
+
+    refused = ask(bob_client, track, balance="0.1")
+    assert refused.status_code == 403
+    assert "with the balance at 0" in refused.json()["error"]
+    assert ask(bob_client, track, source="vocals").status_code == 403
+    for render_id in (with_vocals, vocals):
+        for name in ("status", "download"):
+            url = reverse(f"practice:{name}", args=[track.id, render_id])
+            assert bob_client.get(url).status_code == 404
+    page = bob_client.get(reverse("tracks:detail", args=[track.id])).content.decode()
+    assert 'name="balance" value="0"' in page and 'id="export-balance"' not in page
+    archive = zipfile.ZipFile(
+        io.BytesIO(body(bob_client.get(reverse("practice:stems_zip", args=[track.id]))))
+    )
+    assert archive.namelist() == ["song-instrumental.wav"]
+
+    allowed = ask(bob_client, track, balance="0", tempo="0.9")
+    assert allowed.status_code == 202
+    work()
+    state = bob_client.get(allowed.json()["status_url"]).json()
+    assert state["status"] == "done"
+    assert bob_client.get(state["download_url"]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"tempo": "2"}, "The tempo is out of range: from 0.5 to 1.5."),
+        ({"tempo": "fast"}, "The tempo must be a number"),
+        ({"balance": "-0.1"}, "The balance is out of range: from 0 to 1."),
+        ({"semitones": "1.5"}, "The key moves in whole semitones"),
+        ({"semitones": "9"}, "The key is out of range"),
+        ({"format": "ogg"}, "The format must be WAV, FLAC or MP3."),
+        ({"source": "drums"}, "There is nothing called “drums” to export."),
+        ({"tempo": "nan"}, "The tempo is out of range"),
+    ],
+)
+def test_bad_settings_are_refused_with_a_clear_message(alice_client, track, fields, message):
+    response = ask(alice_client, track, **fields)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(message)
+    assert not Render.objects.exists()
+
+
+def test_a_user_may_have_only_a_few_exports_on_the_way(alice_client, track, settings):
+    settings.JAM_USER_MAX_ACTIVE_RENDERS = 1
+    assert ask(alice_client, track, tempo="0.9").status_code == 202
+    assert ask(alice_client, track, tempo="0.9").status_code == 202  # the same one again
+    refused = ask(alice_client, track, tempo="0.8")
+    assert refused.status_code == 400
+    assert "You already have 1 export being made (the limit is 1)" in refused.json()["error"]
+    work()
+    assert ask(alice_client, track, tempo="0.8").status_code == 202
+
+
+def test_an_export_longer_than_the_limit_is_refused(alice_client, track, settings):
+    settings.JAM_RENDER_MAX_DURATION_S = 7
+    refused = ask(alice_client, track, tempo="0.5")
+    assert refused.status_code == 400
+    assert "would last 0.1 minutes; exports may last at most" in refused.json()["error"]
+    assert ask(alice_client, track, tempo="0.6").status_code == 202  # 6.7 s
+
+
+def test_an_export_counts_in_the_owners_quota_and_a_full_library_refuses_more(
+    alice, alice_client, track, settings
+):
+    before = storage_use_for_user(user_id=alice.pk).used_bytes
+    ask(alice_client, track, format="wav")
+    work()
+    size = Render.objects.get().asset.size_bytes
+    assert size > SECONDS * 44100 * 2 * 3  # 24-bit stereo
+    assert storage_use_for_user(user_id=alice.pk).used_bytes == before + size
+    settings.JAM_USER_QUOTA_BYTES = before + size + 1000
+    refused = ask(alice_client, track, format="wav", tempo="0.5")
+    assert refused.status_code == 400
+    assert "Your library has no room for this export" in refused.json()["error"]
+
+
+def test_exports_are_deleted_with_their_track(alice_client, track):
+    ask(alice_client, track, format="mp3", semitones="-3")
+    work()
+    name = Render.objects.get().asset.name
+    assert default_storage.exists(name)
+    track_delete(track=track)
+    assert not default_storage.exists(name)
+    assert not Render.objects.exists()
+    assert not FileDeletion.objects.exists()
+
+
+def test_the_requester_hears_of_progress_and_the_download_through_the_relay(
+    alice, alice_client, track
+):
+    since = timezone.now() - timedelta(seconds=1)
+    render_id = ask(alice_client, track, tempo="1.25").json()["id"]
+    work()
+    events, _ = render_events_changed_since(alice.pk, since)
+    mine = [event for event in events if event["render_id"] == render_id]
+    assert mine[-1]["type"] == "practice.done"
+    assert mine[-1]["download_url"] == reverse("practice:download", args=[track.id, render_id])
+    assert "is ready" in mine[-1]["message"]
+    assert mine[-1]["audience"] == [alice.pk]
+
+
+def test_a_render_left_running_by_a_dead_worker_is_taken_back_and_made(
+    alice_client, track, settings
+):
+    render_id = ask(alice_client, track, semitones="1").json()["id"]
+    stale = timezone.now() - timedelta(seconds=settings.RENDER_STALE_AFTER_S + 5)
+    Render.objects.filter(id=render_id).update(
+        status=Render.Status.RUNNING, claimed_by="elsewhere:1:dead", heartbeat_at=stale, attempts=1
+    )
+    work()
+    render = Render.objects.get(id=render_id)
+    assert render.status == Render.Status.DONE
+    assert render.attempts == 2
+
+
+def test_a_failed_render_is_tried_again_when_asked_for_again(alice_client, track):
+    render_id = ask(alice_client, track, tempo="1.1").json()["id"]
+    stem = track.asset(Asset.Kind.STEM, "instrumental")
+    default_storage.delete(stem.name)  # storage lost the stem under the worker
+    work()
+    render = Render.objects.get(id=render_id)
+    assert render.status == Render.Status.FAILED
+    assert render.error.startswith("Something went wrong")
+    with open(default_storage.path(stem.name), "wb") as restored:
+        sf.write(restored, np.zeros((44100, 2), dtype=np.float32), 44100, format="WAV")
+    again = ask(alice_client, track, tempo="1.1")
+    assert again.status_code == 202 and again.json()["status"] == "queued"
+    work()
+    assert Render.objects.get(id=render_id).status == Render.Status.DONE
+
+
+def test_the_player_can_list_its_exports_of_a_track(alice_client, track):
+    ids = [ask(alice_client, track, tempo=tempo).json()["id"] for tempo in ("0.7", "0.8")]
+    listed = alice_client.get(reverse("practice:exports", args=[track.id])).json()["exports"]
+    assert [item["id"] for item in listed] == ids[::-1]
+    assert listed[0]["tempo"] == 0.8 and listed[0]["balance"] == 0.0
+
+
+def test_progress_is_pushed_to_the_requester_while_the_render_runs(alice, alice_client, tmp_path):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from notifications.events import user_group
+
+    long_track = make_track(owner=alice, tmp_path=tmp_path, separated=True, seconds=30.0)
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(user_group(alice.pk), channel)
+    ask(alice_client, long_track, tempo="0.5", format="flac")
+    work()
+    events = []
+    while True:
+        try:
+            message = async_to_sync(_receive)(layer, channel)
+        except TimeoutError:
+            break
+        if message["event"]["type"].startswith("practice."):
+            events.append(message["event"])
+    steps = [(event["status"], event["progress"]) for event in events]
+    print(f"render progress pushed: {steps}")
+    assert steps[0] == ("queued", 0)
+    assert steps[-1] == ("done", 100)
+    running = [progress for status, progress in steps if status == "running"]
+    assert len([p for p in running if 10 < p < 90]) >= 3, steps  # moving during the stretch
+    assert running == sorted(running)
+
+
+async def _receive(layer, channel):
+    import asyncio
+
+    return await asyncio.wait_for(layer.receive(channel), timeout=0.2)
