@@ -14,10 +14,10 @@ import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.signals import request_finished
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
+from jamwithme.middleware import EitherMode
 from separation import logcontext
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -62,20 +62,15 @@ class JsonFormatter(_JsonFormatter):
                 log_data.pop(name, None)
 
 
-class RequestIdMiddleware:
+class RequestIdMiddleware(EitherMode):
     """Gives each request an id for its log lines (the proxy's `X-Request-ID` when it sent
     a sane one) and returns it in the response's `X-Request-ID`."""
 
     # Sync or async, as the chain around it is: a sync-only middleware makes each request
     # cross between the event loop and a thread twice more (jamwithme/middleware.py).
-    sync_capable = True
-    async_capable = True
-
     def __init__(self, get_response):
         self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
+        self.adopt_mode(get_response)
 
     def __call__(self, request):
         if self.is_async:

@@ -12,21 +12,30 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 
-class StaticFilesMiddleware(WhiteNoiseMiddleware):
-    """WhiteNoise, sync or async as the chain around it is. A static file is looked up as
-    WhiteNoise does and its response built on a thread (it opens and stats the file)."""
+class EitherMode:
+    """A middleware that runs sync or async, as the chain around it is: call `adopt_mode`
+    with the next handler; `__call__` hands an async chain's requests to `__acall__`."""
 
     sync_capable = True
     async_capable = True
+    is_async = False
+
+    def adopt_mode(self, get_response) -> None:
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+
+class StaticFilesMiddleware(EitherMode, WhiteNoiseMiddleware):
+    """WhiteNoise, sync or async as the chain around it is. A static file is looked up as
+    WhiteNoise does and its response built on a thread (it opens and stats the file)."""
 
     def __init__(self, get_response=None, settings=None):
         if settings is None:
             super().__init__(get_response)
         else:
             super().__init__(get_response, settings)
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
+        self.adopt_mode(get_response)
 
     def __call__(self, request):
         if self.is_async:
