@@ -23,7 +23,7 @@ def broker():
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI needs the Redis broker at {BROKER}")
         pytest.skip(f"no Redis broker at {BROKER}")
-    keys = ("separation", "celery", "unacked", "unacked_index", "unacked_mutex")
+    keys = ("separation", "renders", "celery", "unacked", "unacked_index", "unacked_mutex")
     client.delete(*keys)
     yield client
     client.delete(*keys)
@@ -52,6 +52,7 @@ def start_worker(celery_mode, private_media, tmp_path):
         hold: Path | None = None,
         sweep_every=1,
         env: dict | None = None,
+        queues: str = "separation",
     ):
         full_env = {
             **os.environ,
@@ -78,7 +79,7 @@ def start_worker(celery_mode, private_media, tmp_path):
                 "jamwithme",
                 "worker",
                 "-Q",
-                "separation",
+                queues,
                 f"--pool={pool}",
                 "--concurrency=1",
                 "--without-gossip",

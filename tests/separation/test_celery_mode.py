@@ -13,9 +13,14 @@ import signal
 import time
 
 import pytest
+import soundfile as sf
+from django.core.files.storage import default_storage
+from django.urls import reverse
 
+from practice.models import Render
 from separation.models import SeparationJob
 from tests import fakes
+from tests.factories import make_track
 from tests.separation.test_upload import post_file
 from tests.separation.workers import use_broker, wait_for
 
@@ -106,3 +111,30 @@ def test_an_upload_while_the_broker_is_down_is_queued_and_runs_once_it_is_back(
     # The workers' sweep finds the job that was never sent and sends it.
     wait_for(lambda: job_of(track_id).status == Status.DONE, what="the job", log=worker.log_path)
     assert job_of(track_id).dispatched_at is not None
+
+
+def test_an_export_goes_to_the_renders_queue_and_a_worker_on_it_makes_it(
+    alice_client, alice, start_worker, broker, tmp_path
+):
+    """docs/deploy.md's worker (`-Q separation,renders`) makes exports too."""
+    track = make_track(owner=alice, tmp_path=tmp_path, separated=True, seconds=2.0)
+    response = alice_client.post(
+        reverse("practice:exports", args=[track.id]),
+        {"tempo": "0.8", "format": "flac"},
+        HTTP_ACCEPT="application/json",
+    )
+    assert response.status_code == 202, response.content
+    render_id = response.json()["id"]
+    assert broker.llen("renders") == 1  # its own queue
+
+    worker = start_worker("renders", queues="separation,renders")
+    wait_for(
+        lambda: Render.objects.get(id=render_id).status == Render.Status.DONE,
+        what="the export",
+        log=worker.log_path,
+    )
+    render = Render.objects.get(id=render_id)
+    with default_storage.open(render.asset.name) as stored:
+        info = sf.info(stored)
+    assert info.format == "FLAC"
+    assert abs(info.duration - 2.0 / 0.8) < 0.03
