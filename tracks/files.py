@@ -5,6 +5,7 @@ same code runs on local files and on S3-compatible storage.
     tracks/<track id>/original.<ext>                  the upload
     tracks/<track id>/<run>-<stem>.wav                a stem from one separation run
     tracks/<track id>/<run>-waveform-<part>.png       a waveform ("original" or a stem)
+    tracks/<track id>/<run>-peaks-<part>.json         the same waveform's peaks, for the player
 
 `<run>` is new for every run, so a worker that lost its claim can never overwrite the
 files of the run that replaced it.
@@ -53,6 +54,11 @@ def stem_name(prefix: str, stem: str) -> str:
 def waveform_name(prefix: str, part: str) -> str:
     """``part`` is "original" or a stem name."""
     return f"{prefix}-waveform-{part}.png"
+
+
+def peaks_name(prefix: str, part: str) -> str:
+    """The player's waveform data of a part ("original" or a stem name)."""
+    return f"{prefix}-peaks-{part}.json"
 
 
 class _ReadHook:

@@ -87,12 +87,21 @@ class Track(models.Model):
 
     def parts(self) -> list["TrackPart"]:
         """What the track page shows, in order: the original, then every stem it has."""
-        parts = [TrackPart(self, "", self.original, self.asset(Asset.Kind.WAVEFORM))]
+        parts = [
+            TrackPart(
+                self,
+                "",
+                self.original,
+                self.asset(Asset.Kind.WAVEFORM),
+                self.asset(Asset.Kind.PEAKS),
+            )
+        ]
         for stem in STEMS:
             audio = self.asset(Asset.Kind.STEM, stem.name)
             if audio is not None:
                 waveform = self.asset(Asset.Kind.WAVEFORM, stem.name)
-                parts.append(TrackPart(self, stem.name, audio, waveform))
+                peaks = self.asset(Asset.Kind.PEAKS, stem.name)
+                parts.append(TrackPart(self, stem.name, audio, waveform, peaks))
         return parts
 
     def part(self, name: str) -> "TrackPart | None":
@@ -106,11 +115,19 @@ class Track(models.Model):
 class TrackPart:
     """One playable part of a track for templates: the original mix ("") or a stem."""
 
-    def __init__(self, track: Track, stem: str, audio: "Asset | None", waveform: "Asset | None"):
+    def __init__(
+        self,
+        track: Track,
+        stem: str,
+        audio: "Asset | None",
+        waveform: "Asset | None",
+        peaks: "Asset | None" = None,
+    ):
         self.track = track
         self.stem = get_stem(stem) if stem else None
         self.audio = audio
         self.waveform = waveform
+        self.peaks = peaks  # the waveform's data for the player; tracks separated before lack it
 
     @property
     def name(self) -> str:
@@ -125,6 +142,11 @@ class TrackPart:
     def downloadable(self) -> bool:
         return self.stem is not None
 
+    @property
+    def colour(self) -> str:
+        """The registry's colour of the stem (the player's mute/solo strip)."""
+        return self.stem.colour if self.stem else ""
+
 
 class Asset(models.Model):
     """One stored file of a track. Storage names are built in `tracks.files` only."""
@@ -133,6 +155,7 @@ class Asset(models.Model):
         ORIGINAL = "original", "Original upload"
         STEM = "stem", "Stem"
         WAVEFORM = "waveform", "Waveform picture"
+        PEAKS = "peaks", "Waveform peaks (the player's JSON)"
         RENDITION = "rendition", "Rendition"
 
     track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="assets")

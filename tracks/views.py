@@ -301,10 +301,11 @@ def _still_hears(user_id, track_id, kind: str):
 
 def _serve_part(request, track, access, kind: str, what: str, still_allowed):
     part = _part_or_404(track, kind, access)
-    if what == "waveform":
-        if part.waveform is None:
+    if what in ("waveform", "peaks"):
+        picture_or_data = part.waveform if what == "waveform" else part.peaks
+        if picture_or_data is None:
             raise Http404
-        return stored_file_response(request, part.waveform.name)
+        return stored_file_response(request, picture_or_data.name)
     if part.audio is None or (what == "download" and not part.downloadable):
         raise Http404
     download_name = None
@@ -337,6 +338,14 @@ def download(request, track_id, kind):
 def waveform(request, track_id, kind):
     track, access = get_track_or_404(request.user, track_id)
     return _serve_part(request, track, access, kind, "waveform", None)
+
+
+@login_required
+@require_GET
+def peaks(request, track_id, kind):
+    """The player's waveform data of a part, under the same rule as its picture."""
+    track, access = get_track_or_404(request.user, track_id)
+    return _serve_part(request, track, access, kind, "peaks", None)
 
 
 # --- Share links: no account needed, read-only, rate-limited ------------------------------
@@ -392,3 +401,10 @@ def link_download(request, token, kind):
 def link_waveform(request, token, kind):
     shared_link, access = _link_or_404(request, token)
     return _serve_part(request, shared_link.track, access, kind, "waveform", None)
+
+
+@rate_limited
+@require_GET
+def link_peaks(request, token, kind):
+    shared_link, access = _link_or_404(request, token)
+    return _serve_part(request, shared_link.track, access, kind, "peaks", None)
