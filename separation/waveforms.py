@@ -57,6 +57,7 @@ def peaks_json(
 # --- Tempo: the count-in's click --------------------------------------------------------
 TEMPO_MIN_BPM = 50.0
 TEMPO_MAX_BPM = 200.0
+PRIOR_OCTAVES = 0.6  # how far from 120 BPM a tempo may lie before the prior weighs against it
 _FRAME = 1024
 _HOP = 512
 
@@ -91,7 +92,7 @@ def _onset_envelope(path: Path) -> tuple[np.ndarray, float]:
 
 def estimate_tempo(path: Path) -> float | None:
     """The beat's tempo in BPM from the autocorrelation of the onset envelope, weighted
-    towards 120 BPM (a log-normal prior an octave wide, as in Ellis 2007), so a beat at
+    towards 120 BPM (a log-normal prior, PRIOR_OCTAVES wide, after Ellis 2007), so a beat at
     half or double speed is not taken for the beat. None for audio too short or too flat
     to tell (the player then offers 120 for the user to correct)."""
     envelope, rate = _onset_envelope(path)
@@ -114,7 +115,7 @@ def estimate_tempo(path: Path) -> float | None:
     usable = (bpm >= TEMPO_MIN_BPM) & (bpm <= TEMPO_MAX_BPM)
     if not np.any(usable):
         return None
-    prior = np.exp(-0.5 * (np.log2(np.where(usable, bpm, 120.0) / 120.0) / 1.0) ** 2)
+    prior = np.exp(-0.5 * (np.log2(np.where(usable, bpm, 120.0) / 120.0) / PRIOR_OCTAVES) ** 2)
     scored = np.where(usable, correlation * prior, -np.inf)
     best = int(np.argmax(scored))
     if correlation[best] <= 0.05:

@@ -111,6 +111,11 @@ class Track(models.Model):
         """The part that is the jam track (the registry's JAM_TRACK), once separated."""
         return self.part(JAM_TRACK)
 
+    def jam_track_parts(self) -> list["TrackPart"]:
+        """The jam track alone, for the library card's player (empty before separation)."""
+        jam = self.jam_track()
+        return [jam] if jam is not None and jam.audio is not None else []
+
 
 class TrackPart:
     """One playable part of a track for templates: the original mix ("") or a stem."""
@@ -143,9 +148,21 @@ class TrackPart:
         return self.stem is not None
 
     @property
+    def is_guide(self) -> bool:
+        """A stem beside the jam track (the vocals): the player's balance fades it in."""
+        return self.stem is not None and self.stem.name != JAM_TRACK
+
+    @property
     def colour(self) -> str:
         """The registry's colour of the stem (the player's mute/solo strip)."""
         return self.stem.colour if self.stem else ""
+
+
+def played_together(parts: list[TrackPart]) -> list[TrackPart]:
+    """What the practice player plays as one: every stem given (the caller gives only the
+    audible ones), or the original alone while there are no stems yet."""
+    stems = [part for part in parts if part.stem is not None and part.audio is not None]
+    return stems or [part for part in parts if part.audio is not None]
 
 
 class Asset(models.Model):

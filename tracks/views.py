@@ -22,7 +22,7 @@ from tracks.access import (
 )
 from tracks.forms import RenameForm, ReportForm
 from tracks.media import safe_download_name, stored_file_response
-from tracks.models import ShareLink, Track
+from tracks.models import ShareLink, Track, played_together
 from tracks.moderation import ModerationError, report_create
 from tracks.navigation import is_safe_here, safe_next_url
 from tracks.ratelimit import rate_limited
@@ -93,10 +93,12 @@ def band_library(request, band_id):
 
 
 def _detail_context(track: Track, access, rename_form=None) -> dict:
+    parts = audible_parts(track, access)
     context = {
         "track": track,
         "access": access,
-        "parts": audible_parts(track, access),
+        "parts": parts,
+        "player_parts": played_together(parts),
         "rename_form": rename_form or RenameForm(instance=track),
         # Also after a refused rename, whose page is rendered at the rename URL.
         "next_url": reverse("tracks:detail", args=[track.id]),
@@ -142,10 +144,12 @@ def panel(request, track_id):
     adds the players it lacks and leaves the ones playing alone."""
     track, access = get_track_or_404(request.user, track_id)
     next_url = reverse("tracks:detail", args=[track.id])
+    parts = audible_parts(track, access)
     context = {
         "track": track,
         "access": access,
-        "parts": audible_parts(track, access),
+        "parts": parts,
+        "player_parts": played_together(parts),
         "next_url": next_url,
     }
     return render(request, "tracks/_panel.html", context)
@@ -373,11 +377,10 @@ def link(request, token):
     """What someone without an account sees: the jam track (and the vocals if allowed)."""
     shared_link, access = _link_or_404(request, token)
     track = shared_link.track
-    return render(
-        request,
-        "tracks/link.html",
-        {"track": track, "access": access, "parts": audible_parts(track, access), "token": token},
-    )
+    parts = audible_parts(track, access)
+    context = {"track": track, "access": access, "parts": parts, "token": token}
+    context["player_parts"] = [part for part in played_together(parts) if part.stem]
+    return render(request, "tracks/link.html", context)
 
 
 @rate_limited
