@@ -3,9 +3,10 @@ serve`, the real model): upload a dev clip, wait for its stems, play them as one
 by listening in on each stem's output (an AnalyserNode after its gain) that the stems stay
 together after seeks and tempo and key changes; the balance, the loop, the keys; then the
 browser's time-stretcher itself, measured on OfflineAudioContext renders of a test tone.
-Screenshots (desktop and a 390×844 phone) go to $JAM_SCREENSHOTS."""
+Screenshots (desktop and a 390x844 phone) go to $JAM_SCREENSHOTS."""
 
 import io
+import itertools
 import os
 import subprocess
 import sys
@@ -36,7 +37,10 @@ def song(tmp_path):
 @pytest.fixture
 def account(server, tmp_path):
     """erin, made in the database the server uses."""
-    code = f"from django.contrib.auth.models import User; User.objects.create_user('erin', 'erin@example.com', {PASSWORD!r})"
+    code = (
+        "from django.contrib.auth.models import User; "
+        f"User.objects.create_user('erin', 'erin@example.com', {PASSWORD!r})"
+    )
     env = {**os.environ, "JAM_VAR_DIR": str(tmp_path / "var"), "DEBUG": "false"}
     env.pop("DATABASE_URL", None)
     subprocess.run(
@@ -56,9 +60,8 @@ def log_in(browser, server, **context):
 
 # Each stem's output, listened to after its own gain: the last 32768 frames of both, taken in
 # the same task (so from the same render quantum), with the player's idea of the position.
-LISTEN = (
-    """() => {
-  const p = %s;
+LISTEN = """() => {
+  const p = PLAYER_EXPR;
   if (!p.taps) {
     p.taps = {};
     p.stems.forEach(s => { const a = p.ctx.createAnalyser(); a.fftSize = 32768;
@@ -70,16 +73,14 @@ LISTEN = (
     out[name] = Array.from(data);
   });
   return out;
-}"""
-    % PLAYER
-)
+}""".replace("PLAYER_EXPR", PLAYER)
 
 
 def where_in(source: np.ndarray, heard: np.ndarray, around: float, rate: int):
     """Where in `source` (mono) the window `heard` ends, searched ±0.4 s around `around`
     seconds: the lag of the best normalised cross-correlation, and that correlation."""
     n = len(heard)
-    centre = int(round(around * rate)) - n
+    centre = round(around * rate) - n
     lo, hi = max(centre - int(0.4 * rate), 0), min(centre + int(0.4 * rate), len(source) - n)
     segment = source[lo : hi + n]
     size = 1 << int(np.ceil(np.log2(len(segment) + n)))
@@ -171,14 +172,16 @@ def test_a_musician_practises_with_the_stems_played_as_one(
             page.fill(f"{player} [data-role=key]", "-2")
             page.dispatch_event(f"{player} [data-role=key]", "input")
             page.wait_for_timeout(600)
-            assert page.inner_text(f"{player} [data-role=key-value]") == "−2"
+            assert (
+                page.inner_text(f"{player} [data-role=key-value]") == "\u22122"
+            )  # a real minus sign
             page.fill(f"{player} [data-role=key]", "0")
             page.dispatch_event(f"{player} [data-role=key]", "input")
             page.fill(f"{player} [data-role=tempo]", "100")
             page.dispatch_event(f"{player} [data-role=tempo]", "input")
             page.evaluate(f"() => {PLAYER}.seek(20.0)")
             page.wait_for_timeout(1200)
-            check_in_sync(page, stems, rate, "after tempo 75/130/50/150 %, key −2, seeks")
+            check_in_sync(page, stems, rate, "after tempo 75/130/50/150 %, key -2, seeks")
 
             # The balance: at 0 the singer is gone, at 10 % a faint guide.
             for level, expect in (("0", "silent"), ("10", "faint")):
@@ -206,7 +209,7 @@ def test_a_musician_practises_with_the_stems_played_as_one(
                 page.wait_for_timeout(100)
             print("loop positions:", " ".join(f"{p:.2f}" for p in positions))
             assert all(loop[0] - 0.01 <= p <= loop[1] + 0.01 for p in positions)
-            wraps = sum(1 for a, b in zip(positions, positions[1:], strict=False) if b < a - 1)
+            wraps = sum(1 for a, b in itertools.pairwise(positions) if b < a - 1)
             assert wraps >= 1
             heard = check_in_sync(page, stems, rate, "inside the loop")
             assert loop[0] - 0.05 <= heard["position"] <= loop[1] + 0.05
@@ -246,7 +249,8 @@ def test_a_musician_practises_with_the_stems_played_as_one(
                 """() => [...document.querySelectorAll('[data-player] button, [data-player] input,'
                                                       + ' [data-player] select')]
                          .map(e => { const r = e.getBoundingClientRect();
-                                     return [e.dataset.action || e.dataset.role, r.width, r.height]; })
+                                     return [e.dataset.action || e.dataset.role,
+                                             r.width, r.height]; })
                          .filter(([, w, h]) => w < 44 || h < 44)"""
             )
             assert small == []
