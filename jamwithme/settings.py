@@ -192,7 +192,14 @@ USE_TZ = True
 
 # --- Static files and media ---------------------------------------------------------------
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Front-end packages come from the npm registry at set-up (package.json, package-lock.json;
+# `scripts/setup` runs `npm ci`): only their distributed files are served, under vendor/.
+NODE_MODULES = BASE_DIR / "node_modules"
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/wavesurfer", NODE_MODULES / "wavesurfer.js" / "dist"),
+    ("vendor/signalsmith-stretch", NODE_MODULES / "signalsmith-stretch"),
+]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "static_build")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns at start-up without it
 # WhiteNoise serves the files where they live (the finders: static/ and each app's), indexed

@@ -72,33 +72,39 @@ def test_a_musician_signs_up_uploads_and_plays_the_jam_track(
             status_on_load = page.get_attribute(".track-detail", "data-status")
             assert status_on_load != "done", "separation finished before the page could watch it"
             page.evaluate("() => { window.notReloaded = true; }")
-            page.evaluate("() => document.querySelector('#original-audio').play()")
+            page.click("[data-player] [data-action=play]")
+            page.wait_for_function(
+                "() => document.querySelector('[data-player]').jamPlayer.playing", timeout=60_000
+            )
             page.screenshot(path=screenshots / "1-track-page-separating.png", full_page=True)
 
-            page.wait_for_selector("[data-part=instrumental] audio", timeout=180_000)
+            # The player hands over to the stems, playing on from where the original was.
+            page.wait_for_selector(
+                "[data-player][data-parts='instrumental vocals']", timeout=180_000
+            )
             page.wait_for_selector(".toast.done", timeout=10_000)
             page.wait_for_selector(".track-detail [data-role=status-label]:has-text('Done')")
             page.screenshot(path=screenshots / "2-track-page-done-in-place.png", full_page=True)
+            page.wait_for_function(
+                "() => { const p = document.querySelector('[data-player]').jamPlayer;"
+                " return p && p.playing && p.position() > 0.5; }",
+                timeout=60_000,
+            )
             state = page.evaluate(
-                """() => { const a = document.querySelector('#original-audio');
-                           return {notReloaded: window.notReloaded === true, paused: a.paused,
-                                   time: a.currentTime,
-                                   parts: [...document.querySelectorAll('[data-part]')]
-                                          .map(n => n.dataset.part),
-                                   waveforms: document.querySelectorAll(
-                                       '[data-part] img.waveform').length}; }"""
+                """() => { const p = document.querySelector('[data-player]').jamPlayer;
+                           return {notReloaded: window.notReloaded === true,
+                                   playing: p.playing, duration: p.duration,
+                                   parts: [...document.querySelectorAll('[data-stem]')]
+                                          .map(n => n.dataset.stem),
+                                   downloads: [...document.querySelectorAll(
+                                       '[data-role=downloads] [data-part]')]
+                                       .map(n => n.dataset.part)}; }"""
             )
             assert state["notReloaded"], "the track page reloaded itself"
-            assert not state["paused"] and state["time"] > 0, state  # the original plays on
-            assert state["parts"] == ["original", "instrumental", "vocals"]
-            assert state["waveforms"] == 3
+            assert state["playing"] and state["duration"] > 40, state  # plays on, now stems
+            assert state["parts"] == ["instrumental", "vocals"]
+            assert state["downloads"] == ["instrumental", "vocals"]
             assert page.locator(".track-detail > .meta").first.inner_text().count("FLAC") == 1
-
-            page.wait_for_function(
-                "() => { const a = document.querySelector('#instrumental-audio');"
-                " a.preload = 'auto'; return a && a.readyState >= 1 && a.duration > 40; }",
-                timeout=30_000,
-            )
 
             # A second upload, watched from the library: its row changes without a reload.
             page.goto(f"{server}/tracks/upload/")
@@ -111,7 +117,7 @@ def test_a_musician_signs_up_uploads_and_plays_the_jam_track(
             row = ".track-row:has(.track-title:has-text('Second take'))"
             assert page.get_attribute(row, "data-status") != "done"
             page.screenshot(path=screenshots / "3-library-separating.png", full_page=True)
-            page.wait_for_selector(f"{row}[data-status=done] audio", timeout=180_000)
+            page.wait_for_selector(f"{row}[data-status=done] [data-player]", timeout=180_000)
             page.wait_for_selector(".toast.done", timeout=10_000)
             assert page.evaluate("() => window.notReloaded === true")
             page.screenshot(path=screenshots / "4-library-done.png", full_page=True)

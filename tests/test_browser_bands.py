@@ -64,7 +64,7 @@ def test_a_band_shares_a_jam_track_and_a_moderator_hides_it(
             alice.click("form[data-upload] button[type=submit]")
             alice.wait_for_url("**/tracks/*-*-*-*-*/", timeout=60_000)
             track_url = alice.url
-            alice.wait_for_selector("[data-part=instrumental] audio", timeout=180_000)
+            alice.wait_for_selector("[data-player] [data-stem=instrumental]", timeout=180_000)
 
             # She starts a band and invites Bob, whose open page hears of it at once.
             bob.goto(f"{server}/bands/")
@@ -96,15 +96,16 @@ def test_a_band_shares_a_jam_track_and_a_moderator_hides_it(
             # Bob opens it, plays the jam track, and sees no vocals.
             bob.click(f"{row} .track-title")
             bob.wait_for_url(track_url)
-            parts = bob.eval_on_selector_all("[data-part]", "ns => ns.map(n => n.dataset.part)")
-            assert parts == ["instrumental"]
-            bob.evaluate("() => document.querySelector('#instrumental-audio').play()")
+            parts = bob.eval_on_selector_all("[data-stem]", "ns => ns.map(n => n.dataset.stem)")
+            assert parts == ["instrumental"]  # the player fetches no vocals for him
+            assert "/vocals" not in bob.content()
+            bob.click("[data-player] [data-action=play]")
             bob.wait_for_function(
-                "() => document.querySelector('#instrumental-audio').currentTime > 0.5",
-                timeout=15_000,
+                "() => document.querySelector('[data-player]').jamPlayer.position() > 0.5",
+                timeout=30_000,
             )
             bob.screenshot(path=screenshots / "bands-4-bob-plays.png", full_page=True)
-            audio_url = bob.get_attribute("#instrumental-audio", "src")
+            audio_url = bob.get_attribute("[data-stem=instrumental]", "data-audio")
 
             # Carol, in no band of Alice's, gets 404 on every URL of it.
             carol = log_in(browser, server, "carol")
@@ -118,7 +119,7 @@ def test_a_band_shares_a_jam_track_and_a_moderator_hides_it(
             bob.select_option("select[name=reason]", "copyright")
             bob.click("details.report button[type=submit]")
             bob.wait_for_selector(".message.success")
-            bob.evaluate("() => document.querySelector('#instrumental-audio').play()")
+            bob.click("[data-player] [data-action=play]")
             mona = log_in(browser, server, "mona", admin=True)
             mona.goto(f"{server}/admin/tracks/report/")
             mona.screenshot(path=screenshots / "bands-6-report-queue.png", full_page=True)
@@ -132,7 +133,7 @@ def test_a_band_shares_a_jam_track_and_a_moderator_hides_it(
 
             # Bob's open page loses the track at once: players stop, a notice says why.
             bob.wait_for_selector(".track-detail .notice", timeout=10_000)
-            assert bob.evaluate("() => document.querySelectorAll('audio').length") == 0
+            assert bob.evaluate("() => document.querySelectorAll('[data-player]').length") == 0
             bob.screenshot(path=screenshots / "bands-8-bob-lost-it.png", full_page=True)
             assert bob.goto(track_url).status == 404
             assert bob.goto(f"{server}{audio_url}").status == 404

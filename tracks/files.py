@@ -6,6 +6,7 @@ same code runs on local files and on S3-compatible storage.
     tracks/<track id>/<run>-<stem>.wav                a stem from one separation run
     tracks/<track id>/<run>-waveform-<part>.png       a waveform ("original" or a stem)
     tracks/<track id>/<run>-render-<settings>.<fmt>   a rendition (practice: an export)
+    tracks/<track id>/<run>-peaks-<part>.json         the same waveform's peaks, for the player
 
 `<run>` is new for every run, so a worker that lost its claim can never overwrite the
 files of the run that replaced it.
@@ -64,6 +65,11 @@ def rendition_name(track_id, settings_slug: str, fmt: str) -> str:
     if fmt not in RENDITION_EXTENSIONS:
         raise ValueError(f"no rendition format {fmt!r}")
     return f"{new_run_prefix(track_id)}-render-{settings_slug}.{fmt}"
+
+
+def peaks_name(prefix: str, part: str) -> str:
+    """The player's waveform data of a part ("original" or a stem name)."""
+    return f"{prefix}-peaks-{part}.json"
 
 
 class _ReadHook:

@@ -41,6 +41,7 @@ CONTENT_TYPES = {
     ".aac": "audio/aac",
     ".aiff": "audio/aiff",
     ".png": "image/png",
+    ".json": "application/json",
 }
 CHUNK = 256 * 1024
 ACCESS_RECHECK_S = 2.0

@@ -102,12 +102,21 @@ class Track(models.Model):
         return self._find_parts()
 
     def _find_parts(self) -> list["TrackPart"]:
-        parts = [TrackPart(self, "", self.original, self.asset(Asset.Kind.WAVEFORM))]
+        parts = [
+            TrackPart(
+                self,
+                "",
+                self.original,
+                self.asset(Asset.Kind.WAVEFORM),
+                self.asset(Asset.Kind.PEAKS),
+            )
+        ]
         for stem in STEMS:
             audio = self.asset(Asset.Kind.STEM, stem.name)
             if audio is not None:
                 waveform = self.asset(Asset.Kind.WAVEFORM, stem.name)
-                parts.append(TrackPart(self, stem.name, audio, waveform))
+                peaks = self.asset(Asset.Kind.PEAKS, stem.name)
+                parts.append(TrackPart(self, stem.name, audio, waveform, peaks))
         return parts
 
     def part(self, name: str) -> "TrackPart | None":
@@ -117,15 +126,28 @@ class Track(models.Model):
         """The part that is the jam track (the registry's JAM_TRACK), once separated."""
         return self.part(JAM_TRACK)
 
+    def jam_track_parts(self) -> list["TrackPart"]:
+        """The jam track alone, for the library card's player (empty before separation)."""
+        jam = self.jam_track()
+        return [jam] if jam is not None and jam.audio is not None else []
+
 
 class TrackPart:
     """One playable part of a track for templates: the original mix ("") or a stem."""
 
-    def __init__(self, track: Track, stem: str, audio: "Asset | None", waveform: "Asset | None"):
+    def __init__(
+        self,
+        track: Track,
+        stem: str,
+        audio: "Asset | None",
+        waveform: "Asset | None",
+        peaks: "Asset | None" = None,
+    ):
         self.track = track
         self.stem = get_stem(stem) if stem else None
         self.audio = audio
         self.waveform = waveform
+        self.peaks = peaks  # the waveform's data for the player; tracks separated before lack it
 
     @property
     def name(self) -> str:
@@ -140,6 +162,23 @@ class TrackPart:
     def downloadable(self) -> bool:
         return self.stem is not None
 
+    @property
+    def is_guide(self) -> bool:
+        """A stem beside the jam track (the vocals): the player's balance fades it in."""
+        return self.stem is not None and self.stem.name != JAM_TRACK
+
+    @property
+    def colour(self) -> str:
+        """The registry's colour of the stem (the player's mute/solo strip)."""
+        return self.stem.colour if self.stem else ""
+
+
+def played_together(parts: list[TrackPart]) -> list[TrackPart]:
+    """What the practice player plays as one: every stem given (the caller gives only the
+    audible ones), or the original alone while there are no stems yet."""
+    stems = [part for part in parts if part.stem is not None and part.audio is not None]
+    return stems or [part for part in parts if part.audio is not None]
+
 
 class Asset(models.Model):
     """One stored file of a track. Storage names are built in `tracks.files` only."""
@@ -148,6 +187,7 @@ class Asset(models.Model):
         ORIGINAL = "original", "Original upload"
         STEM = "stem", "Stem"
         WAVEFORM = "waveform", "Waveform picture"
+        PEAKS = "peaks", "Waveform peaks (the player's JSON)"
         RENDITION = "rendition", "Rendition"
 
     track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="assets")

@@ -246,8 +246,8 @@ def _file_deletion_failed(name: str, reason: str) -> None:
 class StoredOutput:
     """A file one separation run stored, not yet recorded on its track."""
 
-    kind: str  # Asset.Kind.STEM, WAVEFORM or RENDITION
-    stem: str  # the stem it is or draws; "" for the original's waveform
+    kind: str  # Asset.Kind.STEM, WAVEFORM, PEAKS or RENDITION
+    stem: str  # the stem it is or draws; "" for the original's waveform (or peaks)
     name: str
     size_bytes: int
 
@@ -257,22 +257,32 @@ def track_store_outputs(
     track_id,
     stems: dict[str, Path],
     waveforms: dict[str, Path],
+    peaks: dict[str, Path] | None = None,
     while_storing: Callable[[], None] | None = None,
 ) -> list[StoredOutput]:
     """Store one run's stems and waveform pictures under new names.
 
-    ``waveforms`` is keyed by "" (the original) or a stem name. ``while_storing`` is called
+    ``waveforms`` and ``peaks`` (their data as JSON, for the player) are keyed by "" (the
+    original) or a stem name. ``while_storing`` is called
     for every chunk storage reads (the worker's heartbeat: storing can take minutes). Nothing
     is recorded on the track yet (see `track_record_outputs`); on failure whatever was
     stored is deleted.
     """
     prefix = files.new_run_prefix(track_id)
-    planned = [
-        (Asset.Kind.STEM, stem, files.stem_name(prefix, stem), path) for stem, path in stems.items()
-    ] + [
-        (Asset.Kind.WAVEFORM, part, files.waveform_name(prefix, part or ORIGINAL_PART), path)
-        for part, path in waveforms.items()
-    ]
+    planned = (
+        [
+            (Asset.Kind.STEM, stem, files.stem_name(prefix, stem), path)
+            for stem, path in stems.items()
+        ]
+        + [
+            (Asset.Kind.WAVEFORM, part, files.waveform_name(prefix, part or ORIGINAL_PART), path)
+            for part, path in waveforms.items()
+        ]
+        + [
+            (Asset.Kind.PEAKS, part, files.peaks_name(prefix, part or ORIGINAL_PART), path)
+            for part, path in (peaks or {}).items()
+        ]
+    )
     stored: list[StoredOutput] = []
     try:
         for kind, stem, name, path in planned:
@@ -288,7 +298,7 @@ def track_record_outputs(*, track_id, job_id: int | None, outputs: list[StoredOu
     """Make one run's stored files the track's current stems and waveforms, replacing any
     earlier ones (whose files go once this commits). Call inside the caller's transaction."""
     replaced = Asset.objects.filter(
-        track_id=track_id, kind__in=(Asset.Kind.STEM, Asset.Kind.WAVEFORM)
+        track_id=track_id, kind__in=(Asset.Kind.STEM, Asset.Kind.WAVEFORM, Asset.Kind.PEAKS)
     )
     old_names = list(replaced.values_list("name", flat=True))
     replaced.delete()

@@ -25,8 +25,10 @@ urlpatterns = [
     path("tracks/<uuid:track_id>/audio/<slug:kind>/", views.audio, name="audio"),
     path("tracks/<uuid:track_id>/download/<slug:kind>/", views.download, name="download"),
     path("tracks/<uuid:track_id>/waveform/<slug:kind>.png", views.waveform, name="waveform"),
+    path("tracks/<uuid:track_id>/peaks/<slug:kind>.json", views.peaks, name="peaks"),
     path("listen/<str:token>/", views.link, name="link"),
     path("listen/<str:token>/audio/<slug:kind>/", views.link_audio, name="link_audio"),
     path("listen/<str:token>/download/<slug:kind>/", views.link_download, name="link_download"),
     path("listen/<str:token>/waveform/<slug:kind>.png", views.link_waveform, name="link_waveform"),
+    path("listen/<str:token>/peaks/<slug:kind>.json", views.link_peaks, name="link_peaks"),
 ]

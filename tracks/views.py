@@ -22,7 +22,7 @@ from tracks.access import (
 )
 from tracks.forms import RenameForm, ReportForm
 from tracks.media import safe_download_name, stored_file_response
-from tracks.models import ShareLink, Track
+from tracks.models import ShareLink, Track, played_together
 from tracks.moderation import ModerationError, report_create
 from tracks.navigation import is_safe_here, safe_next_url
 from tracks.ratelimit import rate_limited
@@ -93,10 +93,12 @@ def band_library(request, band_id):
 
 
 def _detail_context(track: Track, access, rename_form=None) -> dict:
+    parts = audible_parts(track, access)
     context = {
         "track": track,
         "access": access,
-        "parts": audible_parts(track, access),
+        "parts": parts,
+        "player_parts": played_together(parts),
         "rename_form": rename_form or RenameForm(instance=track),
         # Also after a refused rename, whose page is rendered at the rename URL.
         "next_url": reverse("tracks:detail", args=[track.id]),
@@ -142,10 +144,12 @@ def panel(request, track_id):
     adds the players it lacks and leaves the ones playing alone."""
     track, access = get_track_or_404(request.user, track_id)
     next_url = reverse("tracks:detail", args=[track.id])
+    parts = audible_parts(track, access)
     context = {
         "track": track,
         "access": access,
-        "parts": audible_parts(track, access),
+        "parts": parts,
+        "player_parts": played_together(parts),
         "next_url": next_url,
     }
     return render(request, "tracks/_panel.html", context)
@@ -301,10 +305,11 @@ def _still_hears(user_id, track_id, kind: str):
 
 def _serve_part(request, track, access, kind: str, what: str, still_allowed):
     part = _part_or_404(track, kind, access)
-    if what == "waveform":
-        if part.waveform is None:
+    if what in ("waveform", "peaks"):
+        picture_or_data = part.waveform if what == "waveform" else part.peaks
+        if picture_or_data is None:
             raise Http404
-        return stored_file_response(request, part.waveform.name)
+        return stored_file_response(request, picture_or_data.name)
     if part.audio is None or (what == "download" and not part.downloadable):
         raise Http404
     download_name = None
@@ -339,6 +344,14 @@ def waveform(request, track_id, kind):
     return _serve_part(request, track, access, kind, "waveform", None)
 
 
+@login_required
+@require_GET
+def peaks(request, track_id, kind):
+    """The player's waveform data of a part, under the same rule as its picture."""
+    track, access = get_track_or_404(request.user, track_id)
+    return _serve_part(request, track, access, kind, "peaks", None)
+
+
 # --- Share links: no account needed, read-only, rate-limited ------------------------------
 
 
@@ -364,11 +377,10 @@ def link(request, token):
     """What someone without an account sees: the jam track (and the vocals if allowed)."""
     shared_link, access = _link_or_404(request, token)
     track = shared_link.track
-    return render(
-        request,
-        "tracks/link.html",
-        {"track": track, "access": access, "parts": audible_parts(track, access), "token": token},
-    )
+    parts = audible_parts(track, access)
+    context = {"track": track, "access": access, "parts": parts, "token": token}
+    context["player_parts"] = [part for part in played_together(parts) if part.stem]
+    return render(request, "tracks/link.html", context)
 
 
 @rate_limited
@@ -392,3 +404,10 @@ def link_download(request, token, kind):
 def link_waveform(request, token, kind):
     shared_link, access = _link_or_404(request, token)
     return _serve_part(request, shared_link.track, access, kind, "waveform", None)
+
+
+@rate_limited
+@require_GET
+def link_peaks(request, token, kind):
+    shared_link, access = _link_or_404(request, token)
+    return _serve_part(request, shared_link.track, access, kind, "peaks", None)

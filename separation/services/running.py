@@ -31,7 +31,7 @@ from separation.services.state import (
     job_take_over,
     worker_identity,
 )
-from separation.waveforms import WIDTH, waveform_png
+from separation.waveforms import WIDTH, estimate_tempo, peaks_json, waveform_png
 from tracks.models import ORIGINAL_PART, Asset, Track
 from tracks.services import (
     audio_limits,
@@ -148,10 +148,16 @@ def _copy_to_local(name: str, directory: Path, beat: Callable[[], None]) -> Path
 
 
 def _draw_waveforms(
-    parts: dict[str, Path], work_dir: Path, beat: Callable[[], None], *, original_name: str
-) -> dict[str, Path]:
-    """A waveform picture for each part ("" for the original, else a stem name)."""
-    pictures = {}
+    parts: dict[str, Path],
+    work_dir: Path,
+    beat: Callable[[], None],
+    *,
+    original_name: str,
+    duration_s: float,
+) -> tuple[dict[str, Path], dict[str, Path]]:
+    """A waveform picture for each part ("" for the original, else a stem name), and its
+    peaks as JSON for the player; the jam track's carries the tempo for the count-in."""
+    pictures, data = {}, {}
     for part, path in parts.items():
         beat()
         # The original decodes under the upload's limits, as the separation did (an MP3
@@ -161,7 +167,17 @@ def _draw_waveforms(
         )
         out_path = work_dir / f"waveform-{part or ORIGINAL_PART}.png"
         pictures[part] = waveform_png(peaks=peaks, out_path=out_path, stem=part)
-    return pictures
+        tempo = None
+        if part == audio_engine.JAM_TRACK:
+            beat()
+            tempo = estimate_tempo(path)
+        data[part] = peaks_json(
+            peaks=peaks,
+            out_path=work_dir / f"peaks-{part or ORIGINAL_PART}.json",
+            duration_s=duration_s,
+            tempo_bpm=tempo,
+        )
+    return pictures, data
 
 
 def _record_done(*, job: SeparationJob, worker_id: str, outputs) -> bool:
@@ -222,16 +238,18 @@ def _job_run(
                 limits=audio_limits(),
             )
             reporter.write(99)
-            waveforms = _draw_waveforms(
+            waveforms, peaks = _draw_waveforms(
                 {"": source, **result.stems},
                 work_dir,
                 reporter.beat,
                 original_name=track.original_filename or source.name,
+                duration_s=track.duration_s,
             )
             outputs = track_store_outputs(
                 track_id=track.id,
                 stems=dict(result.stems),
                 waveforms=waveforms,
+                peaks=peaks,
                 while_storing=reporter.beat,
             )
     except JobInterrupted:

@@ -85,34 +85,25 @@
     });
   }
 
-  // The track page: the status is replaced, players it lacks are added, and the players
-  // already there are left alone, so whatever is playing keeps playing.
+  // The track page: the status and downloads are replaced; the player only when it must
+  // play other stems (static/js/player.js hands over, so whatever is playing plays on).
   function refreshPanel(page) {
     fetchFragment(page.dataset.panelUrl).then(function (holder) {
       if (!holder) return;
       var panel = page.querySelector("[data-role=panel]");
-      var status = holder.querySelector("[data-role=status]");
-      var oldStatus = panel.querySelector("[data-role=status]");
-      if (status && oldStatus) oldStatus.replaceWith(status);
-      var stems = panel.querySelector("[data-role=stems]");
-      var present = {};
-      stems.querySelectorAll("[data-part]").forEach(function (node) { present[node.dataset.part] = node; });
-      var wanted = {};
-      holder.querySelectorAll("[data-role=stems] [data-part]").forEach(function (node) {
-        var here = present[node.dataset.part];
-        wanted[node.dataset.part] = true;
-        if (!here) {
-          stems.appendChild(node);
-          return;
-        }
-        // A part already playing only gains the waveform drawn since (the original's).
-        var picture = node.querySelector("img.waveform");
-        var audio = here.querySelector("audio");
-        if (picture && audio && !here.querySelector("img.waveform")) here.insertBefore(picture, audio);
+      ["status", "downloads"].forEach(function (role) {
+        var fresh = holder.querySelector("[data-role=" + role + "]");
+        var old = panel.querySelector("[data-role=" + role + "]");
+        if (fresh && old) old.replaceWith(fresh);
       });
-      Object.keys(present).forEach(function (name) {
-        if (!wanted[name]) present[name].remove();
-      });
+      var slot = panel.querySelector("[data-role=player-slot]");
+      var player = holder.querySelector("[data-player]");
+      var playing = slot && slot.querySelector("[data-player]");
+      if (!slot || !player) return;
+      if (!playing) slot.appendChild(player);
+      else if (playing.dataset.parts !== player.dataset.parts && window.JamPlayer) {
+        window.JamPlayer.replace(playing, player);
+      }
     });
   }
 
@@ -175,6 +166,9 @@
         audio.pause();
         audio.removeAttribute("src");
         audio.load();
+      });
+      node.querySelectorAll("[data-player]").forEach(function (player) {
+        if (player.jamPlayer) player.jamPlayer.destroy();
       });
       if (node.dataset.fragmentUrl) {
         node.remove();

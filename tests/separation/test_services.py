@@ -1,3 +1,4 @@
+import json
 import os
 import socket
 import subprocess
@@ -22,6 +23,7 @@ from separation.services.dispatch import (
 )
 from separation.services.running import GENERIC_FAILURE, job_process, job_run
 from separation.services.state import TOO_MANY_ATTEMPTS, job_claim, job_claim_next
+from separation.waveforms import WIDTH
 from tests import fakes
 from tests.factories import make_track
 from tracks.models import Asset
@@ -101,6 +103,23 @@ def test_running_a_job_stores_stems_and_waveforms_and_marks_it_done(job, private
         picture = private_media / track.asset(Asset.Kind.WAVEFORM, part).name
         assert picture.read_bytes().startswith(b"\x89PNG")
     assert {asset.job_id for asset in track.assets.exclude(kind=Asset.Kind.ORIGINAL)} == {job.id}
+
+
+def test_a_run_stores_each_parts_peaks_as_json_for_the_player(job, private_media):
+    claimed = job_claim(job_id=job.id, worker_id="w")
+    job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine())
+    track = job.track
+    track.refresh_from_db()
+    for part in ("", *STEM_NAMES):
+        asset = track.asset(Asset.Kind.PEAKS, part)
+        assert asset.name.endswith(f"-peaks-{part or 'original'}.json")
+        data = json.loads((private_media / asset.name).read_text())
+        values = data["peaks"][0]
+        assert len(values) == 2 * WIDTH  # min, max per column of the PNG
+        # The fake's tone is 0.3 loud in the original and halved in each stem.
+        assert max(values) == pytest.approx(0.3 if not part else 0.15, abs=0.01)
+        assert min(values) == pytest.approx(-0.3 if not part else -0.15, abs=0.01)
+        assert data["duration_s"] == pytest.approx(track.duration_s, abs=0.01)
 
 
 def test_progress_is_written_to_the_row_while_running(job):
@@ -259,7 +278,7 @@ def test_a_slow_worker_that_finishes_before_recovery_keeps_its_files(job, track,
     assert job_run(job=claimed, worker_id="otherhost:1:slow", engine=fakes.FakeEngine()) == "done"
     assert job_recover_orphans() == []
     track.refresh_from_db()
-    assert len(track.stored_names) == 6
+    assert len(track.stored_names) == 9  # original; 2 stems; 3 pictures, 3 peaks
     assert all(default_storage.exists(name) for name in track.stored_names)
 
 

@@ -60,6 +60,9 @@ TRACK_URLS = [
     ("tracks:waveform", ["original"], "get", OK, HIDDEN, OK),
     ("tracks:waveform", ["instrumental"], "get", OK, OK, OK),
     ("tracks:waveform", ["vocals"], "get", OK, HIDDEN, OK),
+    ("tracks:peaks", ["original"], "get", OK, HIDDEN, OK),
+    ("tracks:peaks", ["instrumental"], "get", OK, OK, OK),
+    ("tracks:peaks", ["vocals"], "get", OK, HIDDEN, OK),
     ("tracks:rename", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN),
     ("tracks:share", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN),
     ("tracks:link_create", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN),
@@ -187,6 +190,8 @@ LINK_URLS = [
     ("tracks:link_audio", ["instrumental"], OK),
     ("tracks:link_download", ["instrumental"], OK),
     ("tracks:link_waveform", ["instrumental"], OK),
+    ("tracks:link_peaks", ["instrumental"], OK),
+    ("tracks:link_peaks", ["vocals"], HIDDEN),
     ("tracks:link_audio", ["vocals"], HIDDEN),
     ("tracks:link_download", ["vocals"], HIDDEN),
     ("tracks:link_audio", ["original"], HIDDEN),
@@ -286,6 +291,7 @@ PARTS = [
     ("download", "vocals"),
     ("waveform", "original"),
     ("waveform", "instrumental"),
+    ("peaks", "vocals"),
 ]
 
 

@@ -100,7 +100,8 @@ def test_the_migration_can_be_reversed_without_losing_a_file(alice, tmp_path, fa
     from tests.factories import make_track
 
     track = make_track(owner=alice, tmp_path=tmp_path, title="New song", separated=True)
-    names = set(track.assets.values_list("name", flat=True))
+    # The player's peaks (0008) have no column in the old schema: derived data, not kept.
+    names = set(track.assets.exclude(kind="peaks").values_list("name", flat=True))
     try:
         old = migrate([("tracks", "0001_initial")])
         row = old.get_model("tracks", "Track").objects.get(id=track.id)
@@ -116,4 +117,5 @@ def test_the_migration_can_be_reversed_without_losing_a_file(alice, tmp_path, fa
         assert row.audio_format == "WAV PCM_16"
     finally:
         migrate(latest())
-    assert set(Track.objects.get(id=track.id).assets.values_list("name", flat=True)) == names
+    kept = Track.objects.get(id=track.id).assets.exclude(kind="peaks")
+    assert set(kept.values_list("name", flat=True)) == names

@@ -141,7 +141,7 @@ def test_the_worker_stores_stems_and_waveforms_in_the_bucket(alice, bucket, s3, 
     track = make_track(owner=alice, tmp_path=tmp_path, separated=True)
     assert track.job.status == SeparationJob.Status.DONE
     assert keys(s3, bucket) == sorted(track.stored_names)
-    assert len(track.stored_names) == 6  # original, two stems, three waveforms
+    assert len(track.stored_names) == 9  # original, two stems, three waveforms, three peaks
 
 
 @pytest.fixture

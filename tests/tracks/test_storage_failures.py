@@ -68,11 +68,11 @@ def test_a_delete_storage_refuses_says_so_and_the_worker_retries_it(
     ]
     assert not Track.objects.filter(id=track.id).exists()
     assert all((private_media / name).exists() for name in names)
-    assert FileDeletion.objects.count() == 7  # six files and the folder
-    assert track_retry_file_deletions() == (0, 7)  # storage still refuses
+    assert FileDeletion.objects.count() == 10  # nine files and the folder
+    assert track_retry_file_deletions() == (0, 10)  # storage still refuses
 
     refusing_storage.refuse_delete = False
-    assert track_retry_file_deletions() == (7, 0)
+    assert track_retry_file_deletions() == (10, 0)
     assert not FileDeletion.objects.exists()
     assert stored_files(private_media) == []
     assert not (private_media / "tracks" / str(track.id)).exists()
@@ -98,7 +98,7 @@ def test_a_deletion_recorded_before_a_crash_is_carried_out_by_the_retry(
 
     track = make_track(owner=alice, tmp_path=tmp_path, separated=True)
     assert track_delete(track=track).files_left is None
-    assert FileDeletion.objects.count() == 7
+    assert FileDeletion.objects.count() == 10
     assert stored_files(private_media) != []
-    assert track_retry_file_deletions() == (7, 0)
+    assert track_retry_file_deletions() == (10, 0)
     assert stored_files(private_media) == []

@@ -41,15 +41,52 @@ def test_the_empty_library_invites_an_upload(alice_client):
     assert "Upload a song" in alice_client.get(LIBRARY).content.decode()
 
 
-def test_the_track_page_shows_players_and_waveforms_once_separated(
+def test_the_track_page_plays_the_stems_as_one_with_their_peaks_once_separated(
     alice_client, alice, tmp_path, fake_engine
 ):
     track = make_track(owner=alice, tmp_path=tmp_path, title="Take Five", separated=True)
     page = alice_client.get(reverse("tracks:detail", args=[track.id])).content.decode()
-    for kind in ("original", "instrumental", "vocals"):
+    assert 'data-parts="instrumental vocals"' in page
+    for kind in ("instrumental", "vocals"):
         assert reverse("tracks:audio", args=[track.id, kind]) in page
-        assert reverse("tracks:waveform", args=[track.id, kind]) in page
+        assert reverse("tracks:peaks", args=[track.id, kind]) in page
+    assert reverse("tracks:audio", args=[track.id, "original"]) not in page  # the stems add up
     assert reverse("tracks:download", args=[track.id, "instrumental"]) in page
+    assert 'data-role="export-slot"' in page  # where the export feature puts its control
+
+
+def test_before_separation_the_player_plays_the_original(alice_client, alice, tmp_path):
+    track = make_track(owner=alice, tmp_path=tmp_path, title="Take Five")
+    page = alice_client.get(reverse("tracks:detail", args=[track.id])).content.decode()
+    assert 'data-parts="original"' in page
+    assert reverse("tracks:audio", args=[track.id, "original"]) in page
+    assert 'data-role="length">0:01<' in page  # the length, before anything is played
+
+
+def test_a_bandmate_without_the_vocals_gets_a_player_of_the_jam_track_alone(
+    alice_client, alice, bob, tmp_path, fake_engine
+):
+    from django.test import Client
+
+    from tests.factories import make_band
+    from tracks.sharing import track_share
+
+    track = make_track(owner=alice, tmp_path=tmp_path, separated=True)
+    band = make_band(owner=alice, members=[bob])
+    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    client = Client()
+    client.force_login(bob)
+    page = client.get(reverse("tracks:detail", args=[track.id])).content.decode()
+    assert 'data-parts="instrumental"' in page
+    assert "/vocals" not in page and "/original" not in page
+    assert 'data-role="balance-row"' in page and "data-guide" not in page
+
+
+def test_the_peaks_are_json(alice_client, alice, tmp_path, fake_engine):
+    track = make_track(owner=alice, tmp_path=tmp_path, separated=True)
+    response = alice_client.get(reverse("tracks:peaks", args=[track.id, "instrumental"]))
+    assert response["Content-Type"] == "application/json"
+    assert b'"peaks":[[' in b"".join(response.streaming_content)
 
 
 def test_it_renames_a_track(alice_client, alice, tmp_path):
@@ -73,7 +110,7 @@ def test_delete_removes_the_track_and_all_its_files(
 ):
     track = make_track(owner=alice, tmp_path=tmp_path, separated=True)
     names = track.stored_names
-    assert len(names) == 6
+    assert len(names) == 9
     assert all((private_media / name).exists() for name in names)
     with django_capture_on_commit_callbacks(execute=True):
         response = alice_client.post(reverse("tracks:delete", args=[track.id]))
@@ -134,14 +171,15 @@ def test_a_waveform_is_a_png(alice_client, separated):
     assert b"".join(response.streaming_content).startswith(b"\x89PNG")
 
 
-def test_the_track_page_panel_holds_the_status_and_every_part(
+def test_the_track_page_panel_holds_the_status_the_player_and_the_downloads(
     alice_client, alice, tmp_path, fake_engine
 ):
     track = make_track(owner=alice, tmp_path=tmp_path, title="Take Five", separated=True)
     html = alice_client.get(reverse("tracks:panel", args=[track.id])).content.decode()
     assert 'data-role="status-label">Done<' in html
-    for part in ("original", "instrumental", "vocals"):
-        assert f'data-part="{part}"' in html
+    for part in ("instrumental", "vocals"):
+        assert f'data-stem="{part}"' in html
+        assert f'data-part="{part}"' in html  # its download
     assert "Instrumental (jam track)" in html  # the registry's label
 
 

@@ -1,0 +1,340 @@
+"""The practice player in the real Chromium against the real embedded stack (`manage.py
+serve`, the real model): upload a dev clip, wait for its stems, play them as one, and check
+by listening in on each stem's output (an AnalyserNode after its gain) that the stems stay
+together after seeks and tempo and key changes; the balance, the loop, the keys; then the
+browser's time-stretcher itself, measured on OfflineAudioContext renders of a test tone.
+Screenshots (desktop and a 390x844 phone) go to $JAM_SCREENSHOTS."""
+
+import io
+import itertools
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.browsing import CHROMIUM_ARGS, ROOT
+
+pytestmark = [pytest.mark.browser, pytest.mark.model]
+PASSWORD = "Strum-the-chords-77"
+CLIP = ROOT / "tests" / "data" / "dev1_vocadito10_loops" / "mix.flac"
+PLAYER = "document.querySelector('[data-player]').jamPlayer"
+SYNC_TOLERANCE_S = 0.010
+
+
+@pytest.fixture
+def song(tmp_path):
+    """The 16 s dev clip three times over: room to seek, loop and change tempo on a slow,
+    busy machine without running off the end."""
+    audio, rate = sf.read(CLIP, dtype="float32")
+    path = tmp_path / "Loops and vocadito.flac"
+    sf.write(path, np.concatenate([audio] * 3), rate)
+    return path
+
+
+@pytest.fixture
+def account(server, tmp_path):
+    """erin, made in the database the server uses."""
+    code = (
+        "from django.contrib.auth.models import User; "
+        f"User.objects.create_user('erin', 'erin@example.com', {PASSWORD!r})"
+    )
+    env = {**os.environ, "JAM_VAR_DIR": str(tmp_path / "var"), "DEBUG": "false"}
+    env.pop("DATABASE_URL", None)
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True
+    )
+
+
+def log_in(browser, server, **context):
+    page = browser.new_context(**context).new_page()
+    page.goto(f"{server}/accounts/login/")
+    page.fill("#id_username", "erin")
+    page.fill("#id_password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()
+    return page
+
+
+# Each stem's output, listened to after its own gain: the last 32768 frames of both, taken in
+# the same task (so from the same render quantum), with the player's idea of the position.
+LISTEN = """() => {
+  const p = PLAYER_EXPR;
+  if (!p.taps) {
+    p.taps = {};
+    p.stems.forEach(s => { const a = p.ctx.createAnalyser(); a.fftSize = 32768;
+                           s.gain.connect(a); p.taps[s.name] = a; });
+  }
+  const out = {position: p.position(), rate: p.ctx.sampleRate};
+  Object.entries(p.taps).forEach(([name, tap]) => {
+    const data = new Float32Array(tap.fftSize); tap.getFloatTimeDomainData(data);
+    out[name] = Array.from(data);
+  });
+  return out;
+}""".replace("PLAYER_EXPR", PLAYER)
+
+
+def where_in(source: np.ndarray, heard: np.ndarray, around: float, rate: int):
+    """Where in `source` (mono) the window `heard` ends, searched ±0.4 s around `around`
+    seconds: the lag of the best normalised cross-correlation, and that correlation."""
+    n = len(heard)
+    centre = round(around * rate) - n
+    lo, hi = max(centre - int(0.4 * rate), 0), min(centre + int(0.4 * rate), len(source) - n)
+    segment = source[lo : hi + n]
+    size = 1 << int(np.ceil(np.log2(len(segment) + n)))
+    corr = np.fft.irfft(np.fft.rfft(segment, size) * np.conj(np.fft.rfft(heard, size)), size)
+    corr = corr[: hi - lo + 1]
+    energy = np.convolve(segment**2, np.ones(n), mode="valid")[: hi - lo + 1]
+    score = corr / (np.sqrt(energy * np.sum(heard**2)) + 1e-12)
+    best = int(np.argmax(score))
+    return (lo + best + n) / rate, float(score[best])
+
+
+def stems_of(page, server):
+    out = {}
+    for name in ("instrumental", "vocals"):
+        url = page.get_attribute(f"[data-stem={name}]", "data-audio")
+        body = page.request.get(f"{server}{url}").body()
+        audio, rate = sf.read(io.BytesIO(body), dtype="float32", always_2d=True)
+        out[name] = audio.mean(axis=1)
+    return out, rate
+
+
+def check_in_sync(page, stems, rate, label):
+    heard = page.evaluate(LISTEN)
+    assert heard["rate"] == rate
+    found = {}
+    for name in ("instrumental", "vocals"):
+        window = np.asarray(heard[name], dtype=np.float32)
+        found[name] = where_in(stems[name], window, heard["position"], rate)
+    gap = abs(found["instrumental"][0] - found["vocals"][0])
+    print(
+        f"{label}: player at {heard['position']:.3f} s; heard instrumental at "
+        f"{found['instrumental'][0]:.4f} s (corr {found['instrumental'][1]:.2f}), vocals at "
+        f"{found['vocals'][0]:.4f} s (corr {found['vocals'][1]:.2f}): apart {gap * 1000:.2f} ms"
+    )
+    for name, (_, score) in found.items():
+        assert score > 0.5, f"{label}: the {name} heard is not the {name} ({score:.2f})"
+    assert gap <= SYNC_TOLERANCE_S, f"{label}: stems {gap * 1000:.1f} ms apart"
+    for _, (at, _) in found.items():
+        assert abs(at - heard["position"]) < 0.1, (label, at, heard["position"])
+    return heard
+
+
+def rms(values) -> float:
+    return float(np.sqrt(np.mean(np.square(values))))
+
+
+def test_a_musician_practises_with_the_stems_played_as_one(
+    chromium_path, server, account, song, screenshots
+):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            page = log_in(browser, server, viewport={"width": 1100, "height": 900})
+            page.goto(f"{server}/tracks/upload/")
+            page.set_input_files("#id_file", str(song))
+            page.fill("#id_title", "Loops and vocadito")
+            page.click("form[data-upload] button[type=submit]")
+            page.wait_for_url("**/tracks/*-*-*-*-*/", timeout=60_000)
+            track_url = page.url
+            player = "[data-player][data-parts='instrumental vocals']"
+            page.wait_for_selector(player, timeout=180_000)
+            page.goto(track_url)  # as someone opening a finished track
+            page.wait_for_function(f"() => {PLAYER} && {PLAYER}.wave")
+            # Before play: the length, the waveform from the peaks, the estimated tempo.
+            assert page.inner_text(f"{player} [data-role=length]") == "0:48"
+            assert page.input_value(f"{player} [data-role=bpm]") == "120"  # the loops' tempo
+            page.screenshot(path=screenshots / "player-1-desktop-before-play.png", full_page=True)
+
+            page.click(f"{player} [data-action=play]")
+            page.wait_for_function(
+                f"() => {PLAYER}.playing && {PLAYER}.position() > 1", timeout=60_000
+            )
+            page.fill(f"{player} [data-role=balance]", "100")  # the full original
+            page.dispatch_event(f"{player} [data-role=balance]", "input")
+            stems, rate = stems_of(page, server)
+            page.evaluate(LISTEN)  # the taps go in now: they hold 0.74 s by the first look
+
+            page.evaluate(f"() => {PLAYER}.seek(6.0)")
+            page.wait_for_timeout(1200)  # the taps hold 0.74 s: all of it after the seek
+            check_in_sync(page, stems, rate, "after a seek to 6 s")
+
+            for tempo in ("75", "130", "50", "150"):
+                page.fill(f"{player} [data-role=tempo]", tempo)
+                page.dispatch_event(f"{player} [data-role=tempo]", "input")
+                page.wait_for_timeout(600)
+            page.evaluate(f"() => {PLAYER}.seek(2.5)")
+            page.fill(f"{player} [data-role=key]", "-2")
+            page.dispatch_event(f"{player} [data-role=key]", "input")
+            page.wait_for_timeout(600)
+            assert (
+                page.inner_text(f"{player} [data-role=key-value]") == "\u22122"
+            )  # a real minus sign
+            page.fill(f"{player} [data-role=key]", "0")
+            page.dispatch_event(f"{player} [data-role=key]", "input")
+            page.fill(f"{player} [data-role=tempo]", "100")
+            page.dispatch_event(f"{player} [data-role=tempo]", "input")
+            page.evaluate(f"() => {PLAYER}.seek(20.0)")
+            page.wait_for_timeout(1200)
+            check_in_sync(page, stems, rate, "after tempo 75/130/50/150 %, key -2, seeks")
+
+            # The balance: at 0 the singer is gone, at 10 % a faint guide.
+            for level, expect in (("0", "silent"), ("10", "faint")):
+                page.fill(f"{player} [data-role=balance]", level)
+                page.dispatch_event(f"{player} [data-role=balance]", "input")
+                page.wait_for_timeout(1200)
+                heard = page.evaluate(LISTEN)
+                vocal, instrumental = rms(heard["vocals"]), rms(heard["instrumental"])
+                print(f"balance {level} %: vocals RMS {vocal:.5f}, instrumental {instrumental:.4f}")
+                assert instrumental > 0.01
+                assert (vocal < 1e-4) if expect == "silent" else (1e-3 < vocal < 0.3 * instrumental)
+
+            # A loop from 2 s to 4 s with the keys, heard wrapping round.
+            page.focus(f"{player} [data-role=wave]")
+            page.evaluate(f"() => {PLAYER}.seek(2.0)")
+            page.keyboard.press("[")
+            page.evaluate(f"() => {PLAYER}.seek(4.0)")
+            page.keyboard.press("]")
+            loop = page.evaluate(f"() => [{PLAYER}.loopA, {PLAYER}.loopB]")
+            assert loop[0] == pytest.approx(2.0, abs=0.1) and loop[1] == pytest.approx(4.0, abs=0.1)
+            page.evaluate(f"() => {PLAYER}.seek(3.0)")
+            positions = []
+            for _ in range(40):
+                positions.append(page.evaluate(f"() => {PLAYER}.position()"))
+                page.wait_for_timeout(100)
+            print("loop positions:", " ".join(f"{p:.2f}" for p in positions))
+            assert all(loop[0] - 0.01 <= p <= loop[1] + 0.01 for p in positions)
+            wraps = sum(1 for a, b in itertools.pairwise(positions) if b < a - 1)
+            assert wraps >= 1
+            heard = check_in_sync(page, stems, rate, "inside the loop")
+            assert loop[0] - 0.05 <= heard["position"] <= loop[1] + 0.05
+            page.screenshot(path=screenshots / "player-2-desktop-looping.png", full_page=True)
+
+            # The keys: - and + change the tempo, space pauses.
+            page.keyboard.press("-")
+            assert page.inner_text(f"{player} [data-role=tempo-value]") == "95 %"
+            page.keyboard.press("+")
+            assert page.inner_text(f"{player} [data-role=tempo-value]") == "100 %"
+            page.keyboard.press(" ")
+            assert page.evaluate(f"() => {PLAYER}.playing") is False
+
+            # The library card: the jam track's own waveform and the length, before play.
+            page.goto(f"{server}/")
+            card = ".track-row [data-player]"
+            page.wait_for_selector(card)
+            assert page.get_attribute(card, "data-parts") == "instrumental"
+            assert "/peaks/instrumental.json" in page.get_attribute(
+                f"{card} [data-stem]", "data-peaks"
+            )
+            assert page.inner_text(f"{card} [data-role=length]") == "0:48"
+            page.screenshot(path=screenshots / "player-3-library.png", full_page=True)
+
+            # A phone: nothing wider than the screen, every control a fingertip wide.
+            phone = log_in(
+                browser,
+                server,
+                viewport={"width": 390, "height": 844},
+                is_mobile=True,
+                has_touch=True,
+            )
+            phone.goto(track_url)
+            phone.wait_for_function(f"() => {PLAYER} && {PLAYER}.wave")
+            assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
+            small = phone.evaluate(
+                """() => [...document.querySelectorAll('[data-player] button, [data-player] input,'
+                                                      + ' [data-player] select')]
+                         .map(e => { const r = e.getBoundingClientRect();
+                                     return [e.dataset.action || e.dataset.role,
+                                             r.width, r.height]; })
+                         .filter(([, w, h]) => w < 44 || h < 44)"""
+            )
+            assert small == []
+            phone.screenshot(path=screenshots / "player-4-phone-390x844.png", full_page=True)
+        finally:
+            browser.close()
+
+
+# --- The browser's live stretch, measured: an OfflineAudioContext render in Chromium -------
+RENDER = """async ({rate, semitones}) => {
+  const sr = 44100, before = 0.5, tone = 3.0, after = 0.5;
+  const input = new Float32Array(Math.round(sr * (before + tone + after)));
+  for (let i = 0; i < tone * sr; i++) {
+    const fade = Math.min(1, i / 441, (tone * sr - i) / 441);
+    input[Math.round(before * sr) + i] = 0.5 * fade * Math.sin(2 * Math.PI * 440 * i / sr);
+  }
+  const length = Math.ceil(sr * ((before + tone + after) / rate + 1));
+  const ctx = new OfflineAudioContext(1, length, sr);
+  const node = await SignalsmithStretch(ctx, {numberOfInputs: 1, numberOfOutputs: 1,
+                                              outputChannelCount: [1]});
+  node.connect(ctx.destination);
+  await node.addBuffers([input]);
+  await node.schedule({outputTime: 0, input: 0, active: true, rate, semitones});
+  const out = await ctx.startRendering();
+  return Array.from(out.getChannelData(0));
+}"""
+
+
+def tone_duration(signal: np.ndarray, rate: int) -> tuple[float, float]:
+    """Start and end (s) of where the 10 ms RMS stays above half its median in the tone."""
+    frame = rate // 100
+    frames = len(signal) // frame
+    level = np.sqrt(np.mean(signal[: frames * frame].reshape(frames, frame) ** 2, axis=1))
+    loud = level > 0.5 * np.median(level[level > 0.05 * level.max()])
+    first, last = np.argmax(loud), len(loud) - 1 - np.argmax(loud[::-1])
+    return first * frame / rate, (last + 1) * frame / rate
+
+
+def f0(signal: np.ndarray, rate: int) -> float:
+    """The tone's frequency: the peak of a Hann-windowed, zero-padded FFT, interpolated."""
+    windowed = signal * np.hanning(len(signal))
+    size = 1 << 21
+    spectrum = np.abs(np.fft.rfft(windowed, size))
+    k = int(np.argmax(spectrum))
+    a, b, c = np.log(spectrum[k - 1 : k + 2] + 1e-20)
+    return (k + 0.5 * (a - c) / (a - 2 * b + c)) * rate / size
+
+
+@pytest.mark.parametrize(
+    ("rate", "semitones", "expect_duration", "expect_pitch"),
+    [(0.75, 0, 3.0 / 0.75, 440.0), (1.0, 2, 3.0, 440.0 * 2 ** (2 / 12))],
+    ids=["tempo-75-percent", "key-plus-2-semitones"],
+)
+def test_the_browsers_live_stretch_keeps_pitch_and_length_apart(
+    chromium_path, server, rate, semitones, expect_duration, expect_pitch
+):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{server}/accounts/login/")
+            page.add_script_tag(
+                url=f"{server}/static/vendor/signalsmith-stretch/SignalsmithStretch.js"
+            )
+            rendered = np.asarray(
+                page.evaluate(RENDER, {"rate": rate, "semitones": semitones}), dtype=np.float64
+            )
+        finally:
+            browser.close()
+    start, end = tone_duration(rendered, 44100)
+    middle = rendered[
+        int((start + 0.25 * (end - start)) * 44100) : int((end - 0.25 * (end - start)) * 44100)
+    ]
+    pitch = f0(middle, 44100)
+    duration = end - start
+    print(
+        f"Chromium live stretch, tempo {rate:.0%}, key {semitones:+d}: tone lasts {duration:.3f} s "
+        f"(expected {expect_duration:.3f} s, {100 * (duration / expect_duration - 1):+.2f} %), "
+        f"pitch {pitch:.2f} Hz (expected {expect_pitch:.2f} Hz, "
+        f"{100 * (pitch / expect_pitch - 1):+.3f} %; {100 * (pitch / 440 - 1):+.2f} % from 440 Hz)"
+    )
+    assert pitch == pytest.approx(expect_pitch, rel=0.01)
+    assert duration == pytest.approx(expect_duration, rel=0.01)
+    if semitones == 2:
+        assert 100 * (pitch / 440 - 1) == pytest.approx(12.2, abs=1.0)
