@@ -257,12 +257,13 @@ def track_store_outputs(
     track_id,
     stems: dict[str, Path],
     waveforms: dict[str, Path],
-    while_storing: Callable[[], None] | None = None,
+    while_storing: Callable[[float], None] | None = None,
 ) -> list[StoredOutput]:
     """Store one run's stems and waveform pictures under new names.
 
-    ``waveforms`` is keyed by "" (the original) or a stem name. ``while_storing`` is called
-    for every chunk storage reads (the worker's heartbeat: storing can take minutes). Nothing
+    ``waveforms`` is keyed by "" (the original) or a stem name. ``while_storing(fraction)``
+    is called for every chunk storage reads, with the share of the run's bytes stored so far
+    (the worker's heartbeat and progress: storing can take minutes). Nothing
     is recorded on the track yet (see `track_record_outputs`); on failure whatever was
     stored is deleted.
     """
@@ -274,9 +275,17 @@ def track_store_outputs(
         for part, path in waveforms.items()
     ]
     stored: list[StoredOutput] = []
+    total = max(1, sum(path.stat().st_size for *_, path in planned))
     try:
         for kind, stem, name, path in planned:
-            saved = files.save_file(name, path, on_read=while_storing)
+            before = sum(output.size_bytes for output in stored)
+            on_read = None
+            if while_storing is not None:
+
+                def on_read(read: int, before: int = before) -> None:
+                    while_storing(min(1.0, (before + read) / total))
+
+            saved = files.save_file(name, path, on_read=on_read)
             stored.append(StoredOutput(kind, stem, saved, path.stat().st_size))
     except BaseException:
         track_discard_files([output.name for output in stored])

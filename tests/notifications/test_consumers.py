@@ -143,6 +143,7 @@ async def test_the_worker_publishes_progress_and_completion_to_the_owner(
             "status": "running",
             "status_label": "Separating 0%",
             "progress": 0,
+            "phase": "separating",
             "error": "",
             "message": "",
         }
