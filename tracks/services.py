@@ -3,6 +3,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePath
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from django.utils import timezone
 from separation import engine as audio_engine
 from tracks import files
 from tracks.access import track_audience
-from tracks.events import track_revoked_publish
+from tracks.events import track_created_publish, track_revoked_publish
 from tracks.models import ORIGINAL_PART, Asset, FileDeletion, Track
 from tracks.selectors import storage_use_for_user
 
@@ -124,6 +125,8 @@ def track_upload(
             Asset.objects.create(
                 track=track, kind=Asset.Kind.ORIGINAL, name=stored_name, size_bytes=upload.size
             )
+            # Before `then`'s callbacks: a library page lists the track, then hears of its job.
+            transaction.on_commit(partial(track_created_publish, track=track), robust=True)
             if then is not None:
                 then(track)
     except BaseException:

@@ -150,11 +150,10 @@
     });
   }
 
-  // A track shared while "Shared with you" (or that band's library) is open joins the list.
-  function onTrackShared(event) {
-    toast(event.message, "done");
+  // A track joins the live lists on the page that `wanted(list)` says it belongs in, at the top.
+  function addToLiveLists(event, wanted) {
     document.querySelectorAll("[data-live-list]").forEach(function (list) {
-      if (list.dataset.liveList === "band" && list.dataset.bandId !== event.band_id) return;
+      if (!wanted(list)) return;
       if (list.querySelector("[data-track-id='" + event.track_id + "']")) return;
       var here = window.location.pathname + window.location.search;
       var url = list.dataset.rowUrl.replace("00000000-0000-0000-0000-000000000000", event.track_id);
@@ -165,6 +164,20 @@
         if (empty) empty.remove();
       });
     });
+  }
+
+  // A track shared while "Shared with you" (or that band's library) is open joins the list.
+  function onTrackShared(event) {
+    toast(event.message, "done");
+    addToLiveLists(event, function (list) {
+      if (list.dataset.liveList === "band") return list.dataset.bandId === event.band_id;
+      return list.dataset.liveList === "shared";
+    });
+  }
+
+  // A track uploaded (in this tab or another) joins every open "Your tracks" list.
+  function onTrackCreated(event) {
+    addToLiveLists(event, function (list) { return list.dataset.liveList === "mine"; });
   }
 
   // Access is gone (unshared, left the band, hidden by the moderators): whatever of the
@@ -233,6 +246,7 @@
     "separation.progress": onJobEvent,
     "separation.done": onJobEvent,
     "separation.failed": onJobEvent,
+    "tracks.created": onTrackCreated,
     "tracks.shared": onTrackShared,
     "tracks.changed": onTrackChanged,
     "tracks.revoked": onTrackRevoked,

@@ -291,3 +291,37 @@ async def test_deactivating_an_account_closes_all_its_sockets_without_waiting_fo
         assert (closed["type"], closed["code"]) == ("websocket.close", 4401)
     finally:
         await communicator.disconnect()
+
+
+@pytest.fixture
+def alice_other_browser_cookie(alice):
+    return session_cookie(alice)
+
+
+async def test_a_new_track_is_announced_to_every_open_page_of_its_owner_and_no_one_else(
+    alice, alice_cookie, alice_other_browser_cookie, bob_cookie, no_relay, tmp_path
+):
+    first_tab, second_tab = socket(alice_cookie), socket(alice_other_browser_cookie)
+    bob_socket = socket(bob_cookie)
+    for communicator in (first_tab, second_tab, bob_socket):
+        assert (await communicator.connect())[0]
+    try:
+        track = await database_sync_to_async(make_track)(
+            owner=alice, tmp_path=tmp_path, title="Brand new"
+        )
+        for tab in (first_tab, second_tab):
+            received = await tab.receive_json_from(timeout=2)
+            assert received == {
+                "type": "tracks.created",
+                "key": f"created.{track.id}",
+                "track_id": str(track.id),
+                "title": "Brand new",
+                "message": "",
+                "band_id": "",
+            }
+            then = await tab.receive_json_from(timeout=2)  # the job's news comes after
+            assert (then["type"], then["status"]) == ("separation.progress", "queued")
+        assert await bob_socket.receive_nothing(timeout=0.3)
+    finally:
+        for communicator in (first_tab, second_tab, bob_socket):
+            await communicator.disconnect()
