@@ -136,4 +136,3 @@ def test_scripts_run_serves_on_the_port_it_is_given_and_says_running_only_once_i
             process.kill()
             process.wait()
     assert "Stopped." in log.read_text()
-
