@@ -131,7 +131,7 @@
       var box = node.querySelector("[data-role=status]");
       if (box) box.className = "status status-" + event.status;
       // Any change of status re-fetches the markup: the actions offered change with it
-      // (Cancel only while queued, Retry once failed), and so do the players.
+      // (Cancel while queued or running, Retry once failed or cancelled), and so do the players.
       if (previous !== event.status) {
         if (node.dataset.fragmentUrl) refreshRow(node);
         else if (node.dataset.panelUrl) refreshPanel(node);
