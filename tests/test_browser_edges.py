@@ -115,6 +115,15 @@ def test_a_new_track_appears_in_an_open_library_tab_and_its_separation_can_be_ca
 
             # A second tab on the (empty) library, opened before the upload.
             library = context.new_page()
+            # The page's sockets, and a switch that keeps it from reconnecting (its new
+            # sockets go to a closed port while `offline` is on).
+            library.add_init_script(
+                """(() => { const Real = window.WebSocket; window.sockets = [];
+                   window.WebSocket = function (url) {
+                     const socket = new Real(window.offline ? 'ws://127.0.0.1:9/' : url);
+                     window.sockets.unshift(socket); return socket; };
+                   window.WebSocket.prototype = Real.prototype; })()"""
+            )
             library.goto(f"{server}/")
             library.evaluate("() => { window.notReloaded = true; }")
             assert library.locator(".track-row").count() == 0
@@ -185,6 +194,25 @@ def test_a_new_track_appears_in_an_open_library_tab_and_its_separation_can_be_ca
             assert labels[-1] == "Done"
             percents = [int(label.rsplit(" ", 1)[1][:-1]) for label in labels if "%" in label]
             assert percents == sorted(percents), labels
+
+            # A track uploaded while the library tab's socket is away is listed once it is
+            # back (the event it missed never comes again).
+            library.evaluate(
+                "() => { window.notReloaded = true; window.offline = true;"
+                " window.sockets[0].close(); }"
+            )
+            page.goto(f"{server}/tracks/upload/")
+            page.set_input_files("#id_file", str(CLIP))
+            page.fill("#id_title", "Second take")
+            page.click("form[data-upload] button[type=submit]")
+            page.wait_for_url("**/tracks/*-*-*-*-*/", timeout=60_000)
+            second = library.locator(".track-row:has(.track-title:has-text('Second take'))")
+            library.wait_for_timeout(1500)
+            assert second.count() == 0  # away: nothing arrived
+            library.evaluate("() => { window.offline = false; }")
+            second.wait_for(timeout=30_000)  # the next reconnect (backing off) lists it
+            assert library.evaluate("() => window.notReloaded === true")
+            assert library.locator(".track-row").count() == 2
 
             # On a phone: every button and stand-alone link is a 44 px target.
             phone = context.new_page()

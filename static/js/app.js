@@ -262,14 +262,40 @@
 
   var SESSION_ENDED = 4401;  // notifications/consumers.py
 
+  // Tracks that joined a live list while the socket was away (uploaded in another tab,
+  // shared): the page is fetched again and the rows it lacks are added at the top; the
+  // rows already here stay as they are.
+  function addMissingRows() {
+    var lists = document.querySelectorAll("[data-live-list]");
+    if (!lists.length) return;
+    fetch(window.location.href, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (!html) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        lists.forEach(function (list) {
+          var source = fresh.querySelector("[data-live-list='" + list.dataset.liveList + "']");
+          if (!source) return;
+          Array.prototype.slice.call(source.children).reverse().forEach(function (row) {
+            if (list.querySelector("[data-track-id='" + row.dataset.trackId + "']")) return;
+            list.insertBefore(document.importNode(row, true), list.firstChild);
+            var empty = document.querySelector("[data-role=empty]");
+            if (empty) empty.remove();
+          });
+        });
+      })
+      .catch(function () { /* the page stays as it was */ });
+  }
+
   // Events sent while the socket was away (a restart, a lost network) never come again:
   // after a reconnect, everything on the page that live events keep up to date is fetched
-  // afresh — each track's row or panel, and the bands' live lists.
+  // afresh — each track's row or panel, the rows live lists lack, and the bands' live lists.
   function resync() {
     document.querySelectorAll("[data-track-id]").forEach(function (node) {
       if (node.dataset.fragmentUrl) refreshRow(node);
       else if (node.dataset.panelUrl) refreshPanel(node);
     });
+    addMissingRows();
     refreshLiveParts();
   }
 
