@@ -3,8 +3,10 @@ from django.urls import include, path
 
 from jamwithme.health import health
 from jamwithme.metrics import metrics
+from jamwithme.views import home
 
 urlpatterns = [
+    path("", home, name="home"),  # before tracks' library at the same address
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
     path("metrics", metrics, name="metrics"),

@@ -34,7 +34,7 @@ def _retry(job, by, reason):
 
 
 def _cancel(job, by, reason):
-    _audited(job, by, reason, "job.cancel", lambda: job_cancel(job=job), "not queued")
+    _audited(job, by, reason, "job.cancel", lambda: job_cancel(job=job), "not queued or running")
 
 
 @admin.register(SeparationJob)
@@ -82,5 +82,7 @@ class SeparationJobAdmin(ModeratorAccess, admin.ModelAdmin):
         with_reason(
             description="Retry the selected failed or cancelled jobs", verb="Retry", apply=_retry
         ),
-        with_reason(description="Cancel the selected queued jobs", verb="Cancel", apply=_cancel),
+        with_reason(
+            description="Cancel the selected queued or running jobs", verb="Cancel", apply=_cancel
+        ),
     )

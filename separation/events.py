@@ -19,8 +19,9 @@ class JobEvent(Event):
     track_id: str
     title: str
     status: str
-    status_label: str  # what the page shows: "Separating 42%"
+    status_label: str  # what the page shows: "Separating 42%", "Drawing waveforms 80%"
     progress: int
+    phase: str  # while running: "separating", "waveforms", "storing"; "" otherwise
     error: str
     message: str  # a toast for the outcomes (done, failed); "" otherwise
 
@@ -43,6 +44,7 @@ def event_from_job(job: SeparationJob) -> JobEvent:
         status=job.status,
         status_label=job.status_label,
         progress=job.progress,
+        phase=job.phase if job.status == SeparationJob.Status.RUNNING else "",
         error=job.error,
         message=message,
     )

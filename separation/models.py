@@ -24,11 +24,19 @@ class SeparationJob(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Phase(models.TextChoices):
+        """What a running job is doing now; its label is what people read."""
+
+        SEPARATING = "separating", "Separating"
+        WAVEFORMS = "waveforms", "Drawing waveforms"
+        STORING = "storing", "Storing the stems"
+
     track = models.OneToOneField("tracks.Track", on_delete=models.CASCADE, related_name="job")
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
     progress = models.PositiveSmallIntegerField(default=0)
+    phase = models.CharField(max_length=16, choices=Phase.choices, blank=True)
     error = models.CharField(max_length=500, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     claimed_by = models.CharField(max_length=200, blank=True)
@@ -59,14 +67,18 @@ class SeparationJob(models.Model):
 
     @property
     def can_cancel(self) -> bool:
-        return self.status == self.Status.QUEUED
+        """Queued, or running: the worker stops at its next progress report."""
+        return self.is_active
 
     @property
     def status_label(self) -> str:
-        """What people read, on the page and in live events: "Separating 42%"."""
-        return status_label(self.status, self.progress)
+        """What people read, on the page and in live events: "Separating 42%",
+        "Drawing waveforms 80%", "Storing the stems 97%"."""
+        return status_label(self.status, self.progress, self.phase)
 
 
-def status_label(status: str, progress: int) -> str:
-    label = SeparationJob.Status(status).label
-    return f"{label} {progress}%" if status == SeparationJob.Status.RUNNING else label
+def status_label(status: str, progress: int, phase: str = "") -> str:
+    if status != SeparationJob.Status.RUNNING:
+        return SeparationJob.Status(status).label
+    label = SeparationJob.Phase(phase).label if phase else SeparationJob.Status.RUNNING.label
+    return f"{label} {progress}%"

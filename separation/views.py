@@ -83,5 +83,5 @@ def job_cancel_view(request, track_id):
     if job is not None and job_cancel(job=job):
         messages.success(request, f"Separation of “{track.title}” cancelled.")
     else:
-        messages.error(request, "Only a separation that has not started can be cancelled.")
+        messages.error(request, "Only a queued or running separation can be cancelled.")
     return redirect(safe_next_url(request, track))

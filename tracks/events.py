@@ -1,4 +1,5 @@
-"""Live events about tracks themselves: shared with you, changed, no longer yours to hear.
+"""Live events about tracks themselves: new in your library, shared with you, changed, no
+longer yours to hear.
 
 `tracks.shared` and `tracks.changed` carry `track_id`, so the socket checks the access rule
 before each leaves (see `access.may_hear_event`). `tracks.revoked` goes to people who have
@@ -12,13 +13,14 @@ from typing import Literal
 from notifications.events import Event, publish
 from tracks.models import Track
 
+CREATED = "tracks.created"
 SHARED = "tracks.shared"
 CHANGED = "tracks.changed"
 REVOKED = "tracks.revoked"
 
 
 class TrackEvent(Event):
-    type: Literal["tracks.shared", "tracks.changed"]
+    type: Literal["tracks.created", "tracks.shared", "tracks.changed"]
     track_id: str
     title: str
     message: str
@@ -29,6 +31,21 @@ class RevokedEvent(Event):
     type: Literal["tracks.revoked"]
     revoked_track_id: str
     message: str
+
+
+def track_created_publish(*, track: Track) -> None:
+    """A new track in its owner's library: every library page they have open lists it."""
+    publish(
+        TrackEvent(
+            type=CREATED,
+            audience=[track.owner_id],
+            key=f"created.{track.id}",
+            track_id=str(track.id),
+            title=track.title,
+            message="",
+            band_id="",
+        )
+    )
 
 
 def track_shared_publish(*, track: Track, user_ids, band_id, band_name: str) -> None:

@@ -73,24 +73,26 @@ def peaks_name(prefix: str, part: str) -> str:
 
 
 class _ReadHook:
-    """A binary file that calls ``on_read()`` before every read storage makes of it."""
+    """A binary file that calls ``on_read(bytes_read_so_far)`` before every read storage
+    makes of it."""
 
-    def __init__(self, handle, on_read: Callable[[], None]) -> None:
+    def __init__(self, handle, on_read: Callable[[int], None]) -> None:
         self._handle = handle
         self._on_read = on_read
         self.name = handle.name
 
     def read(self, size: int = -1) -> bytes:
-        self._on_read()
+        self._on_read(self._handle.tell())
         return self._handle.read(size)
 
     def __getattr__(self, attribute):
         return getattr(self._handle, attribute)
 
 
-def save_file(name: str, path: Path, *, on_read: Callable[[], None] | None = None) -> str:
+def save_file(name: str, path: Path, *, on_read: Callable[[int], None] | None = None) -> str:
     """Store a local file under ``name``; returns the name storage actually used.
-    ``on_read`` is called before each chunk storage reads (a long upload can report in)."""
+    ``on_read(bytes_read_so_far)`` is called before each chunk storage reads (a long upload
+    can report in)."""
     with open(path, "rb") as handle:
         content = _ReadHook(handle, on_read) if on_read is not None else handle
         return default_storage.save(name, File(content, name=str(path)))

@@ -3,6 +3,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePath
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from django.utils import timezone
 from separation import engine as audio_engine
 from tracks import files
 from tracks.access import track_audience
-from tracks.events import track_revoked_publish
+from tracks.events import track_created_publish, track_revoked_publish
 from tracks.models import ORIGINAL_PART, Asset, FileDeletion, Track
 from tracks.selectors import storage_use_for_user
 
@@ -124,6 +125,8 @@ def track_upload(
             Asset.objects.create(
                 track=track, kind=Asset.Kind.ORIGINAL, name=stored_name, size_bytes=upload.size
             )
+            # Before `then`'s callbacks: a library page lists the track, then hears of its job.
+            transaction.on_commit(partial(track_created_publish, track=track), robust=True)
             if then is not None:
                 then(track)
     except BaseException:
@@ -258,13 +261,14 @@ def track_store_outputs(
     stems: dict[str, Path],
     waveforms: dict[str, Path],
     peaks: dict[str, Path] | None = None,
-    while_storing: Callable[[], None] | None = None,
+    while_storing: Callable[[float], None] | None = None,
 ) -> list[StoredOutput]:
     """Store one run's stems and waveform pictures under new names.
 
     ``waveforms`` and ``peaks`` (their data as JSON, for the player) are keyed by "" (the
-    original) or a stem name. ``while_storing`` is called
-    for every chunk storage reads (the worker's heartbeat: storing can take minutes). Nothing
+    original) or a stem name. ``while_storing(fraction)`` is called for every chunk storage
+    reads, with the share of the run's bytes stored so far (the worker's heartbeat and
+    progress: storing can take minutes). Nothing
     is recorded on the track yet (see `track_record_outputs`); on failure whatever was
     stored is deleted.
     """
@@ -284,9 +288,17 @@ def track_store_outputs(
         ]
     )
     stored: list[StoredOutput] = []
+    total = max(1, sum(path.stat().st_size for *_, path in planned))
     try:
         for kind, stem, name, path in planned:
-            saved = files.save_file(name, path, on_read=while_storing)
+            before = sum(output.size_bytes for output in stored)
+            on_read = None
+            if while_storing is not None:
+
+                def on_read(read: int, before: int = before) -> None:
+                    while_storing(min(1.0, (before + read) / total))
+
+            saved = files.save_file(name, path, on_read=on_read)
             stored.append(StoredOutput(kind, stem, saved, path.stat().st_size))
     except BaseException:
         track_discard_files([output.name for output in stored])

@@ -18,7 +18,7 @@ import re
 import struct
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -536,10 +536,12 @@ def waveform_peaks(
     *,
     name: str | None = None,
     limits: Limits = NO_LIMITS,
+    progress: Callable[[float], None] | None = None,
 ) -> np.ndarray:
     """Per-column (min, max) of the mono mix, shape (width, 2), for drawing a waveform.
     Decoded under the same ``limits`` as the separation (a length the header only estimates
-    is bounded by them), with messages naming the file ``name``."""
+    is bounded by them), with messages naming the file ``name``. ``progress(fraction)`` is
+    called after each block decoded."""
     if width <= 0:
         raise ValueError("width must be positive")
     name = name or Path(path).name
@@ -557,6 +559,8 @@ def waveform_peaks(
             np.minimum.at(peaks[:, 0], columns, mono)
             np.maximum.at(peaks[:, 1], columns, mono)
             position += len(mono)
+            if progress is not None:
+                progress(min(1.0, position / total))
         return np.clip(peaks, -1.0, 1.0)
 
 
@@ -591,8 +595,16 @@ class PeakTrackingWriter:
         self._file.close()
 
 
-def finalize_wav(temp: Path, target: Path, *, gain: float, subtype: str) -> None:
-    """Convert a float WAV to PCM, scaled by ``gain`` (<= 1, chosen so nothing clips)."""
+def finalize_wav(
+    temp: Path,
+    target: Path,
+    *,
+    gain: float,
+    subtype: str,
+    on_block: Callable[[int], None] | None = None,
+) -> None:
+    """Convert a float WAV to PCM, scaled by ``gain`` (<= 1, chosen so nothing clips).
+    ``on_block(frames)`` is called after each block written (progress)."""
     partial = target.with_name(target.name + ".partial")
     with (
         sf.SoundFile(str(temp)) as src,
@@ -607,4 +619,6 @@ def finalize_wav(temp: Path, target: Path, *, gain: float, subtype: str) -> None
     ):
         for block in src.blocks(BLOCK_FRAMES, dtype="float32", always_2d=True):
             dst.write(np.clip(block * gain, -1.0, 1.0))
+            if on_block is not None:
+                on_block(len(block))
     partial.replace(target)

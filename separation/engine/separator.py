@@ -23,6 +23,9 @@ from .model import UNetModel
 from .stems import STEMS
 
 Progress = Callable[[float], None]
+# The share of `separate_file`'s progress that the networks take; writing the stems out
+# (gain, then PCM) takes the rest. Measured on a 3-minute song: 12 s, then 1 s.
+NETWORK_SHARE = 0.92
 
 
 @dataclass(frozen=True)
@@ -140,14 +143,29 @@ class Engine:
             report(0.0)
             out_dir.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix=".separating-", dir=out_dir) as scratch:
-                peak, written = self._separate_stream(readable, name, info, Path(scratch), report)
+                peak, written = self._separate_stream(
+                    readable, name, info, Path(scratch), lambda done: report(done * NETWORK_SHARE)
+                )
                 targets = {stem.name: out_dir / f"{stem.output}.wav" for stem in STEMS}
                 gain = min(1.0, 0.999 / max(peak, 1e-12))
                 subtype = audio.output_subtype(info)
+                to_write = max(1, info.frames * len(STEMS))
+                finalized = 0
+
+                def on_block(frames: int) -> None:
+                    nonlocal finalized
+                    finalized += frames
+                    share = min(0.99, finalized / to_write)
+                    report(NETWORK_SHARE + (1.0 - NETWORK_SHARE) * share)
+
                 try:
                     for stem in STEMS:
                         audio.finalize_wav(
-                            written[stem.name], targets[stem.name], gain=gain, subtype=subtype
+                            written[stem.name],
+                            targets[stem.name],
+                            gain=gain,
+                            subtype=subtype,
+                            on_block=on_block,
                         )
                 except BaseException:
                     for target in targets.values():

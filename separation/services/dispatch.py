@@ -105,7 +105,8 @@ def job_retry(*, job: SeparationJob, owner_limit: bool = True) -> bool:
 
 
 def job_cancel(*, job: SeparationJob) -> bool:
-    """Cancel a job that no worker has started. Returns False when it was not queued."""
+    """Cancel a queued or running job (a worker running it stops at its next progress
+    report and deletes what it made). Returns False when it was neither."""
     if not job_mark_cancelled(job_id=job.id):
         return False
     transaction.on_commit(partial(job_publish, job_id=job.id))

@@ -62,6 +62,7 @@ def _run_started(worker_id: str) -> dict:
         "claimed_by": worker_id,
         "attempts": F("attempts") + 1,
         "progress": 0,
+        "phase": SeparationJob.Phase.SEPARATING,
         "error": "",
         "started_at": now,
         "heartbeat_at": now,
@@ -128,12 +129,14 @@ def job_claim_next(*, worker_id: str) -> SeparationJob | None:
     return None
 
 
-def job_heartbeat(*, job_id: int, worker_id: str, progress: int) -> None:
-    """Record progress and that the worker is alive; JobLost when the claim is gone."""
+def job_heartbeat(*, job_id: int, worker_id: str, progress: int, phase: str | None = None) -> None:
+    """Record progress (and the phase, when given) and that the worker is alive; JobLost
+    when the claim is gone: the job was cancelled, recovered by another worker or deleted."""
     stamp = timezone.now()
-    updated = SeparationJob.objects.claimed(job_id=job_id, worker_id=worker_id).update(
-        progress=progress, heartbeat_at=stamp, updated_at=stamp
-    )
+    fields = {"progress": progress, "heartbeat_at": stamp, "updated_at": stamp}
+    if phase is not None:
+        fields["phase"] = phase
+    updated = SeparationJob.objects.claimed(job_id=job_id, worker_id=worker_id).update(**fields)
     if updated != 1:
         raise JobLost
 
@@ -143,7 +146,7 @@ def job_finish(*, job_id: int, worker_id: str) -> bool:
     now = timezone.now()
     return bool(
         SeparationJob.objects.claimed(job_id=job_id, worker_id=worker_id).update(
-            status=Status.DONE, progress=100, finished_at=now, updated_at=now
+            status=Status.DONE, progress=100, phase="", finished_at=now, updated_at=now
         )
     )
 
@@ -166,6 +169,7 @@ def job_release(*, job_id: int, worker_id: str) -> bool:
         claimed_by="",
         heartbeat_at=None,
         progress=0,
+        phase="",
         attempts=F("attempts") - 1,
         updated_at=now,
     )
@@ -183,6 +187,7 @@ def job_requeue(*, job_id: int) -> bool:
         ).update(
             status=Status.QUEUED,
             progress=0,
+            phase="",
             error="",
             attempts=0,
             claimed_by="",
@@ -196,11 +201,14 @@ def job_requeue(*, job_id: int) -> bool:
 
 
 def job_mark_cancelled(*, job_id: int) -> bool:
-    """Cancel a job that no worker has started. Returns False when it was not queued."""
+    """Cancel a queued or running job. Returns False when it was neither.
+
+    A running job's worker is not told: its claim (`objects.claimed`) no longer matches, so
+    its next progress report finds the job gone and it stops, deleting what it made."""
     now = timezone.now()
     return bool(
-        SeparationJob.objects.filter(id=job_id, status=Status.QUEUED).update(
-            status=Status.CANCELLED, finished_at=now, updated_at=now
+        SeparationJob.objects.filter(id=job_id, status__in=(Status.QUEUED, Status.RUNNING)).update(
+            status=Status.CANCELLED, phase="", finished_at=now, updated_at=now
         )
     )
 
@@ -219,7 +227,12 @@ def job_take_back(*, job_id: int, claimed_by: str, attempts: int, max_attempts: 
     else:
         status = Status.QUEUED
         changed = same_claim.update(
-            status=status, claimed_by="", heartbeat_at=None, progress=0, updated_at=now
+            status=status,
+            claimed_by="",
+            heartbeat_at=None,
+            progress=0,
+            phase="",
+            updated_at=now,
         )
     if not changed:
         return None

@@ -122,7 +122,7 @@
       var box = node.querySelector("[data-role=status]");
       if (box) box.className = "status status-" + event.status;
       // Any change of status re-fetches the markup: the actions offered change with it
-      // (Cancel only while queued, Retry once failed), and so do the players.
+      // (Cancel while queued or running, Retry once failed or cancelled), and so do the players.
       if (previous !== event.status) {
         if (node.dataset.fragmentUrl) refreshRow(node);
         else if (node.dataset.panelUrl) refreshPanel(node);
@@ -141,11 +141,10 @@
     });
   }
 
-  // A track shared while "Shared with you" (or that band's library) is open joins the list.
-  function onTrackShared(event) {
-    toast(event.message, "done");
+  // A track joins the live lists on the page that `wanted(list)` says it belongs in, at the top.
+  function addToLiveLists(event, wanted) {
     document.querySelectorAll("[data-live-list]").forEach(function (list) {
-      if (list.dataset.liveList === "band" && list.dataset.bandId !== event.band_id) return;
+      if (!wanted(list)) return;
       if (list.querySelector("[data-track-id='" + event.track_id + "']")) return;
       var here = window.location.pathname + window.location.search;
       var url = list.dataset.rowUrl.replace("00000000-0000-0000-0000-000000000000", event.track_id);
@@ -156,6 +155,20 @@
         if (empty) empty.remove();
       });
     });
+  }
+
+  // A track shared while "Shared with you" (or that band's library) is open joins the list.
+  function onTrackShared(event) {
+    toast(event.message, "done");
+    addToLiveLists(event, function (list) {
+      if (list.dataset.liveList === "band") return list.dataset.bandId === event.band_id;
+      return list.dataset.liveList === "shared";
+    });
+  }
+
+  // A track uploaded (in this tab or another) joins every open "Your tracks" list.
+  function onTrackCreated(event) {
+    addToLiveLists(event, function (list) { return list.dataset.liveList === "mine"; });
   }
 
   // Access is gone (unshared, left the band, hidden by the moderators): whatever of the
@@ -248,6 +261,7 @@
     "separation.progress": onJobEvent,
     "separation.done": onJobEvent,
     "separation.failed": onJobEvent,
+    "tracks.created": onTrackCreated,
     "tracks.shared": onTrackShared,
     "tracks.changed": onTrackChanged,
     "tracks.revoked": onTrackRevoked,
@@ -263,14 +277,40 @@
 
   var SESSION_ENDED = 4401;  // notifications/consumers.py
 
+  // Tracks that joined a live list while the socket was away (uploaded in another tab,
+  // shared): the page is fetched again and the rows it lacks are added at the top; the
+  // rows already here stay as they are.
+  function addMissingRows() {
+    var lists = document.querySelectorAll("[data-live-list]");
+    if (!lists.length) return;
+    fetch(window.location.href, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (!html) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        lists.forEach(function (list) {
+          var source = fresh.querySelector("[data-live-list='" + list.dataset.liveList + "']");
+          if (!source) return;
+          Array.prototype.slice.call(source.children).reverse().forEach(function (row) {
+            if (list.querySelector("[data-track-id='" + row.dataset.trackId + "']")) return;
+            list.insertBefore(document.importNode(row, true), list.firstChild);
+            var empty = document.querySelector("[data-role=empty]");
+            if (empty) empty.remove();
+          });
+        });
+      })
+      .catch(function () { /* the page stays as it was */ });
+  }
+
   // Events sent while the socket was away (a restart, a lost network) never come again:
   // after a reconnect, everything on the page that live events keep up to date is fetched
-  // afresh — each track's row or panel, and the bands' live lists.
+  // afresh — each track's row or panel, the rows live lists lack, and the bands' live lists.
   function resync() {
     document.querySelectorAll("[data-track-id]").forEach(function (node) {
       if (node.dataset.fragmentUrl) refreshRow(node);
       else if (node.dataset.panelUrl) refreshPanel(node);
     });
+    addMissingRows();
     refreshLiveParts();
   }
 

@@ -73,7 +73,9 @@ def test_suspension_ends_open_sessions_and_the_users_shares(
     user_suspend(user=alice, by=moderator, reason="Spam.")
     track.refresh_from_db()
     assert track_access(bob, track) is Access.NONE
-    assert alice_client.get(reverse("tracks:library")).status_code == 302  # to the login
+    signed_out = alice_client.get(reverse("tracks:library")).content.decode()
+    assert "Take the vocals out of any song" in signed_out  # the visitors' front page
+    assert reverse("tracks:detail", args=[track.id]) not in signed_out
 
     user_reinstate(user=alice, by=moderator, reason="Appeal accepted.")
     track.refresh_from_db()

@@ -87,3 +87,52 @@ def test_a_killed_worker_is_started_again_and_the_site_stays_up(tmp_path):
             process.wait()
     assert process.returncode == 0
     assert "Stopped." in log.read_text()
+
+
+def test_scripts_run_serves_on_the_port_it_is_given_and_says_running_only_once_it_answers(
+    tmp_path,
+):
+    # scripts/run as written, in a copy of the repository's root whose scripts/setup does
+    # nothing (the real one would install packages into the shared environment).
+    root = tmp_path / "checkout"
+    (root / "scripts").mkdir(parents=True)
+    (root / "scripts" / "run").write_bytes((ROOT / "scripts" / "run").read_bytes())
+    (root / "scripts" / "run").chmod(0o755)
+    (root / "scripts" / "setup").write_text("#!/usr/bin/env bash\n")
+    (root / "scripts" / "setup").chmod(0o755)
+    (root / "manage.py").symlink_to(ROOT / "manage.py")
+    (root / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
+
+    port = free_port()
+    log = tmp_path / "run.log"
+    env = {**os.environ, "JAM_VAR_DIR": str(tmp_path / "var"), "PYTHONUNBUFFERED": "1"}
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(root / "scripts" / "run"), "--port", str(port), "--no-worker"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "JamWithMe is running on" not in log.read_text():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.02)
+        # At the moment it says so, the port answers (no retry, no wait).
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            pass
+        assert f"JamWithMe is running on http://127.0.0.1:{port}/" in log.read_text()
+        front = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+        assert "Take the vocals out of any song" in front.read().decode()
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert "Stopped." in log.read_text()

@@ -145,6 +145,7 @@ async def test_the_worker_publishes_progress_and_completion_to_the_owner(
             "status": "running",
             "status_label": "Separating 0%",
             "progress": 0,
+            "phase": "separating",
             "error": "",
             "message": "",
         }
@@ -346,3 +347,32 @@ async def test_a_socket_of_an_ended_session_is_closed_while_another_sessions_soc
     finally:
         await kept_socket.disconnect()
         await ended_socket.disconnect()
+
+
+async def test_a_new_track_is_announced_to_every_open_page_of_its_owner_and_no_one_else(
+    alice, alice_cookie, alice_on_another_device, bob_cookie, no_relay, tmp_path
+):
+    first_tab, second_tab = socket(alice_cookie), socket(alice_on_another_device)
+    bob_socket = socket(bob_cookie)
+    for communicator in (first_tab, second_tab, bob_socket):
+        assert (await communicator.connect())[0]
+    try:
+        track = await database_sync_to_async(make_track)(
+            owner=alice, tmp_path=tmp_path, title="Brand new"
+        )
+        for tab in (first_tab, second_tab):
+            received = await tab.receive_json_from(timeout=2)
+            assert received == {
+                "type": "tracks.created",
+                "key": f"created.{track.id}",
+                "track_id": str(track.id),
+                "title": "Brand new",
+                "message": "",
+                "band_id": "",
+            }
+            then = await tab.receive_json_from(timeout=2)  # the job's news comes after
+            assert (then["type"], then["status"]) == ("separation.progress", "queued")
+        assert await bob_socket.receive_nothing(timeout=0.3)
+    finally:
+        for communicator in (first_tab, second_tab, bob_socket):
+            await communicator.disconnect()

@@ -138,3 +138,39 @@ def test_an_export_goes_to_the_renders_queue_and_a_worker_on_it_makes_it(
         info = sf.info(stored)
     assert info.format == "FLAC"
     assert abs(info.duration - 2.0 / 0.8) < 0.03
+
+
+def test_a_running_job_cancelled_from_the_page_stops_its_worker_and_leaves_no_files(
+    alice_client, start_worker, private_media, tmp_path
+):
+    from django.urls import reverse
+
+    halfway, release = tmp_path / "halfway", tmp_path / "release"
+    worker = start_worker("one", hold=halfway, env={"FAKE_ENGINE_RELEASE": str(release)})
+    track_id = upload(alice_client, tmp_path)
+    wait_for(halfway.exists, what="the worker to be mid-job", log=worker.log_path)
+    assert job_of(track_id).status == Status.RUNNING
+
+    response = alice_client.post(reverse("separation:cancel", args=[track_id]), follow=True)
+    assert "Separation of “Song” cancelled." in response.content.decode()
+    assert job_of(track_id).status == Status.CANCELLED
+    release.touch()  # the engine goes on, and its next progress report finds the job cancelled
+
+    wait_for(
+        lambda: "was cancelled; stopped" in worker.log_path.read_text(),
+        what="the worker to stop the job",
+        log=worker.log_path,
+    )
+    job = job_of(track_id)
+    assert job.status == Status.CANCELLED
+    assert not job.track.assets.exclude(kind="original").exists()
+    original = job.track.assets.get(kind="original").name
+    assert [
+        p.relative_to(private_media).as_posix() for p in private_media.rglob("*") if p.is_file()
+    ] == [original]
+    assert [p for p in (tmp_path / "scratch").rglob("*") if p.is_file()] == []
+
+    # The worker is free for the next song.
+    halfway.unlink()
+    second = upload(alice_client, tmp_path)
+    wait_for(lambda: job_of(second).status == Status.DONE, what="the next job", log=worker.log_path)

@@ -21,7 +21,7 @@ from separation.services.dispatch import (
     job_recover_orphans,
     job_retry,
 )
-from separation.services.running import GENERIC_FAILURE, job_process, job_run
+from separation.services.running import GENERIC_FAILURE, PHASE_SPANS, job_process, job_run
 from separation.services.state import TOO_MANY_ATTEMPTS, job_claim, job_claim_next
 from separation.waveforms import WIDTH
 from tests import fakes
@@ -130,8 +130,104 @@ def test_progress_is_written_to_the_row_while_running(job):
 
     claimed = job_claim(job_id=job.id, worker_id="w")
     job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine(on_progress=look))
-    # The first report is written at once; later ones are throttled.
-    assert seen[1] == 25
+    # The first report is written at once; later ones are throttled. The engine's progress
+    # is the first span of the job's.
+    assert seen[1] == int(0.25 * PHASE_SPANS[SeparationJob.Phase.SEPARATING][1])
+
+
+def test_every_phase_is_reported_in_order_and_named_in_the_status(job, monkeypatch):
+    events = []
+    monkeypatch.setattr("separation.events.publish", events.append)
+    claimed = job_claim(job_id=job.id, worker_id="w")
+    events.clear()
+
+    assert job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine()) == Status.DONE
+
+    phases = [event["phase"] or event["status"] for event in events]
+    order = [phase for i, phase in enumerate(phases) if i == 0 or phases[i - 1] != phase]
+    assert order == ["separating", "waveforms", "storing", "done"]
+    labels = [event["status_label"] for event in events]
+    assert any(label.startswith("Drawing waveforms ") for label in labels)
+    assert any(label.startswith("Storing the stems ") for label in labels)
+    progress = [event["progress"] for event in events]
+    assert progress == sorted(progress)
+    running = [event["progress"] for event in events if event["status"] == Status.RUNNING]
+    assert running[-1] >= PHASE_SPANS[SeparationJob.Phase.STORING][0]
+    assert progress[-1] == 100
+
+
+def test_a_running_job_is_cancelled_and_its_worker_stops_at_the_next_report_leaving_nothing(
+    job, private_media, settings
+):
+    from separation.services.scratch import process_scratch
+
+    reports_after_cancel = []
+
+    def cancel_halfway(fraction):  # called just before the engine reports ``fraction``
+        if fraction == 0.25:
+            assert job_cancel(job=SeparationJob.objects.get(id=job.id)) is True
+        elif fraction > 0.25:
+            reports_after_cancel.append(fraction)
+
+    claimed = job_claim(job_id=job.id, worker_id="w")
+    result = job_run(
+        job=claimed, worker_id="w", engine=fakes.FakeEngine(on_progress=cancel_halfway)
+    )
+
+    assert result == Status.CANCELLED
+    assert reports_after_cancel == []  # its report at 0.25 found the job cancelled
+    job.refresh_from_db()
+    assert (job.status, job.status_label) == (Status.CANCELLED, "Cancelled")
+    assert not job.track.assets.exclude(kind=Asset.Kind.ORIGINAL).exists()
+    stored = [p.name for p in private_media.rglob("*") if p.is_file()]
+    assert stored == [job.track.asset(Asset.Kind.ORIGINAL).name.rsplit("/", 1)[-1]]
+    assert list(process_scratch().rglob("*")) == []
+
+
+def test_a_job_cancelled_while_its_stems_are_stored_deletes_what_was_stored(
+    job, private_media, settings, monkeypatch
+):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {**settings.STORAGES["default"], "BACKEND": "tests.fakes.SlowStorage"},
+    }
+    saved = []
+
+    def cancel_after_the_first_file(name):
+        saved.append(name)
+        if len(saved) == 1:
+            job_cancel(job=SeparationJob.objects.get(id=job.id))
+
+    monkeypatch.setattr(fakes.SlowStorage, "after_save", cancel_after_the_first_file)
+    claimed = job_claim(job_id=job.id, worker_id="w")
+
+    assert job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine()) == Status.CANCELLED
+
+    assert saved  # some were stored before the worker saw the cancel; none is left
+    assert all(not (private_media / name).exists() for name in saved)
+    job.refresh_from_db()
+    assert job.status == Status.CANCELLED
+    assert not job.track.assets.exclude(kind=Asset.Kind.ORIGINAL).exists()
+
+
+def test_a_job_cancelled_after_its_last_report_records_nothing(job, private_media, monkeypatch):
+    from separation.services import running
+
+    store = running.track_store_outputs
+
+    def store_then_cancel(**kwargs):
+        outputs = store(**kwargs)
+        job_cancel(job=SeparationJob.objects.get(id=job.id))
+        return outputs
+
+    monkeypatch.setattr(running, "track_store_outputs", store_then_cancel)
+    claimed = job_claim(job_id=job.id, worker_id="w")
+
+    assert job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine()) == Status.CANCELLED
+    job.refresh_from_db()
+    assert job.status == Status.CANCELLED
+    assert not job.track.assets.exclude(kind=Asset.Kind.ORIGINAL).exists()
+    assert [p for p in private_media.rglob("*") if p.is_file() and "original" not in p.name] == []
 
 
 def test_a_bad_audio_failure_is_recorded_with_its_reason(job):
@@ -183,11 +279,20 @@ def test_a_queued_job_can_be_cancelled_and_is_then_never_claimed(job):
     assert job_claim_next(worker_id="w") is None
 
 
-def test_a_running_job_cannot_be_cancelled(job):
+def test_a_running_job_can_be_cancelled_and_no_worker_can_write_to_it_then(job):
     job_claim(job_id=job.id, worker_id="w")
+    assert job_cancel(job=job) is True
+    job.refresh_from_db()
+    assert (job.status, job.can_cancel, job.can_retry) == (Status.CANCELLED, False, True)
+    assert not SeparationJob.objects.claimed(job_id=job.id, worker_id="w").exists()
+
+
+def test_a_finished_job_cannot_be_cancelled(job):
+    claimed = job_claim(job_id=job.id, worker_id="w")
+    job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine())
     assert job_cancel(job=job) is False
     job.refresh_from_db()
-    assert job.status == Status.RUNNING
+    assert job.status == Status.DONE
 
 
 def test_a_cancelled_job_can_be_queued_again(job):

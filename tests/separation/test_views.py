@@ -40,3 +40,32 @@ def test_cancel_and_retry_need_post(alice_client, alice, tmp_path):
     track = make_track(owner=alice, tmp_path=tmp_path)
     assert alice_client.get(reverse("separation:cancel", args=[track.id])).status_code == 405
     assert alice_client.get(reverse("separation:retry", args=[track.id])).status_code == 405
+
+
+def test_the_owner_cancels_a_running_job_from_the_page_that_offered_cancel(
+    alice_client, alice, tmp_path
+):
+    from separation.services.state import job_claim
+
+    track = make_track(owner=alice, tmp_path=tmp_path)
+    job_claim(job_id=track.job.id, worker_id="w")
+    page = alice_client.get(reverse("tracks:detail", args=[track.id])).content.decode()
+    assert reverse("separation:cancel", args=[track.id]) in page
+    response = alice_client.post(reverse("separation:cancel", args=[track.id]), follow=True)
+    assert "Separation of “Song” cancelled." in response.content.decode()
+    track.job.refresh_from_db()
+    assert track.job.status == Status.CANCELLED
+
+
+def test_a_finished_job_is_not_offered_cancel_and_cannot_be_cancelled(
+    alice_client, alice, tmp_path
+):
+    from separation.services.running import job_process
+    from tests import fakes
+
+    track = make_track(owner=alice, tmp_path=tmp_path)
+    job_process(job_id=track.job.id, engine=fakes.FakeEngine())
+    page = alice_client.get(reverse("tracks:detail", args=[track.id])).content.decode()
+    assert reverse("separation:cancel", args=[track.id]) not in page
+    response = alice_client.post(reverse("separation:cancel", args=[track.id]), follow=True)
+    assert "Only a queued or running separation can be cancelled." in response.content.decode()

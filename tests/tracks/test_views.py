@@ -259,3 +259,33 @@ def test_a_title_of_only_control_characters_is_refused_as_blank(alice_client, al
     assert response.status_code == 400
     track.refresh_from_db()
     assert track.title == "Keep me"
+
+
+def test_two_tracks_with_the_same_title_are_told_apart_by_their_files_length_and_time(
+    alice_client, alice, bob, tmp_path
+):
+    from separation.services.dispatch import track_submit
+    from tests import fakes
+    from tests.factories import make_band, temporary_upload
+    from tracks.sharing import track_share
+
+    short = fakes.write_wav(tmp_path / "a.wav", seconds=1.0)
+    long = fakes.write_wav(tmp_path / "b.wav", seconds=2.0)
+    first = track_submit(owner=alice, upload=temporary_upload(short, "mix.wav"), title="")
+    second = track_submit(
+        owner=alice, upload=temporary_upload(long, "Mix (take 2).wav"), title="mix"
+    )
+    assert first.title == second.title == "mix"
+
+    page = alice_client.get(LIBRARY).content.decode()
+    assert "from “mix.wav”" in page and "from “Mix (take 2).wav”" in page
+    assert "0:01" in page and "0:02" in page
+    assert f'datetime="{first.created_at.isoformat()}"' in page
+
+    # A bandmate sees the tracks, never the owner's file names.
+    band = make_band(owner=alice, members=[bob])
+    track_share(track=first, by=alice, band_ids=[band.id], share_vocals=False)
+    alice_client.force_login(bob)
+    shared = alice_client.get(reverse("tracks:shared")).content.decode()
+    assert str(first.id) in shared
+    assert "mix.wav" not in shared

@@ -123,8 +123,8 @@ class Command(BaseCommand):
     help = "Set up the database, then run the web server and the worker."
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
+        parser.add_argument("--port", type=int, default=8000, help="Port to listen on (8000).")
         parser.add_argument("--no-worker", action="store_true", help="Run only the web server.")
 
     def handle(self, *args, host: str, port: int, no_worker: bool, **options):
