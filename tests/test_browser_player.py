@@ -215,6 +215,40 @@ def test_a_musician_practises_with_the_stems_played_as_one(
             assert loop[0] - 0.05 <= heard["position"] <= loop[1] + 0.05
             page.screenshot(path=screenshots / "player-2-desktop-looping.png", full_page=True)
 
+            # Download exactly what plays: the singer at 10 %, 70 % tempo, a tone down, looped.
+            page.fill(f"{player} [data-role=balance]", "10")
+            page.dispatch_event(f"{player} [data-role=balance]", "input")
+            page.fill(f"{player} [data-role=tempo]", "70")
+            page.dispatch_event(f"{player} [data-role=tempo]", "input")
+            page.fill(f"{player} [data-role=key]", "-2")
+            page.dispatch_event(f"{player} [data-role=key]", "input")
+            page.select_option(f"{player} [data-role=export-format]", "mp3")
+            page.click(f"{player} [data-action=export]")
+            ready = f"{player} [data-role=export-download]:not([hidden])"
+            page.wait_for_selector(ready, timeout=240_000)
+            status = page.inner_text(f"{player} [data-role=export-status]")
+            print("export:", status)
+            assert status == "Ready: Mix, vocals 10 %, tempo 70 %, -2 semitones, MP3"
+            assert page.is_visible("[data-role=exports] [data-render-id]")  # in "Your exports"
+            page.screenshot(path=screenshots / "player-5-desktop-exported.png", full_page=True)
+            with page.expect_download() as download:
+                page.click(ready)
+            exported = download.value.path()
+            info = sf.info(str(exported))
+            print(f"exported: {info.format}, {info.duration:.2f} s (wanted {48 / 0.7:.2f} s)")
+            assert info.format == "MP3"
+            assert info.duration == pytest.approx(48 / 0.7, rel=0.01)
+            # The same settings again: the same file at once (the server's cache).
+            page.click(f"{player} [data-action=export]")
+            page.wait_for_function(
+                "() => document.querySelector('[data-role=export-status]').textContent"
+                ".startsWith('Ready')",
+                timeout=10_000,
+            )
+            for role, value in (("balance", "0"), ("tempo", "100"), ("key", "0")):
+                page.fill(f"{player} [data-role={role}]", value)
+                page.dispatch_event(f"{player} [data-role={role}]", "input")
+
             # The keys: - and + change the tempo, space pauses.
             page.keyboard.press("-")
             assert page.inner_text(f"{player} [data-role=tempo-value]") == "95 %"

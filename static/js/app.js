@@ -238,7 +238,31 @@
 
   // An export (practice/) moved on: its line on the track page follows; a toast says when
   // it is ready or failed.
+  // An export the player asked for joins the page's "Your exports" list (practice/).
+  document.addEventListener("jam:render-requested", function (event) {
+    var state = event.detail;
+    var list = document.querySelector("[data-role=exports]");
+    if (!list || list.querySelector("[data-render-id='" + state.id + "']")) return;
+    var empty = list.querySelector("[data-role=no-exports]");
+    if (empty) empty.remove();
+    var item = document.createElement("li");
+    item.dataset.renderId = state.id;
+    item.dataset.status = state.status;
+    var label = document.createElement("span");
+    label.dataset.role = "render-status";
+    label.textContent = state.status === "failed" ? "Failed: " + state.error : state.status_label;
+    var link = document.createElement("a");
+    link.dataset.role = "render-download";
+    link.setAttribute("download", "");
+    link.textContent = "Download";
+    link.hidden = !state.download_url;
+    if (state.download_url) link.href = state.download_url;
+    item.append(state.label + " — ", label, " ", link);
+    list.prepend(item);
+  });
+
   function onRenderEvent(event) {
+    document.dispatchEvent(new CustomEvent("jam:render", { detail: event }));
     var item = document.querySelector("[data-render-id='" + event.render_id + "']");
     var changed = !item || item.dataset.status !== event.status;
     if (item) {

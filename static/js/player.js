@@ -441,6 +441,7 @@
       else if (action === "loop-a") self.setLoop("a", self.position());
       else if (action === "loop-b") self.setLoop("b", self.position());
       else if (action === "loop-clear") self.setLoop("clear");
+      else if (action === "export") self.exportMix();
       else if ((action === "mute" || action === "solo") && stem) {
         self.toggleStem(stem.dataset.stem, action === "mute" ? "muted" : "solo");
       }
@@ -490,6 +491,69 @@
     }
     if (handled) event.preventDefault();
   };
+
+  // --- Export: the server renders exactly what plays (practice/ : Rubber Band) ----------
+  // The same settings again are the same file (the server's cache): ready at once.
+  Player.prototype.exportSettings = function () {
+    var guided = this.stems.some(function (stem) { return stem.guide; });
+    return {
+      source: "mix",
+      balance: guided ? (this.balance / 100).toFixed(2) : "0",
+      tempo: (this.tempo / 100).toFixed(2),
+      semitones: String(this.semitones)
+    };
+  };
+
+  Player.prototype.exportMix = function () {
+    var self = this;
+    var slot = this.q("export-slot");
+    if (!slot) return;
+    var settings = this.exportSettings();
+    var format = this.q("export-format");
+    settings.format = format ? format.value : "mp3";
+    var body = new FormData();
+    Object.keys(settings).forEach(function (name) { body.append(name, settings[name]); });
+    var token = slot.querySelector("input[name=csrfmiddlewaretoken]");
+    this.showExport({ status: "queued", status_label: "Asking for the export…" });
+    fetch(slot.dataset.exportUrl, {
+      method: "POST",
+      body: body,
+      credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRFToken": token ? token.value : "" }
+    }).then(function (response) {
+      return response.json().then(function (state) {
+        if (!response.ok) throw new Error(state.error || "The export could not be made.");
+        return state;
+      });
+    }).then(function (state) {
+      self.exportId = state.id;
+      self.showExport(state);
+      document.dispatchEvent(new CustomEvent("jam:render-requested", { detail: state }));
+    }).catch(function (error) {
+      self.showExport({ status: "failed", error: error.message });
+    });
+  };
+
+  // A render's state, from the request's answer or from its live events (app.js).
+  Player.prototype.showExport = function (state) {
+    var label = this.q("export-status"), link = this.q("export-download");
+    if (label) {
+      label.textContent = state.status === "failed" ? "Failed: " + (state.error || "")
+        : state.status === "done" ? "Ready: " + (state.label || "")
+        : state.status_label;
+    }
+    if (link) {
+      link.hidden = !state.download_url;
+      if (state.download_url) link.href = state.download_url;
+    }
+  };
+
+  document.addEventListener("jam:render", function (event) {
+    document.querySelectorAll("[data-player]").forEach(function (root) {
+      var player = root.jamPlayer;
+      if (player && player.exportId === event.detail.render_id) player.showExport(event.detail);
+    });
+  });
 
   Player.prototype.destroy = function () {
     this.wantPlay = false;
