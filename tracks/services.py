@@ -342,7 +342,13 @@ def track_store_rendition(
     """Store a rendered file (an export) under a new name; record it with
     `track_record_rendition` in the transaction that finishes its job."""
     name = files.rendition_name(track_id, settings_slug, fmt)
-    saved = files.save_file(name, path, on_read=while_storing)
+    on_read = None
+    if while_storing is not None:
+
+        def on_read(read: int) -> None:  # the heartbeat; a render's progress stays put here
+            while_storing()
+
+    saved = files.save_file(name, path, on_read=on_read)
     return StoredOutput(Asset.Kind.RENDITION, "", saved, path.stat().st_size)
 
 
