@@ -102,24 +102,49 @@ def stems_of(page, server):
     return out, rate
 
 
-def check_in_sync(page, stems, rate, label):
-    heard = page.evaluate(LISTEN)
-    assert heard["rate"] == rate
-    found = {}
-    for name in ("instrumental", "vocals"):
-        window = np.asarray(heard[name], dtype=np.float32)
-        found[name] = where_in(stems[name], window, heard["position"], rate)
-    gap = abs(found["instrumental"][0] - found["vocals"][0])
-    print(
-        f"{label}: player at {heard['position']:.3f} s; heard instrumental at "
-        f"{found['instrumental'][0]:.4f} s (corr {found['instrumental'][1]:.2f}), vocals at "
-        f"{found['vocals'][0]:.4f} s (corr {found['vocals'][1]:.2f}): apart {gap * 1000:.2f} ms"
-    )
-    for name, (_, score) in found.items():
-        assert score > 0.5, f"{label}: the {name} heard is not the {name} ({score:.2f})"
-    assert gap <= SYNC_TOLERANCE_S, f"{label}: stems {gap * 1000:.1f} ms apart"
-    for _, (at, _) in found.items():
-        assert abs(at - heard["position"]) < 0.1, (label, at, heard["position"])
+def check_in_sync(page, stems, rate, label, looks: int = 3, loop=None, seek_to=None):
+    """Where each stem's output is in its source, `looks` times 0.25 s apart. Matching a
+    stretched output to its source is itself off by a few milliseconds now and then (a
+    phase vocoder's output is not its input), so the median of the looks is held to the
+    tolerance; every look is printed. Only looks where each stem's window matched its source
+    (normalised correlation above 0.5) count, and in a `loop` (A, B) only those whose window
+    (0.74 s) lies after the last wrap: one across a wrap holds two places of the song.
+    `seek_to`: each look comes 1.2 s after a seek there (the taps hold 0.74 s: all of it
+    after the seek), so the looks neither run off the end of the song nor share a seek."""
+    gaps = []
+    for _ in range(looks * 6):
+        if len(gaps) == looks:
+            break
+        if seek_to is not None:
+            page.evaluate(f"() => {PLAYER}.seek({seek_to})")
+            page.wait_for_timeout(1200)
+        elif gaps or loop:
+            page.wait_for_timeout(250)
+        heard = page.evaluate(LISTEN)
+        assert heard["rate"] == rate
+        window_s = len(heard["instrumental"]) / rate
+        if loop and not loop[0] + window_s + 0.02 <= heard["position"] <= loop[1]:
+            continue
+        found = {}
+        for name in ("instrumental", "vocals"):
+            window = np.asarray(heard[name], dtype=np.float32)
+            found[name] = where_in(stems[name], window, heard["position"], rate)
+        gap = abs(found["instrumental"][0] - found["vocals"][0])
+        print(
+            f"{label}: player at {heard['position']:.3f} s; heard instrumental at "
+            f"{found['instrumental'][0]:.4f} s (corr {found['instrumental'][1]:.2f}), vocals "
+            f"at {found['vocals'][0]:.4f} s (corr {found['vocals'][1]:.2f}): "
+            f"apart {gap * 1000:.2f} ms"
+        )
+        # A look counts when both windows were found for sure in their own stem.
+        if min(score for _, score in found.values()) < 0.5:
+            continue
+        for _, (at, _) in found.items():
+            assert abs(at - heard["position"]) < 0.1, (label, at, heard["position"])
+        gaps.append(gap)
+    assert len(gaps) == looks, f"{label}: only {len(gaps)} sure looks of {looks * 6}"
+    median = float(np.median(gaps))
+    assert median <= SYNC_TOLERANCE_S, f"{label}: stems {median * 1000:.1f} ms apart (median)"
     return heard
 
 
@@ -160,9 +185,7 @@ def test_a_musician_practises_with_the_stems_played_as_one(
             stems, rate = stems_of(page, server)
             page.evaluate(LISTEN)  # the taps go in now: they hold 0.74 s by the first look
 
-            page.evaluate(f"() => {PLAYER}.seek(6.0)")
-            page.wait_for_timeout(1200)  # the taps hold 0.74 s: all of it after the seek
-            check_in_sync(page, stems, rate, "after a seek to 6 s")
+            check_in_sync(page, stems, rate, "after a seek to 6 s", seek_to=6.0)
 
             for tempo in ("75", "130", "50", "150"):
                 page.fill(f"{player} [data-role=tempo]", tempo)
@@ -179,9 +202,9 @@ def test_a_musician_practises_with_the_stems_played_as_one(
             page.dispatch_event(f"{player} [data-role=key]", "input")
             page.fill(f"{player} [data-role=tempo]", "100")
             page.dispatch_event(f"{player} [data-role=tempo]", "input")
-            page.evaluate(f"() => {PLAYER}.seek(20.0)")
-            page.wait_for_timeout(1200)
-            check_in_sync(page, stems, rate, "after tempo 75/130/50/150 %, key -2, seeks")
+            check_in_sync(
+                page, stems, rate, "after tempo 75/130/50/150 %, key -2, seeks", seek_to=20.0
+            )
 
             # The balance: at 0 the singer is gone, at 10 % a faint guide.
             for level, expect in (("0", "silent"), ("10", "faint")):
@@ -211,7 +234,7 @@ def test_a_musician_practises_with_the_stems_played_as_one(
             assert all(loop[0] - 0.01 <= p <= loop[1] + 0.01 for p in positions)
             wraps = sum(1 for a, b in itertools.pairwise(positions) if b < a - 1)
             assert wraps >= 1
-            heard = check_in_sync(page, stems, rate, "inside the loop")
+            heard = check_in_sync(page, stems, rate, "inside the loop", loop=loop)
             assert loop[0] - 0.05 <= heard["position"] <= loop[1] + 0.05
             page.screenshot(path=screenshots / "player-2-desktop-looping.png", full_page=True)
 
@@ -280,7 +303,8 @@ def test_a_musician_practises_with_the_stems_played_as_one(
             phone.wait_for_function(f"() => {PLAYER} && {PLAYER}.wave")
             assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
             small = phone.evaluate(
-                """() => [...document.querySelectorAll('[data-player] button, [data-player] input,'
+                """() => [...document.querySelectorAll('[data-player] button,'
+                                                      + ' [data-player] input:not([type=hidden]),'
                                                       + ' [data-player] select')]
                          .map(e => { const r = e.getBoundingClientRect();
                                      return [e.dataset.action || e.dataset.role,
