@@ -2,6 +2,7 @@
 with its own database and media, its output kept in the test's folder (serve.log)."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -22,6 +23,39 @@ CHROMIUM_ARGS = [
     "--autoplay-policy=no-user-gesture-required",
     "--mute-audio",
 ]
+
+
+PASSWORD = "Strum-the-chords-77"
+
+
+def confirmation_link(log: Path) -> str:
+    """The sign-up link the console e-mail backend printed in the terminal (serve's log)."""
+    deadline = time.monotonic() + 15
+    while True:
+        found = re.search(r"http://127\.0\.0\.1:\d+/accounts/signup/confirm/\S+/", log.read_text())
+        if found:
+            return found.group(0)
+        if time.monotonic() > deadline:
+            pytest.fail("no confirmation link in the terminal:\n" + log.read_text())
+        time.sleep(0.2)
+
+
+def sign_up(page, server: str, log: Path, username: str = "erin", on_sent=None) -> None:
+    """Sign up as a new musician does: the form, the link printed in the terminal, the
+    confirmation; ends signed in on the library. `on_sent(page)` runs on the "check your
+    e-mail" page."""
+    page.goto(f"{server}/accounts/signup/")
+    page.fill("#id_username", username)
+    page.fill("#id_email", f"{username}@example.com")
+    page.fill("#id_password1", PASSWORD)
+    page.fill("#id_password2", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{server}/accounts/signup/sent/")
+    if on_sent is not None:
+        on_sent(page)
+    page.goto(confirmation_link(log))
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{server}/")
 
 
 def free_port() -> int:

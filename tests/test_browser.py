@@ -3,15 +3,11 @@ confirmation link printed in the terminal, as whoever runs it without an e-mail 
 upload, watch the track page fill in place while the original plays on, play the jam track.
 Screenshots go to $JAM_SCREENSHOTS (default: the test's temporary folder)."""
 
-import re
-import time
-from pathlib import Path
-
 import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.browsing import CHROMIUM_ARGS, ROOT
+from tests.browsing import CHROMIUM_ARGS, ROOT, sign_up
 
 CLIP = ROOT / "tests" / "data" / "dev1_vocadito10_loops" / "mix.flac"
 
@@ -28,18 +24,6 @@ def song(tmp_path):
     return path
 
 
-def confirmation_link(log: Path) -> str:
-    """The sign-up link the console e-mail backend printed in the terminal (serve's log)."""
-    deadline = time.monotonic() + 15
-    while True:
-        found = re.search(r"http://127\.0\.0\.1:\d+/accounts/signup/confirm/\S+/", log.read_text())
-        if found:
-            return found.group(0)
-        if time.monotonic() > deadline:
-            pytest.fail("no confirmation link in the terminal:\n" + log.read_text())
-        time.sleep(0.2)
-
-
 def test_a_musician_signs_up_uploads_and_plays_the_jam_track(
     chromium_path, server, song, screenshots, tmp_path
 ):
@@ -49,18 +33,12 @@ def test_a_musician_signs_up_uploads_and_plays_the_jam_track(
         browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 900})
-            page.goto(f"{server}/accounts/signup/")
-            page.fill("#id_username", "erin")
-            page.fill("#id_email", "erin@example.com")
-            page.fill("#id_password1", "Strum-the-chords-77")
-            page.fill("#id_password2", "Strum-the-chords-77")
-            page.click("main button[type=submit]")
-            page.wait_for_url(f"{server}/accounts/signup/sent/")
-            assert "printed in the terminal running JamWithMe" in page.inner_text("main")
-            page.screenshot(path=screenshots / "0-sign-up-check-your-email.png", full_page=True)
-            page.goto(confirmation_link(tmp_path / "serve.log"))
-            page.click("main button[type=submit]")
-            page.wait_for_url(f"{server}/")
+
+            def check_your_email(page):
+                assert "printed in the terminal running JamWithMe" in page.inner_text("main")
+                page.screenshot(path=screenshots / "0-sign-up-check-your-email.png", full_page=True)
+
+            sign_up(page, server, tmp_path / "serve.log", on_sent=check_your_email)
 
             page.goto(f"{server}/tracks/upload/")
             page.set_input_files("#id_file", str(song))

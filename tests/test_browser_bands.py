@@ -8,10 +8,9 @@ import sys
 
 import pytest
 
-from tests.browsing import CHROMIUM_ARGS, ROOT
+from tests.browsing import CHROMIUM_ARGS, PASSWORD, ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
-PASSWORD = "Strum-the-chords-77"
 CLIP = ROOT / "tests" / "data" / "dev1_vocadito10_loops" / "mix.flac"
 
 

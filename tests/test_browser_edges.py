@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.browsing import CHROMIUM_ARGS
-from tests.test_browser import CLIP, confirmation_link
+from tests.browsing import CHROMIUM_ARGS, sign_up
+from tests.test_browser import CLIP
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
@@ -102,16 +102,7 @@ def test_a_new_track_appears_in_an_open_library_tab_and_its_separation_can_be_ca
         try:
             context = browser.new_context(viewport=DESKTOP)
             page = context.new_page()
-            page.goto(f"{server}/accounts/signup/")
-            page.fill("#id_username", "erin")
-            page.fill("#id_email", "erin@example.com")
-            page.fill("#id_password1", "Strum-the-chords-77")
-            page.fill("#id_password2", "Strum-the-chords-77")
-            page.click("main button[type=submit]")
-            page.wait_for_url(f"{server}/accounts/signup/sent/")
-            page.goto(confirmation_link(tmp_path / "serve.log"))
-            page.click("main button[type=submit]")
-            page.wait_for_url(f"{server}/")
+            sign_up(page, server, tmp_path / "serve.log")
 
             # A second tab on the (empty) library, opened before the upload.
             library = context.new_page()

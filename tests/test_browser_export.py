@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from tests.browsing import CHROMIUM_ARGS, ROOT
-from tests.test_browser import confirmation_link
+from tests.browsing import CHROMIUM_ARGS, ROOT, sign_up
 
 CLIP = ROOT / "tests" / "data" / "dev1_vocadito10_loops" / "mix.flac"
 
@@ -25,22 +24,15 @@ def test_a_musician_exports_a_slow_transposed_practice_mix_from_the_track_page(
         browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 900}, accept_downloads=True)
-            page.goto(f"{server}/accounts/signup/")
-            page.fill("#id_username", "erin")
-            page.fill("#id_email", "erin@example.com")
-            page.fill("#id_password1", "Strum-the-chords-77")
-            page.fill("#id_password2", "Strum-the-chords-77")
-            page.click("main button[type=submit]")
-            page.wait_for_url(f"{server}/accounts/signup/sent/")
-            page.goto(confirmation_link(tmp_path / "serve.log"))
-            page.click("main button[type=submit]")
-            page.wait_for_url(f"{server}/")
+            sign_up(page, server, tmp_path / "serve.log")
 
             page.goto(f"{server}/tracks/upload/")
             page.set_input_files("#id_file", str(CLIP))
             page.click("form[data-upload] button[type=submit]")
             page.wait_for_url("**/tracks/*-*-*-*-*/", timeout=60_000)
-            page.wait_for_selector("[data-part=instrumental] audio", timeout=180_000)
+            page.wait_for_selector(
+                "[data-player][data-parts='instrumental vocals']", timeout=180_000
+            )
             page.reload()  # the Export section comes with a separated track's page
 
             page.get_by_label("Vocals in the mix").select_option("0.1")

@@ -15,10 +15,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.browsing import CHROMIUM_ARGS, ROOT
+from tests.browsing import CHROMIUM_ARGS, PASSWORD, ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
-PASSWORD = "Strum-the-chords-77"
 CLIP = ROOT / "tests" / "data" / "dev1_vocadito10_loops" / "mix.flac"
 PLAYER = "document.querySelector('[data-player]').jamPlayer"
 SYNC_TOLERANCE_S = 0.010
