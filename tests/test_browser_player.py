@@ -279,6 +279,27 @@ def test_a_musician_practises_with_the_stems_played_as_one(
             page.keyboard.press(" ")
             assert page.evaluate(f"() => {PLAYER}.playing") is False
 
+            # A one-bar count-in at the (corrected) song tempo: four clicks, then the song.
+            page.click(f"{player} [data-action=loop-clear]")
+            page.select_option(f"{player} [data-role=count-in]", "1")
+            page.fill(f"{player} [data-role=bpm]", "96")
+            page.dispatch_event(f"{player} [data-role=bpm]", "change")
+            held = page.evaluate(f"() => {PLAYER}.position()")
+            page.click(f"{player} [data-action=play]")
+            page.wait_for_function(f"() => {PLAYER}.playing", timeout=10_000)
+            clicks, lead = page.evaluate(
+                f"() => [{PLAYER}.clicks.length, {PLAYER}.anchor.output - {PLAYER}.ctx.currentTime]"
+            )
+            print(f"count-in: {clicks} clicks, the song {lead:.2f} s later (4 beats at 96: 2.50 s)")
+            assert clicks == 4
+            assert 2.3 < lead <= 2.9  # 2.5 s of beats after a start scheduled just ahead
+            page.wait_for_timeout(1000)
+            assert page.evaluate(f"() => {PLAYER}.position()") == pytest.approx(held, abs=0.01)
+            page.wait_for_timeout(2500)
+            assert page.evaluate(f"() => {PLAYER}.position()") > held + 0.3
+            page.click(f"{player} [data-action=play]")  # pause
+            page.select_option(f"{player} [data-role=count-in]", "0")
+
             # The library card: the jam track's own waveform and the length, before play.
             page.goto(f"{server}/")
             card = ".track-row [data-player]"
