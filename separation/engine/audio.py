@@ -552,10 +552,16 @@ def waveform_peaks(
         position = 0
         for block in read_blocks(readable, name):
             mono = block.mean(axis=1)
-            columns = ((position + np.arange(len(mono))) * width) // max(total, 1)
-            columns = np.minimum(columns, width - 1)
-            np.minimum.at(peaks[:, 0], columns, mono)
-            np.maximum.at(peaks[:, 1], columns, mono)
+            # Sample i belongs to column i * width // total (the last one takes any excess):
+            # reduce each column's run of samples in this block at once.
+            first = min(position * width // total, width - 1)
+            last = min((position + len(mono) - 1) * width // total, width - 1)
+            runs = np.arange(first, last + 1)
+            starts = np.maximum(-(-runs * total // width) - position, 0)
+            filled = np.diff(starts, append=len(mono)) > 0  # more columns than samples: gaps
+            runs, starts = runs[filled], starts[filled]
+            peaks[runs, 0] = np.minimum(peaks[runs, 0], np.minimum.reduceat(mono, starts))
+            peaks[runs, 1] = np.maximum(peaks[runs, 1], np.maximum.reduceat(mono, starts))
             position += len(mono)
         return np.clip(peaks, -1.0, 1.0)
 
