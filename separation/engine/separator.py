@@ -10,6 +10,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -79,6 +80,11 @@ class Engine:
         self.plan = plan
         self.model = model or UNetModel(model_root, threads=threads)
 
+    @property
+    def concurrency(self) -> int:
+        """Pieces in the network at once: the model's streams (1 for a model without)."""
+        return getattr(self.model, "streams", 1)
+
     def with_plan(self, plan: dsp.BandPlan) -> Engine:
         """The same warm networks under another band plan."""
         return Engine(plan, model=self.model)
@@ -97,7 +103,10 @@ class Engine:
         blocks = (waveform[i : i + block_frames] for i in range(0, len(waveform), block_frames))
         parts: dict[str, list[np.ndarray]] = {output: [] for output in dsp.OUTPUTS}
         separator = dsp.StreamingSeparator(
-            self.model.predict, self.plan, segments_per_piece=segments_per_piece
+            self.model.predict,
+            self.plan,
+            segments_per_piece=segments_per_piece,
+            concurrency=self.concurrency,
         )
         for estimates in separator.run(blocks):
             for output, block in zip(dsp.OUTPUTS, estimates, strict=True):
@@ -145,10 +154,20 @@ class Engine:
                 gain = min(1.0, 0.999 / max(peak, 1e-12))
                 subtype = audio.output_subtype(info)
                 try:
-                    for stem in STEMS:
-                        audio.finalize_wav(
-                            written[stem.name], targets[stem.name], gain=gain, subtype=subtype
-                        )
+                    # One thread per stem: libsndfile's conversion releases the GIL.
+                    with ThreadPoolExecutor(len(STEMS), thread_name_prefix="encode") as pool:
+                        encoded = [
+                            pool.submit(
+                                audio.finalize_wav,
+                                written[stem.name],
+                                targets[stem.name],
+                                gain=gain,
+                                subtype=subtype,
+                            )
+                            for stem in STEMS
+                        ]
+                        for future in encoded:
+                            future.result()
                 except BaseException:
                     for target in targets.values():
                         target.unlink(missing_ok=True)
@@ -185,9 +204,10 @@ class Engine:
                 yield _to_stereo(block)
 
         model_input = _exact_length(_resampled(decoded(), rate, dsp.SAMPLE_RATE), model_frames)
-        estimates = dsp.StreamingSeparator(self.model.predict, self.plan).run(
-            model_input, on_frames=on_frames
+        separator = dsp.StreamingSeparator(
+            self.model.predict, self.plan, concurrency=self.concurrency
         )
+        estimates = separator.run(model_input, on_frames=on_frames)
         names = [stem.name for stem in STEMS]
         writers = {
             stem: audio.PeakTrackingWriter(scratch / f"{stem}.f32.wav", rate, info.channels)
