@@ -253,14 +253,12 @@ class StreamingSeparator:
         if plan.extension == "top":
             # The two masks sum to one in every bin, so the vocals are the input minus the
             # accompaniment (to float rounding): one inverse STFT, not two. The piece's
-            # spectrum is masked in place (a complex times a real mask is the real and the
-            # imaginary part each times the mask, exactly as NumPy's complex product gives).
+            # spectrum is masked in place, no longer needed as it was.
             mask = accompaniment_mask(*estimates)  # (2, frames, F)
-            bins = plan.model_bins
-            pairs = piece.spectrum.view(np.float32).reshape(2, frames, BINS, 2)
-            pairs[:, :, :bins] *= mask[..., None]
-            pairs[:, :, bins:] *= mask[:, :, bins - plan.top_bins :].mean(axis=2)[..., None, None]
-            self._overlap_add(piece.spectrum, out[1], frames)
+            bins, spectrum = plan.model_bins, piece.spectrum
+            spectrum[:, :, :bins] *= mask
+            spectrum[:, :, bins:] *= mask[:, :, bins - plan.top_bins :].mean(axis=2)[..., None]
+            self._overlap_add(spectrum, out[1], frames)
             out[0, :, : frames * HOP] = piece.samples
             out[0] -= out[1]  # the carried tail is subtracted in _finish as well
             return out
