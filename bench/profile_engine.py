@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/profile_engine.py                 # warm 5-minute song + cold 16 s clip
     .venv/bin/python bench/profile_engine.py --minutes 1 --repeat 1
+    .venv/bin/python bench/profile_engine.py --no-warm --no-cold --split 2   # workers x threads
 
 Warm: the engine is loaded and warmed on a short clip, then separates a song built from the
 dev mixtures (``--repeat`` times; the fastest run is shown). The table times each stage by
@@ -11,7 +12,9 @@ own, worker threads included. "overlapped" is the same song run normally, unwrap
 
 Cold: a fresh process does what `manage.py separate` does, step by step (interpreter, imports,
 Django set-up, weight checks, session creation, the separation), and the real command is then
-timed from outside. Prints figures; asserts nothing. On a busy machine trust CPU over wall.
+timed from outside. Split (``--split``): every way of dividing the cores into worker
+processes x network threads, each worker a warm engine separating songs back to back, in
+songs per hour. Prints figures; asserts nothing. On a busy machine trust CPU over wall.
 """
 
 from __future__ import annotations
@@ -238,18 +241,62 @@ def cold_profile(repeat: int) -> None:
     )
 
 
+SPLIT_CHILD = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+from separation.engine import get_engine
+engine = get_engine(threads={threads})
+engine.separate_file({clip!r}, {out!r} + "/warmup")
+time.sleep(max(0.0, {start_at} - time.time()))
+for n in range({songs}):
+    engine.separate_file({song!r}, {out!r} + f"/{{n}}")
+print(json.dumps(time.time()))
+"""
+
+
+def split_profile(minutes: float, songs: int, cores: int) -> None:
+    """Songs per hour for each split of the cores into workers x threads, warm engines."""
+    print(f"\n== workers x threads on {cores} cores: {songs} songs of {minutes:g} min each ==")
+    splits = [(w, cores // w) for w in range(1, cores + 1) if cores % w == 0]
+    with tempfile.TemporaryDirectory(prefix="jamwithme-split-") as tmp:
+        tmp = Path(tmp)
+        song = build_song(tmp, minutes * 60)
+        for workers, threads in splits:
+            start_at = time.time() + 6.0 + 2.0 * workers  # after every engine has loaded
+            children = []
+            for w in range(workers):
+                script = SPLIT_CHILD.format(
+                    root=str(ROOT), threads=threads, clip=str(CLIP), out=str(tmp / f"out{w}"),
+                    start_at=start_at, songs=songs, song=str(song),
+                )  # fmt: skip
+                children.append(subprocess.Popen([sys.executable, "-c", script], cwd=ROOT,
+                                                 stdout=subprocess.PIPE, text=True))  # fmt: skip
+            ends = [float(child.communicate()[0].strip().splitlines()[-1]) for child in children]
+            elapsed = max(ends) - start_at
+            per_hour = workers * songs * 3600 / elapsed
+            print(f"{workers} worker(s) x {threads} thread(s): {workers * songs} songs in "
+                  f"{elapsed:.1f} s -> {per_hour:.0f} songs/hour "
+                  f"({elapsed / songs:.1f} s per song per worker)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=5.0, help="warm song length")
     parser.add_argument("--repeat", type=int, default=2, help="runs; the fastest is shown")
     parser.add_argument("--no-warm", action="store_true")
     parser.add_argument("--no-cold", action="store_true")
+    parser.add_argument(
+        "--split", type=int, default=0, metavar="SONGS",
+        help="also time every workers x threads split, SONGS songs per worker",
+    )  # fmt: skip
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
     if not args.no_warm:
         warm_profile(args.minutes, args.repeat)
     if not args.no_cold:
         cold_profile(args.repeat)
+    if args.split:
+        split_profile(args.minutes, args.split, os.cpu_count() or 1)
 
 
 if __name__ == "__main__":

@@ -216,8 +216,10 @@ class StreamingSeparator:
         view = np.lib.stride_tricks.sliding_window_view(channels, FRAME, axis=1)[:, ::HOP]
         framed = view[:, :frames] * WINDOW  # float32, (2, frames, FRAME)
         spectrum = scipy.fft.rfft(framed, axis=-1, workers=-1)  # complex64, (2, frames, BINS)
+        channel_magnitudes = np.abs(spectrum[:, :, : self._plan.model_bins])  # (2, frames, F)
         magnitude = np.empty((frames, self._plan.model_bins, 2), dtype=np.float32)
-        np.abs(np.transpose(spectrum[:, :, : self._plan.model_bins], (1, 2, 0)), out=magnitude)
+        for channel in (0, 1):  # two plain copies beat one transposed write
+            magnitude[:, :, channel] = channel_magnitudes[channel]
         return _Piece(channels[:, : frames * HOP], frames, spectrum, magnitude, total_in)
 
     def _finish(
