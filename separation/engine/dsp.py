@@ -107,7 +107,7 @@ class _Piece:
     samples: np.ndarray  # the padded input under this piece's hops, (2, frames * HOP)
     frames: int
     spectrum: np.ndarray  # (2, frames, BINS) complex64; the synthesis masks it in place
-    magnitude: np.ndarray  # (frames, F, 2) float32, the network's layout
+    magnitude: np.ndarray  # (2, frames, F) float32, channels first like the network
     total_in: int | None  # input length, once the input has ended
 
 
@@ -216,10 +216,7 @@ class StreamingSeparator:
         view = np.lib.stride_tricks.sliding_window_view(channels, FRAME, axis=1)[:, ::HOP]
         framed = view[:, :frames] * WINDOW  # float32, (2, frames, FRAME)
         spectrum = scipy.fft.rfft(framed, axis=-1, workers=-1)  # complex64, (2, frames, BINS)
-        channel_magnitudes = np.abs(spectrum[:, :, : self._plan.model_bins])  # (2, frames, F)
-        magnitude = np.empty((frames, self._plan.model_bins, 2), dtype=np.float32)
-        for channel in (0, 1):  # two plain copies beat one transposed write
-            magnitude[:, :, channel] = channel_magnitudes[channel]
+        magnitude = np.abs(spectrum[:, :, : self._plan.model_bins])  # (2, frames, F)
         return _Piece(channels[:, : frames * HOP], frames, spectrum, magnitude, total_in)
 
     def _finish(
@@ -271,29 +268,27 @@ class StreamingSeparator:
         return out
 
     def _estimate(self, magnitude: np.ndarray) -> list[np.ndarray]:
-        """(frames, F, 2) magnitudes -> the networks' estimates, each (2, frames, F).
+        """(2, frames, F) magnitudes -> the networks' estimates, each (2, frames, F).
 
         Like Spleeter, the network sees independent 512-frame segments counted from frame 0;
         the last, shorter one is zero-padded (to 512, or to a multiple of 64).
         """
-        frames, bins, _ = magnitude.shape
+        _, frames, bins = magnitude.shape
         whole, rest = divmod(frames, SEGMENT)
         batches = []
         if whole:
-            batches.append(magnitude[: whole * SEGMENT].reshape(whole, SEGMENT, bins, 2))
+            segments = magnitude[:, : whole * SEGMENT].reshape(2, whole, SEGMENT, bins)
+            batches.append(segments.transpose(1, 0, 2, 3))  # (whole, 2, 512, F)
         if rest:
             length = SEGMENT if self._plan.segment_padding == "spleeter" else -(-rest // 64) * 64
-            last = np.zeros((1, length, bins, 2), dtype=np.float32)
-            last[0, :rest] = magnitude[whole * SEGMENT :]
+            last = np.zeros((1, 2, length, bins), dtype=np.float32)
+            last[0, :, :rest] = magnitude[:, whole * SEGMENT :]
             batches.append(last)
         outputs: list[list[np.ndarray]] = [[], []]
         for batch in batches:
             for stem, out in enumerate(self._predict(batch)):
-                outputs[stem].append(out.reshape(-1, bins, 2))
-        return [
-            np.ascontiguousarray(np.transpose(np.concatenate(o)[:frames], (2, 0, 1)))
-            for o in outputs
-        ]
+                outputs[stem].append(out.transpose(1, 0, 2, 3).reshape(2, -1, bins))
+        return [(o[0] if len(o) == 1 else np.concatenate(o, axis=1))[:, :frames] for o in outputs]
 
     @staticmethod
     def _overlap_add(masked: np.ndarray, target: np.ndarray, frames: int) -> None:

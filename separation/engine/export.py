@@ -21,7 +21,7 @@ from .dsp import OUTPUTS  # Spleeter's checkpoint order: U-Net 0 is vocals, 1 ac
 
 # The file names carry the builder version: a model folder shared by checkouts of different
 # versions holds each one's export side by side instead of each rebuilding over the other's.
-BUILDER_VERSION = 2  # bump when the graph below changes, so old exports are rebuilt
+BUILDER_VERSION = 3  # bump when the graph below changes, so old exports are rebuilt
 ONNX_NAME = f"unet-2stems-v{BUILDER_VERSION}.onnx"
 MANIFEST_NAME = f"unet-2stems-v{BUILDER_VERSION}.json"
 BN_EPSILON = 1e-3  # Keras BatchNormalization's default, used by Spleeter
@@ -151,20 +151,20 @@ class _GraphBuilder:
             kernel_shape=[4, 4], dilations=[2, 2], pads=[3, 3, 3, 3],
         )  # fmt: skip
         mask = self.node("Sigmoid", [logits], f"{name}/mask")
-        estimate = self.node("Mul", [mask, x], f"{name}/estimate")
-        return self.node("Transpose", [estimate], name, perm=[0, 2, 3, 1])
+        return self.node("Mul", [mask, x], name)
 
 
 def build_onnx(variables: dict[str, np.ndarray]) -> bytes:
-    """The two U-Nets as one ONNX model: input ``mix`` (N, T, F, 2) magnitudes, outputs
-    ``vocals`` and ``accompaniment`` estimates of the same shape."""
+    """The two U-Nets as one ONNX model: input ``mix`` (N, 2, T, F) magnitudes, channels
+    first (the layout the convolutions and the engine's STFT both use, so nobody transposes),
+    outputs ``vocals`` and ``accompaniment`` estimates of the same shape. Spleeter's graph
+    takes (N, T, F, 2); the arithmetic is the same."""
     import onnx
     from onnx import TensorProto, helper
 
     builder = _GraphBuilder(variables)
-    channels_first = builder.node("Transpose", ["mix"], "mix/nchw", perm=[0, 3, 1, 2])
-    outputs = [builder.unet(unit, channels_first, name) for unit, name in enumerate(OUTPUTS)]
-    shape = ["N", "T", "F", 2]
+    outputs = [builder.unet(unit, "mix", name) for unit, name in enumerate(OUTPUTS)]
+    shape = ["N", 2, "T", "F"]
     graph = helper.make_graph(
         builder.nodes,
         "spleeter_2stems_unet",

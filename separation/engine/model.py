@@ -38,7 +38,7 @@ def split_threads(threads: int | None) -> tuple[int, int]:
 
 
 class UNetModel:
-    """Spleeter's 2-stem U-Nets with the real weights, for any (batch, T, F, 2) input.
+    """Spleeter's 2-stem U-Nets with the real weights, for any (batch, 2, T, F) input.
 
     :meth:`predict` may be called from ``streams`` threads at once (ONNX Runtime's ``run``
     is thread-safe); each call runs on ``threads_per_stream`` cores.
@@ -65,10 +65,11 @@ class UNetModel:
         )
 
     def predict(self, magnitude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Magnitudes (batch, T, F, 2) -> the networks' (vocals, accompaniment) estimates."""
-        if magnitude.ndim != 4 or magnitude.shape[-1] != CHANNELS:
-            raise ValueError(f"expected (batch, T, F, 2), got {magnitude.shape}")
-        if magnitude.shape[1] % TIME_MULTIPLE or magnitude.shape[2] % TIME_MULTIPLE:
+        """Magnitudes (batch, 2, T, F), channels first -> the networks' (vocals,
+        accompaniment) estimates, each of the same shape."""
+        if magnitude.ndim != 4 or magnitude.shape[1] != CHANNELS:
+            raise ValueError(f"expected (batch, 2, T, F), got {magnitude.shape}")
+        if magnitude.shape[2] % TIME_MULTIPLE or magnitude.shape[3] % TIME_MULTIPLE:
             raise ValueError(f"T and F must be multiples of {TIME_MULTIPLE}: {magnitude.shape}")
         feed = {"mix": np.ascontiguousarray(magnitude, dtype=np.float32)}
         vocals, accompaniment = self._session.run(list(OUTPUTS), feed)
