@@ -127,6 +127,8 @@ def instrument(stages: Stages) -> None:
     stages.wrap(model.UNetModel, "predict", "networks (ONNX Runtime)")
     stages.wrap(dsp, "ratio_masks", "masks")
     stages.wrap(dsp, "extend_masks", "masks")
+    if hasattr(dsp, "accompaniment_mask"):
+        stages.wrap(dsp, "accompaniment_mask", "masks")
     stages.wrap(dsp.StreamingSeparator, "_overlap_add", "iSTFT")
     stages.wrap(audio.PeakTrackingWriter, "write", "write float WAV")
     stages.wrap(audio, "finalize_wav", "encode WAV")
