@@ -130,8 +130,11 @@ def instrument(stages: Stages) -> None:
     if hasattr(dsp, "accompaniment_mask"):
         stages.wrap(dsp, "accompaniment_mask", "masks")
     stages.wrap(dsp.StreamingSeparator, "_overlap_add", "iSTFT")
-    stages.wrap(audio.PeakTrackingWriter, "write", "write float WAV")
-    stages.wrap(audio, "finalize_wav", "encode WAV")
+    stages.wrap(audio.PeakTrackingWriter, "write", "write float temp")
+    if hasattr(audio.PeakTrackingWriter, "finalize"):
+        stages.wrap(audio.PeakTrackingWriter, "finalize", "encode WAV")
+    else:
+        stages.wrap(audio, "finalize_wav", "encode WAV")
     stages.wrap(audio, "waveform_peaks", "waveform peaks (3 files)")
     dsp.ThreadPoolExecutor = _InlineExecutor  # the network on the calling thread
 
@@ -246,7 +249,8 @@ def cold_profile(repeat: int) -> None:
 SPLIT_CHILD = """
 import json, sys, time
 sys.path.insert(0, {root!r})
-from separation.engine import get_engine
+from separation.engine import get_engine, model
+model.MAX_STREAMS = {streams}
 engine = get_engine(threads={threads})
 engine.separate_file({clip!r}, {out!r} + "/warmup")
 time.sleep(max(0.0, {start_at} - time.time()))
@@ -259,16 +263,20 @@ print(json.dumps(time.time()))
 def split_profile(minutes: float, songs: int, cores: int) -> None:
     """Songs per hour for each split of the cores into workers x threads, warm engines."""
     print(f"\n== workers x threads on {cores} cores: {songs} songs of {minutes:g} min each ==")
-    splits = [(w, cores // w) for w in range(1, cores + 1) if cores % w == 0]
+    # (workers, network threads per worker, streams per worker): the default, two streams,
+    # and one stream on every thread of the worker.
+    splits = [(w, cores // w, min(2, cores // w)) for w in range(1, cores + 1) if cores % w == 0]
+    splits += [(w, t, 1) for w, t, streams in list(splits) if streams > 1]
     with tempfile.TemporaryDirectory(prefix="jamwithme-split-") as tmp:
         tmp = Path(tmp)
         song = build_song(tmp, minutes * 60)
-        for workers, threads in splits:
-            start_at = time.time() + 6.0 + 2.0 * workers  # after every engine has loaded
+        for workers, threads, streams in splits:
+            start_at = time.time() + 10.0 + 3.0 * workers  # after every engine has loaded
             children = []
             for w in range(workers):
                 script = SPLIT_CHILD.format(
-                    root=str(ROOT), threads=threads, clip=str(CLIP), out=str(tmp / f"out{w}"),
+                    root=str(ROOT), threads=threads, streams=streams, clip=str(CLIP),
+                    out=str(tmp / f"out{w}"),
                     start_at=start_at, songs=songs, song=str(song),
                 )  # fmt: skip
                 children.append(subprocess.Popen([sys.executable, "-c", script], cwd=ROOT,
@@ -276,7 +284,8 @@ def split_profile(minutes: float, songs: int, cores: int) -> None:
             ends = [float(child.communicate()[0].strip().splitlines()[-1]) for child in children]
             elapsed = max(ends) - start_at
             per_hour = workers * songs * 3600 / elapsed
-            print(f"{workers} worker(s) x {threads} thread(s): {workers * songs} songs in "
+            print(f"{workers} worker(s) x {threads} thread(s) in {streams} stream(s): "
+                  f"{workers * songs} songs in "
                   f"{elapsed:.1f} s -> {per_hour:.0f} songs/hour "
                   f"({elapsed / songs:.1f} s per song per worker)")  # fmt: skip
 

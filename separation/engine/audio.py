@@ -577,40 +577,56 @@ def output_subtype(info: AudioInfo) -> str:
 
 
 class PeakTrackingWriter:
-    """Writes float32 blocks to a temporary float WAV and remembers the peak."""
+    """Writes float32 blocks to a raw temporary file and remembers the peak; then
+    :meth:`finalize` converts it to a PCM WAV with one gain.
+
+    Raw samples, not a float WAV: writing and reading them back is a copy, where libsndfile
+    converts every sample on the way in and out (~0.15 s of CPU per stem and 5 minutes).
+    """
 
     def __init__(self, path: Path, sample_rate: int, channels: int) -> None:
         self.path = path
+        self.sample_rate = sample_rate
+        self.channels = channels
         self.peak = 0.0
         self.frames = 0
-        self._file = sf.SoundFile(
-            str(path), "w", samplerate=sample_rate, channels=channels, subtype="FLOAT", format="WAV"
-        )
+        self._file = path.open("wb")
 
     def write(self, block: np.ndarray) -> None:
         if len(block):
-            self.peak = max(self.peak, float(np.max(np.abs(block))))
+            block = np.ascontiguousarray(block, dtype=np.float32).reshape(len(block), -1)
+            if block.shape[1] != self.channels:
+                raise ValueError(f"expected {self.channels} channels, got {block.shape[1]}")
+            self.peak = max(self.peak, float(block.max()), -float(block.min()))
             self.frames += len(block)
-            self._file.write(block)
+            self._file.write(memoryview(block).cast("B"))
 
     def close(self) -> None:
         self._file.close()
 
-
-def finalize_wav(temp: Path, target: Path, *, gain: float, subtype: str) -> None:
-    """Convert a float WAV to PCM, scaled by ``gain`` (<= 1, chosen so nothing clips)."""
-    partial = target.with_name(target.name + ".partial")
-    with (
-        sf.SoundFile(str(temp)) as src,
-        sf.SoundFile(
-            str(partial),
-            "w",
-            samplerate=src.samplerate,
-            channels=src.channels,
-            subtype=subtype,
-            format="WAV",
-        ) as dst,
-    ):
-        for block in src.blocks(BLOCK_FRAMES, dtype="float32", always_2d=True):
-            dst.write(np.clip(block * gain, -1.0, 1.0))
-    partial.replace(target)
+    def finalize(self, target: Path, *, gain: float, subtype: str) -> None:
+        """Write ``target``: the samples scaled by ``gain`` (<= 1, chosen so nothing clips)
+        as a PCM WAV of ``subtype``; written under a temporary name, then renamed."""
+        self.close()
+        partial = target.with_name(target.name + ".partial")
+        scale = np.float32(gain)
+        with (
+            self.path.open("rb") as source,
+            sf.SoundFile(
+                str(partial),
+                "w",
+                samplerate=self.sample_rate,
+                channels=self.channels,
+                subtype=subtype,
+                format="WAV",
+            ) as dst,
+        ):
+            samples = 4 * BLOCK_FRAMES * self.channels
+            while True:
+                block = np.fromfile(source, dtype=np.float32, count=samples)
+                if not len(block):
+                    break
+                block = block.reshape(-1, self.channels)
+                block *= scale
+                dst.write(np.clip(block, -1.0, 1.0, out=block))
+        partial.replace(target)

@@ -34,7 +34,7 @@ def split_threads(threads: int | None) -> tuple[int, int]:
     """
     cores = max(1, threads or os.cpu_count() or 1)
     streams = min(cores, MAX_STREAMS)
-    return streams, max(1, cores // streams)
+    return streams, -(-cores // streams)  # an odd core count: one thread more, not one less
 
 
 class UNetModel:
@@ -51,7 +51,7 @@ class UNetModel:
         import onnxruntime
 
         self.streams, self.threads_per_stream = split_threads(threads)
-        self.threads = self.streams * self.threads_per_stream
+        self.threads = max(1, threads or os.cpu_count() or 1)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = self.threads_per_stream
         options.inter_op_num_threads = 1

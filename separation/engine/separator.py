@@ -158,8 +158,7 @@ class Engine:
                     with ThreadPoolExecutor(len(STEMS), thread_name_prefix="encode") as pool:
                         encoded = [
                             pool.submit(
-                                audio.finalize_wav,
-                                written[stem.name],
+                                written[stem.name].finalize,
                                 targets[stem.name],
                                 gain=gain,
                                 subtype=subtype,
@@ -182,8 +181,9 @@ class Engine:
         info: AudioInfo,
         scratch: Path,
         report: Progress,
-    ) -> tuple[float, dict[str, Path]]:
-        """Separate into temporary float WAVs; return their common peak and {stem name: path}."""
+    ) -> tuple[float, dict[str, audio.PeakTrackingWriter]]:
+        """Separate into temporary float files; return their common peak and the writers
+        ({stem name: writer}), closed, ready to :meth:`~audio.PeakTrackingWriter.finalize`."""
         rate = info.sample_rate
         model_frames = max(1, round(info.frames * dsp.SAMPLE_RATE / rate))
         total_network_frames = -(-(model_frames + dsp.FRAME) // dsp.HOP)
@@ -210,7 +210,7 @@ class Engine:
         estimates = separator.run(model_input, on_frames=on_frames)
         names = [stem.name for stem in STEMS]
         writers = {
-            stem: audio.PeakTrackingWriter(scratch / f"{stem}.f32.wav", rate, info.channels)
+            stem: audio.PeakTrackingWriter(scratch / f"{stem}.f32", rate, info.channels)
             for stem in names
         }
         try:
@@ -239,7 +239,7 @@ class Engine:
         if silent_input:
             raise AudioError(f"{name}: the audio is silent; there is nothing to separate.")
         peak = max(writer.peak for writer in writers.values())
-        return peak, {stem: writer.path for stem, writer in writers.items()}
+        return peak, writers
 
 
 class _Resampler:
