@@ -4,7 +4,8 @@
     .venv/bin/python bench/separation.py --quick    # 60 s only
 
 Songs are built from the two dev mixtures in tests/data (their true stems alongside), so
-quality can be scored too. Each run is a fresh process, measured from outside: wall time and
+quality can be scored too. The cold start is `manage.py separate` on one 16 s dev mixture.
+Each run is a fresh process, measured from outside: wall time and
 peak resident memory (the child's own rusage). The CLI needs Debian's ffmpeg (for ffprobe).
 Prints figures; asserts nothing. Timings on a shared machine vary: compare the ratios.
 """
@@ -190,6 +191,14 @@ def main() -> None:
                 table_row("", "ratio CLI/engine", f"{c['wall_s'] / e['wall_s']:.2f}x", "",
                           f"{c['peak_mb'] / e['peak_mb']:.2f}x",
                           f"warm engine: {c['wall_s'] / e['separate_s']:.2f}x faster")  # fmt: skip
+
+        clip = DATA / MIXTURES[0] / "mix.flac"
+        manage = [sys.executable, str(ROOT / "manage.py"), "separate", str(clip), "--out"]
+        colds = [measure([*manage, str(tmp / f"cold{n}")], env) for n in range(3)]
+        best = min(colds, key=lambda run: run["wall_s"])
+        print("\n== cold start: `manage.py separate` on a 16 s clip, fresh process (best of 3) ==")
+        runs = ", ".join(f"{run['wall_s']:.2f}" for run in colds)
+        print(f"  {best['wall_s']:.2f} s wall, peak {best['peak_mb']:.0f} MB (runs: {runs} s)")
 
         print("\n== quality against the true accompaniment ==")
         for row in rows[:2]:

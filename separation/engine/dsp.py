@@ -14,6 +14,7 @@ song at once, with memory bounded by one segment.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ WINDOW_COMPENSATION = 2.0 / 3.0
 EPSILON = 1e-10
 _n = np.arange(FRAME, dtype=np.float64)
 WINDOW = (0.5 - 0.5 * np.cos(2.0 * np.pi * _n / FRAME)).astype(np.float32)  # periodic Hann
+SYNTHESIS_WINDOW = WINDOW * np.float32(WINDOW_COMPENSATION)
 
 # The networks' outputs, by Spleeter's names, in the order the model and this module give them.
 OUTPUTS = ("vocals", "accompaniment")
@@ -77,6 +79,17 @@ def ratio_masks(vocals: np.ndarray, accompaniment: np.ndarray) -> tuple[np.ndarr
     return (v2 + half_eps) / total, (a2 + half_eps) / total
 
 
+def accompaniment_mask(vocals: np.ndarray, accompaniment: np.ndarray) -> np.ndarray:
+    """The second of :func:`ratio_masks` alone, computed the same way (the same floats)."""
+    v2 = np.square(vocals)
+    a2 = np.square(accompaniment)
+    total = v2 + a2
+    total += np.float32(EPSILON)
+    a2 += np.float32(EPSILON / 2)
+    a2 /= total
+    return a2
+
+
 def extend_masks(mask: np.ndarray, plan: BandPlan) -> np.ndarray:
     """A (2, frames, F) mask -> (2, frames, 2049): Spleeter's zeros, or the top band's mean."""
     channels, frames, bins = mask.shape
@@ -91,14 +104,11 @@ def extend_masks(mask: np.ndarray, plan: BandPlan) -> np.ndarray:
 
 @dataclass
 class _Piece:
-    samples: np.ndarray  # the padded input under this piece's hops, (frames * HOP, 2)
+    samples: np.ndarray  # the padded input under this piece's hops, (2, frames * HOP)
     frames: int
-    spectrum: np.ndarray  # (2, frames, BINS) complex64
-    magnitude: np.ndarray  # (2, frames, F)
+    spectrum: np.ndarray  # (2, frames, BINS) complex64; the synthesis masks it in place
+    magnitude: np.ndarray  # (2, frames, F) float32, channels first like the network
     total_in: int | None  # input length, once the input has ended
-
-    def magnitude_tfc(self) -> np.ndarray:
-        return np.transpose(self.magnitude, (1, 2, 0))  # (frames, F, 2), the network's layout
 
 
 @dataclass
@@ -115,13 +125,23 @@ class StreamingSeparator:
     """
 
     def __init__(
-        self, predict: Predict, plan: BandPlan = FULL_BAND, *, segments_per_piece: int = 1
+        self,
+        predict: Predict,
+        plan: BandPlan = FULL_BAND,
+        *,
+        segments_per_piece: int = 1,
+        concurrency: int = 1,
     ) -> None:
+        """``concurrency``: how many pieces the network may run at once (``predict`` must then
+        be safe to call from that many threads); the output is the same for any value."""
         if segments_per_piece < 1:
             raise ValueError("segments_per_piece must be at least 1")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         self._predict = predict
         self._plan = plan
         self._piece = SEGMENT * segments_per_piece  # frames per piece
+        self._concurrency = concurrency
 
     def run(
         self,
@@ -131,20 +151,22 @@ class StreamingSeparator:
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Stereo blocks in, (vocals, accompaniment) blocks out, as the pieces complete.
 
-        The network for piece k runs on a background thread while this thread finishes piece
-        k-1 (masks, inverse STFT, the caller's writing) and reads and analyses piece k+1.
-        ONNX Runtime and the big NumPy/SciPy calls release the GIL, so they overlap.
+        The network runs on background threads (``concurrency`` pieces at once) while this
+        thread finishes the oldest piece (masks, inverse STFT, the caller's writing) and reads
+        and analyses the next. ONNX Runtime and the big NumPy/SciPy calls release the GIL, so
+        they overlap. Pieces are finished in order, so the output never depends on timing.
         """
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="unet") as network:
-            in_flight: tuple[_Piece, Future] | None = None
+        with ThreadPoolExecutor(
+            max_workers=self._concurrency, thread_name_prefix="unet"
+        ) as network:
+            in_flight: deque[tuple[_Piece, Future]] = deque()
             state = _Output()
             for piece in self._pieces(blocks):
-                future = network.submit(self._estimate, piece.magnitude_tfc())
-                if in_flight is not None:
-                    yield from self._finish(*in_flight, state, on_frames)
-                in_flight = (piece, future)
-            if in_flight is not None:
-                yield from self._finish(*in_flight, state, on_frames)
+                in_flight.append((piece, network.submit(self._estimate, piece.magnitude)))
+                if len(in_flight) > self._concurrency:
+                    yield from self._finish(*in_flight.popleft(), state, on_frames)
+            while in_flight:
+                yield from self._finish(*in_flight.popleft(), state, on_frames)
 
     def _pieces(self, blocks: Iterable[np.ndarray]) -> Iterator[_Piece]:
         """Cut the padded input into pieces of whole segments and analyse each one."""
@@ -189,12 +211,13 @@ class StreamingSeparator:
                 return
 
     def _analyse(self, buffer: np.ndarray, frames: int, total_in: int | None) -> _Piece:
-        # (frames, FRAME, 2) strided view -> (2, frames, FRAME)
-        view = np.lib.stride_tricks.sliding_window_view(buffer, FRAME, axis=0)[::HOP][:frames]
-        framed = np.transpose(view, (1, 0, 2)) * WINDOW  # float32, (2, frames, FRAME)
+        # Channels first and contiguous, so each frame is one contiguous run of samples.
+        channels = np.ascontiguousarray(buffer[: (frames - 1) * HOP + FRAME].T)  # (2, samples)
+        view = np.lib.stride_tricks.sliding_window_view(channels, FRAME, axis=1)[:, ::HOP]
+        framed = view[:, :frames] * WINDOW  # float32, (2, frames, FRAME)
         spectrum = scipy.fft.rfft(framed, axis=-1, workers=-1)  # complex64, (2, frames, BINS)
         magnitude = np.abs(spectrum[:, :, : self._plan.model_bins])  # (2, frames, F)
-        return _Piece(buffer[: frames * HOP], frames, spectrum, magnitude, total_in)
+        return _Piece(channels[:, : frames * HOP], frames, spectrum, magnitude, total_in)
 
     def _finish(
         self,
@@ -225,45 +248,52 @@ class StreamingSeparator:
 
     def _synthesise(self, piece: _Piece, estimates: list[np.ndarray]) -> np.ndarray:
         plan, frames = self._plan, piece.frames
-        masks = ratio_masks(*estimates)  # each (2, frames, F)
         out = np.zeros((2, 2, (frames + OVERLAP - 1) * HOP), dtype=np.float32)
-        # With the "top" extension the two masks sum to one in every bin, so the vocals are
-        # the input minus the accompaniment (to float rounding): one inverse STFT, not two.
-        stems = (1,) if plan.extension == "top" else (0, 1)
-        for stem in stems:
+        if plan.extension == "top":
+            # The two masks sum to one in every bin, so the vocals are the input minus the
+            # accompaniment (to float rounding): one inverse STFT, not two. The piece's
+            # spectrum is masked in place, no longer needed as it was.
+            mask = accompaniment_mask(*estimates)  # (2, frames, F)
+            bins, spectrum = plan.model_bins, piece.spectrum
+            spectrum[:, :, :bins] *= mask
+            spectrum[:, :, bins:] *= mask[:, :, bins - plan.top_bins :].mean(axis=2)[..., None]
+            self._overlap_add(spectrum, out[1], frames)
+            out[0, :, : frames * HOP] = piece.samples
+            out[0] -= out[1]  # the carried tail is subtracted in _finish as well
+            return out
+        masks = ratio_masks(*estimates)  # each (2, frames, F)
+        for stem in (0, 1):
             masked = piece.spectrum * extend_masks(masks[stem], plan)
             self._overlap_add(masked, out[stem], frames)
-        if plan.extension == "top":
-            out[0, :, : frames * HOP] = piece.samples.T
-            out[0] -= out[1]  # the carried tail is subtracted in _finish as well
         return out
 
     def _estimate(self, magnitude: np.ndarray) -> list[np.ndarray]:
-        """(frames, F, 2) magnitudes -> the networks' estimates, each (2, frames, F).
+        """(2, frames, F) magnitudes -> the networks' estimates, each (2, frames, F).
 
         Like Spleeter, the network sees independent 512-frame segments counted from frame 0;
         the last, shorter one is zero-padded (to 512, or to a multiple of 64).
         """
-        frames, bins, _ = magnitude.shape
+        _, frames, bins = magnitude.shape
         whole, rest = divmod(frames, SEGMENT)
         batches = []
         if whole:
-            batches.append(magnitude[: whole * SEGMENT].reshape(whole, SEGMENT, bins, 2))
+            segments = magnitude[:, : whole * SEGMENT].reshape(2, whole, SEGMENT, bins)
+            batches.append(segments.transpose(1, 0, 2, 3))  # (whole, 2, 512, F)
         if rest:
             length = SEGMENT if self._plan.segment_padding == "spleeter" else -(-rest // 64) * 64
-            last = np.zeros((1, length, bins, 2), dtype=np.float32)
-            last[0, :rest] = magnitude[whole * SEGMENT :]
+            last = np.zeros((1, 2, length, bins), dtype=np.float32)
+            last[0, :, :rest] = magnitude[:, whole * SEGMENT :]
             batches.append(last)
         outputs: list[list[np.ndarray]] = [[], []]
         for batch in batches:
             for stem, out in enumerate(self._predict(batch)):
-                outputs[stem].append(out.reshape(-1, bins, 2))
-        return [np.transpose(np.concatenate(o)[:frames], (2, 0, 1)) for o in outputs]
+                outputs[stem].append(out.transpose(1, 0, 2, 3).reshape(2, -1, bins))
+        return [(o[0] if len(o) == 1 else np.concatenate(o, axis=1))[:, :frames] for o in outputs]
 
     @staticmethod
     def _overlap_add(masked: np.ndarray, target: np.ndarray, frames: int) -> None:
         signal = scipy.fft.irfft(masked, n=FRAME, axis=-1, workers=-1)  # float32
-        signal *= WINDOW * np.float32(WINDOW_COMPENSATION)
+        signal *= SYNTHESIS_WINDOW
         quarters = signal.reshape(2, frames, OVERLAP, HOP)
         acc = target.reshape(2, frames + OVERLAP - 1, HOP)
         for k in range(OVERLAP):

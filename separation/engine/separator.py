@@ -10,6 +10,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -82,6 +83,11 @@ class Engine:
         self.plan = plan
         self.model = model or UNetModel(model_root, threads=threads)
 
+    @property
+    def concurrency(self) -> int:
+        """Pieces in the network at once: the model's streams (1 for a model without)."""
+        return getattr(self.model, "streams", 1)
+
     def with_plan(self, plan: dsp.BandPlan) -> Engine:
         """The same warm networks under another band plan."""
         return Engine(plan, model=self.model)
@@ -100,7 +106,10 @@ class Engine:
         blocks = (waveform[i : i + block_frames] for i in range(0, len(waveform), block_frames))
         parts: dict[str, list[np.ndarray]] = {output: [] for output in dsp.OUTPUTS}
         separator = dsp.StreamingSeparator(
-            self.model.predict, self.plan, segments_per_piece=segments_per_piece
+            self.model.predict,
+            self.plan,
+            segments_per_piece=segments_per_piece,
+            concurrency=self.concurrency,
         )
         for estimates in separator.run(blocks):
             for output, block in zip(dsp.OUTPUTS, estimates, strict=True):
@@ -159,14 +168,37 @@ class Engine:
                     report(NETWORK_SHARE + (1.0 - NETWORK_SHARE) * share)
 
                 try:
-                    for stem in STEMS:
-                        audio.finalize_wav(
-                            written[stem.name],
-                            targets[stem.name],
-                            gain=gain,
-                            subtype=subtype,
-                            on_block=on_block,
-                        )
+                    # One thread per stem: libsndfile's conversion releases the GIL. The
+                    # threads only count what they wrote; progress is reported from here,
+                    # the caller's thread (a report may write to a database, or stop the run).
+                    lock = threading.Lock()
+                    counted = 0
+
+                    def count(frames: int) -> None:
+                        nonlocal counted
+                        with lock:
+                            counted += frames
+
+                    with ThreadPoolExecutor(len(STEMS), thread_name_prefix="encode") as pool:
+                        encoded = [
+                            pool.submit(
+                                written[stem.name].finalize,
+                                targets[stem.name],
+                                gain=gain,
+                                subtype=subtype,
+                                on_block=count,
+                            )
+                            for stem in STEMS
+                        ]
+                        pending = set(encoded)
+                        while pending:
+                            _, pending = wait(pending, timeout=0.25)
+                            with lock:
+                                frames, counted = counted, 0
+                            if frames:
+                                on_block(frames)
+                        for future in encoded:
+                            future.result()
                 except BaseException:
                     for target in targets.values():
                         target.unlink(missing_ok=True)
@@ -181,8 +213,9 @@ class Engine:
         info: AudioInfo,
         scratch: Path,
         report: Progress,
-    ) -> tuple[float, dict[str, Path]]:
-        """Separate into temporary float WAVs; return their common peak and {stem name: path}."""
+    ) -> tuple[float, dict[str, audio.PeakTrackingWriter]]:
+        """Separate into temporary float files; return their common peak and the writers
+        ({stem name: writer}), closed, ready to :meth:`~audio.PeakTrackingWriter.finalize`."""
         rate = info.sample_rate
         model_frames = max(1, round(info.frames * dsp.SAMPLE_RATE / rate))
         total_network_frames = -(-(model_frames + dsp.FRAME) // dsp.HOP)
@@ -203,12 +236,13 @@ class Engine:
                 yield _to_stereo(block)
 
         model_input = _exact_length(_resampled(decoded(), rate, dsp.SAMPLE_RATE), model_frames)
-        estimates = dsp.StreamingSeparator(self.model.predict, self.plan).run(
-            model_input, on_frames=on_frames
+        separator = dsp.StreamingSeparator(
+            self.model.predict, self.plan, concurrency=self.concurrency
         )
+        estimates = separator.run(model_input, on_frames=on_frames)
         names = [stem.name for stem in STEMS]
         writers = {
-            stem: audio.PeakTrackingWriter(scratch / f"{stem}.f32.wav", rate, info.channels)
+            stem: audio.PeakTrackingWriter(scratch / f"{stem}.f32", rate, info.channels)
             for stem in names
         }
         try:
@@ -237,7 +271,7 @@ class Engine:
         if silent_input:
             raise AudioError(f"{name}: the audio is silent; there is nothing to separate.")
         peak = max(writer.peak for writer in writers.values())
-        return peak, {stem: writer.path for stem, writer in writers.items()}
+        return peak, writers
 
 
 class _Resampler:

@@ -15,6 +15,7 @@ Every function takes ``model_root``, the folder that holds ``2stems/`` (None: th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -38,6 +39,7 @@ FILES = {
     "model.meta": "6e1f6d86a22bb452a58cb20e3de87b416f8a79e626ca223e20f763ab2d21ec95",
 }
 DEFAULT_MODEL_ROOT = Path.home() / ".cache" / "jamwithme" / "models"
+STAMP_NAME = "verified.json"  # what the files looked like when they last hashed right
 ENV_VAR = "JAMWITHME_MODEL_DIR"  # read only by the command line (``main``), never by the engine
 
 
@@ -88,13 +90,20 @@ def _check_files(directory: Path) -> Path:
 def onnx_model(model_root: Path | None = None) -> Path:
     """The U-Nets as ONNX, exported from the verified checkpoint (again if stale or missing).
 
-    The export needs TensorFlow and takes ~20 s; set-up does it once, so normally this only
-    checks the manifest and the file's hash.
+    The export needs TensorFlow and takes ~20 s; set-up does it once. Every file is then
+    hashed (~0.15 s) and, once all match, a stamp of what the files looked like is recorded
+    (:data:`STAMP_NAME`): a later start that finds every file exactly as stamped skips the
+    hashing. Any write to a file changes its ctime, which no user can set back, so a file
+    changed after its check is hashed again (and refused if wrong).
+    ``check-weights`` always hashes everything.
     """
     from . import export
 
-    directory = verify(model_root)
+    directory = model_dir(model_root)
     target = directory / export.ONNX_NAME
+    if _stamp_matches(directory):
+        return target
+    verify(model_root)
     try:
         manifest = json.loads((directory / export.MANIFEST_NAME).read_text())
         current = manifest == export.manifest_for(FILES, sha256_of(target))
@@ -102,7 +111,38 @@ def onnx_model(model_root: Path | None = None) -> Path:
         current = False
     if not current:
         export.export(directory, FILES)
+    _write_stamp(directory)
     return target
+
+
+def _stamp(directory: Path) -> dict:
+    """Size, mtime, ctime and inode of every checked file (OSError if one is missing)."""
+    from . import export
+
+    files = {}
+    for name in (*FILES, export.ONNX_NAME, export.MANIFEST_NAME):
+        status = (directory / name).stat()
+        files[name] = [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
+    return {"builder_version": export.BUILDER_VERSION, "checkpoint_sha256": FILES, "files": files}
+
+
+def _stamp_matches(directory: Path) -> bool:
+    try:
+        recorded = json.loads((directory / STAMP_NAME).read_text())
+        return recorded == _stamp(directory)
+    except (OSError, ValueError):
+        return False
+
+
+def _write_stamp(directory: Path) -> None:
+    """Record the checked files' stamp; a read-only folder just means hashing every start."""
+    partial = directory / (STAMP_NAME + ".partial")
+    try:
+        partial.write_text(json.dumps(_stamp(directory)) + "\n")
+        partial.replace(directory / STAMP_NAME)
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
 
 
 def fetch(model_root: Path | None = None, *, python: str = sys.executable) -> Path:

@@ -1,4 +1,5 @@
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from separation.engine import ModelError, weights
+from separation.engine import ModelError, export, weights
 from separation.engine.model import UNetModel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,8 +91,6 @@ def test_python_m_separation_engine_check_weights_still_works(tmp_path):
 
 @pytest.mark.model
 def test_a_stale_onnx_export_is_rebuilt_from_the_checked_checkpoint(installed_copy):
-    from separation.engine import export
-
     first = weights.onnx_model(installed_copy)
     manifest = installed_copy / "2stems" / export.MANIFEST_NAME
     good = manifest.read_text()
@@ -102,9 +101,41 @@ def test_a_stale_onnx_export_is_rebuilt_from_the_checked_checkpoint(installed_co
 
 
 def test_the_installed_onnx_export_matches_its_manifest():
-    from separation.engine import export
-
     folder = weights.verify()
     manifest = json.loads((folder / export.MANIFEST_NAME).read_text())
     assert manifest["checkpoint_sha256"] == weights.FILES
     assert manifest["onnx_sha256"] == weights.sha256_of(folder / export.ONNX_NAME)
+
+
+@pytest.mark.model
+def test_a_start_after_a_full_check_trusts_the_stamp_instead_of_hashing_again(
+    installed_copy, monkeypatch
+):
+    weights.onnx_model(installed_copy)  # hashes everything, then records the stamp
+    assert (installed_copy / "2stems" / weights.STAMP_NAME).is_file()
+    hashed = []
+    monkeypatch.setattr(weights, "sha256_of", lambda path: hashed.append(path) or "")
+    assert weights.onnx_model(installed_copy) == installed_copy / "2stems" / export.ONNX_NAME
+    assert hashed == []
+
+
+@pytest.mark.model
+def test_a_file_changed_after_the_stamp_is_hashed_again_and_refused(installed_copy):
+    weights.onnx_model(installed_copy)
+    index = installed_copy / "2stems" / "model.index"
+    before = index.stat()
+    # Same size, different bytes, the old modification time put back: only the ctime (which
+    # no user can set) tells, and that is enough.
+    index.write_bytes(bytes(b ^ 0xFF for b in index.read_bytes()))
+    os.utime(index, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert index.stat().st_size == before.st_size
+    with pytest.raises(ModelError, match=r"model\.index has sha256"):
+        weights.onnx_model(installed_copy)
+
+
+def test_a_folder_where_no_stamp_can_be_written_still_starts_by_hashing(installed_copy):
+    folder = installed_copy / "2stems"
+    (folder / (weights.STAMP_NAME + ".partial")).mkdir()  # any write there fails, even as root
+    assert weights.onnx_model(installed_copy) == folder / export.ONNX_NAME
+    assert not (folder / weights.STAMP_NAME).exists()
+    assert weights.onnx_model(installed_copy) == folder / export.ONNX_NAME
