@@ -50,13 +50,14 @@ HEARTBEAT_EVERY_S = 5.0
 PROGRESS_EVERY_S = 0.5
 COPY_CHUNK = 1024 * 1024
 # Where each phase's progress runs, in percent of the job, from what each took for a
-# 3-minute song on 2 cores: the engine 13 s (its own progress counts writing the stems
-# out), three waveforms 7 s (each decodes a whole file), storing under 1 s on a local disk
-# (more on a remote one). 100 is only ever written with "done".
+# 5-minute song on 2 cores after the engine's second pass (bench/profile_engine.py): the
+# engine ~7 s (its own progress counts writing the stems out), the three waveforms' peaks
+# ~1.4 s of CPU plus the jam track's tempo estimate, storing under 1 s on a local disk (more
+# on a remote one). 100 is only ever written with "done".
 PHASE_SPANS = {
-    Phase.SEPARATING: (0, 62),
-    Phase.WAVEFORMS: (62, 95),
-    Phase.STORING: (95, 99),
+    Phase.SEPARATING: (0, 70),
+    Phase.WAVEFORMS: (70, 92),
+    Phase.STORING: (92, 99),
 }
 
 
