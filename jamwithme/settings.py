@@ -121,15 +121,18 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    # The web process (jamwithme/asgi.py) pools its PostgreSQL connections: JAM_DB_POOL_SIZE
-    # connections at most, shared by its requests and sockets. Workers and commands open one
-    # connection each and keep none (a pool does not survive Celery's fork).
+    # The web process pools its PostgreSQL connections (JAM_DB_POOL_SIZE, which `serve` and
+    # the documented web process set): that many at most, shared by its requests and
+    # sockets. Workers and commands open one connection each and keep none (a pool does
+    # not survive Celery's fork).
     DATABASES = {
         "default": database_from_url(
             DATABASE_URL, pool_max_size=env_int("JAM_DB_POOL_SIZE", 0, minimum=0)
         )
     }
 else:
+    # Also with SECRET_KEY from the environment (then nothing else makes the folder).
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
