@@ -109,7 +109,7 @@ class RefusingStorage(FileSystemStorage):
         return super().delete(name)
 
 
-_worker_songs = 0  # songs this worker process has started (FAKE_ENGINE_HOLD_AFTER)
+_worker_songs = 0  # songs this worker process has started separating (FAKE_ENGINE_HOLD_AFTER)
 
 
 def worker_engine():
@@ -117,16 +117,22 @@ def worker_engine():
     With FAKE_ENGINE_HOLD set to a path, it touches that file halfway through a song and
     stops there (the test then kills the worker mid-job); with FAKE_ENGINE_HOLD_AFTER=N too,
     only from the process's song N+1 on, so the worker first finishes N songs; with
-    FAKE_ENGINE_RELEASE set to a path, it goes on once that file exists."""
+    FAKE_ENGINE_RELEASE set to a path, it goes on once that file exists. A song counts when
+    its separation starts: a message that finds its job already claimed (a duplicate the
+    sweep sent) separates nothing and counts for nothing."""
     import os
 
-    global _worker_songs
-    _worker_songs += 1
-    hold = os.environ.get("FAKE_ENGINE_HOLD")
-    if _worker_songs <= int(os.environ.get("FAKE_ENGINE_HOLD_AFTER", "0")):
-        hold = None
+    counted = False
 
     def halfway(fraction):
+        global _worker_songs
+        nonlocal counted
+        if not counted:
+            counted = True
+            _worker_songs += 1
+        hold = os.environ.get("FAKE_ENGINE_HOLD")
+        if _worker_songs <= int(os.environ.get("FAKE_ENGINE_HOLD_AFTER", "0")):
+            hold = None
         if hold and fraction >= 0.5:
             Path(hold).touch()
             release = os.environ.get("FAKE_ENGINE_RELEASE")
