@@ -21,6 +21,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.model]
 CLIP = ROOT / "tests" / "data" / "dev1_vocadito10_loops" / "mix.flac"
 PLAYER = "document.querySelector('[data-player]').jamPlayer"
 SYNC_TOLERANCE_S = 0.010
+# A match of a stem's output to its source this good or better is sure (lower ones were
+# seen off by up to 18 ms: the stretcher's output is not its input).
+SURE = 0.6
 
 
 @pytest.fixture
@@ -101,12 +104,12 @@ def stems_of(page, server):
     return out, rate
 
 
-def check_in_sync(page, stems, rate, label, looks: int = 3, loop=None, seek_to=None):
+def check_in_sync(page, stems, rate, label, looks: int = 5, loop=None, seek_to=None):
     """Where each stem's output is in its source, `looks` times 0.25 s apart. Matching a
     stretched output to its source is itself off by a few milliseconds now and then (a
     phase vocoder's output is not its input), so the median of the looks is held to the
     tolerance; every look is printed. Only looks where each stem's window matched its source
-    (normalised correlation above 0.5) count, and in a `loop` (A, B) only those whose window
+    (normalised correlation of SURE or more) count, and in a `loop` (A, B) only those whose window
     (0.74 s) lies after the last wrap: one across a wrap holds two places of the song.
     `seek_to`: each look comes 1.2 s after a seek there (the taps hold 0.74 s: all of it
     after the seek), so the looks neither run off the end of the song nor share a seek."""
@@ -136,7 +139,7 @@ def check_in_sync(page, stems, rate, label, looks: int = 3, loop=None, seek_to=N
             f"apart {gap * 1000:.2f} ms"
         )
         # A look counts when both windows were found for sure in their own stem.
-        if min(score for _, score in found.values()) < 0.5:
+        if min(score for _, score in found.values()) < SURE:
             continue
         for _, (at, _) in found.items():
             assert abs(at - heard["position"]) < 0.1, (label, at, heard["position"])
