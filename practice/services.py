@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path, PurePath
 
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -26,6 +25,7 @@ from practice import audio
 from practice.events import render_publish
 from practice.models import MIX, Render
 from separation.engine import JAM_TRACK, STEMS
+from tracks import files
 from tracks.models import Asset
 from tracks.services import track_discard_files, track_record_rendition, track_store_rendition
 
@@ -34,7 +34,6 @@ Status = Render.Status
 
 GENERIC_FAILURE = "Something went wrong while rendering this export. Please try again."
 HEARTBEAT_EVERY_S = 2.0
-COPY_CHUNK = 1024 * 1024
 
 
 class RenderLost(Exception):
@@ -144,11 +143,7 @@ class _Beat:
 
 def _copy_to_local(name: str, directory: Path, beat: Callable[[], None]) -> Path:
     local = directory / f"{uuid.uuid4().hex[:8]}{PurePath(name).suffix.lower()}"
-    with default_storage.open(name, "rb") as source, open(local, "wb") as target:
-        while chunk := source.read(COPY_CHUNK):
-            target.write(chunk)
-            beat()
-    return local
+    return files.copy_to_local(name, local, beat)
 
 
 def _gains(render: Render) -> list[tuple[str, float]]:

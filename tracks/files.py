@@ -72,6 +72,19 @@ def peaks_name(prefix: str, part: str) -> str:
     return f"{prefix}-peaks-{part}.json"
 
 
+COPY_CHUNK = 1024 * 1024
+
+
+def copy_to_local(name: str, local: Path, on_chunk: Callable[[], None]) -> Path:
+    """Copy a stored file to ``local`` on this machine (the audio code needs a path; storage
+    may be remote), calling ``on_chunk()`` after each chunk (a worker's heartbeat)."""
+    with default_storage.open(name, "rb") as source, open(local, "wb") as target:
+        while chunk := source.read(COPY_CHUNK):
+            target.write(chunk)
+            on_chunk()
+    return local
+
+
 class _ReadHook:
     """A binary file that calls ``on_read(bytes_read_so_far)`` before every read storage
     makes of it."""

@@ -11,7 +11,6 @@ from typing import Protocol
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -32,6 +31,7 @@ from separation.services.state import (
     worker_identity,
 )
 from separation.waveforms import WIDTH, estimate_tempo, peaks_json, waveform_png
+from tracks import files
 from tracks.models import ORIGINAL_PART, Asset, Track
 from tracks.services import (
     audio_limits,
@@ -48,7 +48,6 @@ Phase = SeparationJob.Phase
 GENERIC_FAILURE = "Something went wrong while separating this track. Please try again."
 HEARTBEAT_EVERY_S = 5.0
 PROGRESS_EVERY_S = 0.5
-COPY_CHUNK = 1024 * 1024
 # Where each phase's progress runs, in percent of the job, from what each took for a
 # 5-minute song on 2 cores after the engine's second pass (bench/profile_engine.py): the
 # engine ~7 s (its own progress counts writing the stems out), the three waveforms' peaks
@@ -162,12 +161,7 @@ class _ProgressReporter:
 
 def _copy_to_local(name: str, directory: Path, beat: Callable[[], None]) -> Path:
     """Copy a stored file to local disk: the engine needs a path, storage may be remote."""
-    local = directory / f"input{PurePath(name).suffix.lower()}"
-    with default_storage.open(name, "rb") as source, open(local, "wb") as target:
-        while chunk := source.read(COPY_CHUNK):
-            target.write(chunk)
-            beat()
-    return local
+    return files.copy_to_local(name, directory / f"input{PurePath(name).suffix.lower()}", beat)
 
 
 def _draw_waveforms(
