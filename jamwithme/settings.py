@@ -5,6 +5,7 @@ Every knob comes from an environment variable with a safe default for the embedd
 DATABASE_URL, REDIS_URL and CELERY_BROKER_URL for the scale-out mode.
 """
 
+import re
 import secrets
 import tempfile
 from datetime import timedelta
@@ -275,6 +276,16 @@ JAMWITHME_MODEL_DIR = Path(
     or Path(env_str("XDG_CACHE_HOME") or Path.home() / ".cache") / "jamwithme" / "models"
 ).expanduser()
 JAMWITHME_MODEL_THREADS = env_int("JAMWITHME_MODEL_THREADS", 0, minimum=0)
+# Where the networks run: cpu, or cuda / cuda:N on a GPU worker (onnxruntime-gpu in place of
+# onnxruntime; docs/deploy.md). JAM_ENGINE_BATCH > 0: the songs one worker process separates
+# at once (Celery's threads pool, `-P threads -c N`) share the networks in batches of up to
+# that many 512-frame segments; 0 runs each song's pieces on their own (CPU workers).
+JAM_ENGINE_DEVICE = env_str("JAM_ENGINE_DEVICE", "cpu").lower()
+if not re.fullmatch(r"cpu|cuda(:\d+)?", JAM_ENGINE_DEVICE):
+    raise ImproperlyConfigured(
+        f"JAM_ENGINE_DEVICE={JAM_ENGINE_DEVICE!r}: use cpu, cuda or cuda:N (a GPU's number)"
+    )
+JAM_ENGINE_BATCH = env_int("JAM_ENGINE_BATCH", 8 if JAM_ENGINE_DEVICE != "cpu" else 0, minimum=0)
 
 # --- Channels -----------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
@@ -326,9 +337,13 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Every task goes to a named queue: nothing is sent to Celery's default `celery` queue, which
 # no documented worker consumes.
-CELERY_TASK_DEFAULT_QUEUE = "separation"
+# Separations go to JAM_SEPARATION_QUEUE: `separation`, or `separation-gpu` where GPU workers
+# (JAM_ENGINE_DEVICE=cuda) take them (docs/deploy.md); web processes and sweeping workers must
+# agree on it.
+SEPARATION_QUEUE = env_str("JAM_SEPARATION_QUEUE", "separation")
+CELERY_TASK_DEFAULT_QUEUE = SEPARATION_QUEUE
 CELERY_TASK_ROUTES = {
-    "separation.tasks.*": {"queue": "separation"},
+    "separation.tasks.*": {"queue": SEPARATION_QUEUE},
     # Exports are shorter than separations: their own queue, so they never wait behind songs.
     "practice.tasks.*": {"queue": "renders"},
 }

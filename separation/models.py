@@ -31,7 +31,14 @@ class SeparationJob(models.Model):
         WAVEFORMS = "waveforms", "Drawing waveforms"
         STORING = "storing", "Storing the stems"
 
+    class Quality(models.TextChoices):
+        """How the stems are made: the names are the engine's (`separation.engine.QUALITIES`)."""
+
+        STANDARD = "standard", "Standard"
+        CLEANER = "cleaner", "Cleaner jam track (slower)"
+
     track = models.OneToOneField("tracks.Track", on_delete=models.CASCADE, related_name="job")
+    quality = models.CharField(max_length=16, choices=Quality.choices, default=Quality.STANDARD)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
     )

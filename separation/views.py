@@ -6,9 +6,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from separation.forms import SongUploadForm
 from separation.services.dispatch import JobLimitReached, job_cancel, job_retry, track_submit
 from tracks.access import get_track_or_404
-from tracks.forms import UploadForm
 from tracks.navigation import safe_next_url
 from tracks.services import TrackStorageError, TrackUploadError
 
@@ -17,7 +17,7 @@ def _wants_json(request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-def _upload_context(form: UploadForm) -> dict:
+def _upload_context(form: SongUploadForm) -> dict:
     return {
         "form": form,
         "max_upload_mb": settings.JAM_MAX_UPLOAD_BYTES / (1024 * 1024),
@@ -30,8 +30,8 @@ def _upload_context(form: UploadForm) -> dict:
 def upload(request):
     """Upload a song: store it and queue its separation."""
     if request.method == "GET":
-        return render(request, "separation/upload.html", _upload_context(UploadForm()))
-    form = UploadForm(
+        return render(request, "separation/upload.html", _upload_context(SongUploadForm()))
+    form = SongUploadForm(
         request.POST, request.FILES, upload_too_big=getattr(request, "upload_too_big", False)
     )
     status = 400
@@ -41,6 +41,7 @@ def upload(request):
                 owner=request.user,
                 upload=form.cleaned_data["file"],
                 title=form.cleaned_data["title"],
+                quality=form.cleaned_data["quality"],
             )
         except TrackUploadError as exc:
             form.add_error("file", str(exc))

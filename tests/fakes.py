@@ -36,13 +36,22 @@ class FakeEngine:
         self.fail_with = fail_with
         self.on_progress = on_progress
         self.calls: list[Path] = []
+        self.qualities: list[str] = []
 
     def separate_file(
-        self, src_path, out_dir, progress=None, max_duration_s=None, name=None, limits=None
+        self,
+        src_path,
+        out_dir,
+        progress=None,
+        max_duration_s=None,
+        name=None,
+        limits=None,
+        quality="standard",
     ):
         from separation import engine
 
         self.calls.append(Path(src_path))
+        self.qualities.append(quality)
         if self.fail_with is not None:
             raise self.fail_with
         data, rate = sf.read(str(src_path), dtype="float32", always_2d=True)

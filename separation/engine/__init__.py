@@ -16,7 +16,7 @@ from .audio import (
     read_header,
     waveform_peaks,
 )
-from .dsp import FULL_BAND, SPLEETER_2STEMS, BandPlan
+from .dsp import FULL_BAND, QUALITIES, SPLEETER_2STEMS, BandPlan
 from .errors import AudioError, AudioLimitError, EngineError, ModelError
 from .separator import Engine, SeparationResult, get_engine
 from .stems import JAM_TRACK, ORIGINAL_COLOUR, STEM_NAMES, STEMS, Stem, get_stem
@@ -26,6 +26,7 @@ __all__ = [
     "JAM_TRACK",
     "NO_LIMITS",
     "ORIGINAL_COLOUR",
+    "QUALITIES",
     "SPLEETER_2STEMS",
     "STEMS",
     "STEM_NAMES",

@@ -50,12 +50,16 @@ class BandPlan:
     whose top band the network gave to the voice (sibilants) stays out of the jam track.
     ``segment_padding``: "spleeter" pads the last segment to 512 frames like Spleeter;
     "minimal" pads it only to a multiple of 64 frames (less arithmetic on the last piece).
+    ``wiener_iterations`` > 0: the networks' estimates go through norbert's multichannel
+    Wiener filter (Spleeter's ``--mwf``: that many EM iterations) over the model band
+    before the masks are applied; 0, the ratio masks alone.
     """
 
     model_bins: int = 1024
     extension: str = "top"
     top_bins: int = 128
     segment_padding: str = "minimal"
+    wiener_iterations: int = 0
 
     def __post_init__(self) -> None:
         if self.model_bins % 64 or not 64 <= self.model_bins <= BINS - 1:
@@ -64,10 +68,16 @@ class BandPlan:
             raise ValueError(f"unknown extension {self.extension!r}")
         if self.segment_padding not in {"spleeter", "minimal"}:
             raise ValueError(f"unknown segment padding {self.segment_padding!r}")
+        if self.wiener_iterations and self.extension != "top":
+            raise ValueError("the Wiener filter needs the top-band extension")
 
 
 SPLEETER_2STEMS = BandPlan(model_bins=1024, extension="zeros", segment_padding="spleeter")
 FULL_BAND = BandPlan()
+# The qualities a musician may choose, by the Wiener filter's EM iterations: "cleaner" leaves
+# less of the singer in the jam track, at a cost in time and a little in SDR and highs
+# (bench/postfilter.py; docs/architecture.md, "Quality").
+QUALITIES = {"standard": 0, "cleaner": 1}
 
 
 def ratio_masks(vocals: np.ndarray, accompaniment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,6 +98,22 @@ def accompaniment_mask(vocals: np.ndarray, accompaniment: np.ndarray) -> np.ndar
     a2 += np.float32(EPSILON / 2)
     a2 /= total
     return a2
+
+
+def _wiener_accompaniment(
+    band: np.ndarray, estimates: list[np.ndarray], iterations: int
+) -> np.ndarray:
+    """The accompaniment's (2, frames, F) spectrum by norbert's multichannel Wiener filter, as
+    Spleeter's ``--mwf`` does it: the networks' estimates are the sources' spectrograms, a
+    soft mask the first guess, then ``iterations`` EM steps. Its spatial covariances are per
+    frequency bin, so the model band alone gives those bins what the full band would; they
+    are estimated over a piece (512 frames), where Spleeter takes the whole song."""
+    import norbert
+
+    sources = np.stack([np.transpose(e, (1, 2, 0)) for e in estimates], axis=-1)
+    mixture = np.transpose(band, (1, 2, 0)).copy()  # (frames, F, channels); norbert scales it
+    filtered = norbert.wiener(sources, mixture, iterations)
+    return np.transpose(filtered[..., 1], (2, 0, 1)).astype(np.complex64)
 
 
 def extend_masks(mask: np.ndarray, plan: BandPlan) -> np.ndarray:
@@ -255,7 +281,12 @@ class StreamingSeparator:
             # spectrum is masked in place, no longer needed as it was.
             mask = accompaniment_mask(*estimates)  # (2, frames, F)
             bins, spectrum = plan.model_bins, piece.spectrum
-            spectrum[:, :, :bins] *= mask
+            if plan.wiener_iterations:
+                spectrum[:, :, :bins] = _wiener_accompaniment(
+                    spectrum[:, :, :bins], estimates, plan.wiener_iterations
+                )
+            else:
+                spectrum[:, :, :bins] *= mask
             spectrum[:, :, bins:] *= mask[:, :, bins - plan.top_bins :].mean(axis=2)[..., None]
             self._overlap_add(spectrum, out[1], frames)
             out[0, :, : frames * HOP] = piece.samples

@@ -16,12 +16,22 @@ import numpy as np
 
 from . import weights
 from .dsp import OUTPUTS
+from .errors import ModelError
 
 CHANNELS = 2
 TIME_MULTIPLE = 64  # six stride-2 layers: segment lengths must divide by 2**6
 
 
 MAX_STREAMS = 2  # pieces in the network at once, each on its own share of the cores
+DEVICES = ("cpu", "cuda")
+
+
+def parse_device(device: str) -> tuple[str, int]:
+    """ "cpu", "cuda" or "cuda:N" -> (kind, device number); ValueError for anything else."""
+    kind, _, number = (device or "cpu").strip().lower().partition(":")
+    if kind not in DEVICES or (number and (kind == "cpu" or not number.isdigit())):
+        raise ValueError(f"unknown device {device!r}: use cpu, cuda or cuda:N")
+    return kind, int(number or 0)
 
 
 def split_threads(threads: int | None) -> tuple[int, int]:
@@ -44,12 +54,22 @@ class UNetModel:
     is thread-safe); each call runs on ``threads_per_stream`` cores.
     """
 
-    def __init__(self, model_root: Path | None = None, *, threads: int | None = None) -> None:
+    def __init__(
+        self, model_root: Path | None = None, *, threads: int | None = None, device: str = "cpu"
+    ) -> None:
         """``model_root`` holds ``2stems/`` (None: the default folder); ``threads`` is how many
-        cores the networks use (None or 0: all of them)."""
+        cores the networks use (None or 0: all of them); ``device``: "cpu", or "cuda" /
+        "cuda:N" for ONNX Runtime's CUDA provider (the ``onnxruntime-gpu`` build), which runs
+        one piece at a time: batch the pieces instead (``batching.BatchingModel``)."""
+        kind, number = parse_device(device)
         model_path = weights.onnx_model(model_root)  # never runs on missing/random weights
         import onnxruntime
 
+        self.device = "cpu" if kind == "cpu" else f"cuda:{number}"
+        if kind == "cuda":
+            self._session = _cuda_session(onnxruntime, model_path, number)
+            self.streams, self.threads_per_stream, self.threads = 1, 1, 1
+            return
         self.streams, self.threads_per_stream = split_threads(threads)
         self.threads = max(1, threads or os.cpu_count() or 1)
         options = onnxruntime.SessionOptions()
@@ -74,3 +94,28 @@ class UNetModel:
         feed = {"mix": np.ascontiguousarray(magnitude, dtype=np.float32)}
         vocals, accompaniment = self._session.run(list(OUTPUTS), feed)
         return vocals, accompaniment
+
+
+def _cuda_session(onnxruntime, model_path: Path, number: int):
+    """A session on CUDA device ``number``, or a ModelError that says why not: ONNX Runtime
+    itself quietly falls back to the CPU when the CUDA provider cannot load."""
+    available = onnxruntime.get_available_providers()
+    if "CUDAExecutionProvider" not in available:
+        raise ModelError(
+            "A CUDA device was asked for, but this ONNX Runtime has no CUDA provider "
+            f"(it has {', '.join(available)}): install onnxruntime-gpu in place of "
+            "onnxruntime (docs/deploy.md, GPU workers)."
+        )
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = onnxruntime.InferenceSession(
+        str(model_path),
+        options,
+        providers=[("CUDAExecutionProvider", {"device_id": number}), "CPUExecutionProvider"],
+    )
+    if session.get_providers()[0] != "CUDAExecutionProvider":
+        raise ModelError(
+            f"ONNX Runtime could not start its CUDA provider on device {number} (no such "
+            "device, or the CUDA/cuDNN libraries are missing); see the log above."
+        )
+    return session

@@ -19,6 +19,7 @@ import soxr
 
 from . import audio, dsp
 from .audio import AudioInfo
+from .batching import BatchingModel
 from .errors import AudioError
 from .model import UNetModel
 from .stems import STEMS
@@ -74,7 +75,7 @@ class Engine:
         self,
         plan: dsp.BandPlan = dsp.FULL_BAND,
         *,
-        model: UNetModel | None = None,
+        model: UNetModel | BatchingModel | None = None,
         model_root: Path | None = None,
         threads: int | None = None,
     ) -> None:
@@ -127,6 +128,7 @@ class Engine:
         max_duration_s: float | None = None,
         name: str | None = None,
         limits: audio.Limits | None = None,
+        quality: str = "standard",
     ) -> SeparationResult:
         """Write ``out_dir/accompaniment.wav`` and ``out_dir/vocals.wav`` for one song.
 
@@ -139,7 +141,12 @@ class Engine:
         header is checked against them before anything is decoded, and the decode stops as
         soon as it goes past them or past what the header promised; a file that ends short
         of its header is refused as truncated, never padded with silence.
+
+        ``quality``: a name in ``dsp.QUALITIES`` ("cleaner" adds the Wiener filter).
         """
+        if quality not in dsp.QUALITIES:
+            raise ValueError(f"unknown quality {quality!r}: one of {', '.join(dsp.QUALITIES)}")
+        plan = replace(self.plan, wiener_iterations=dsp.QUALITIES[quality])
         source = Path(source)
         out_dir = Path(out_dir)
         name = name or source.name
@@ -153,7 +160,12 @@ class Engine:
             out_dir.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix=".separating-", dir=out_dir) as scratch:
                 peak, written = self._separate_stream(
-                    readable, name, info, Path(scratch), lambda done: report(done * NETWORK_SHARE)
+                    readable,
+                    name,
+                    info,
+                    Path(scratch),
+                    lambda done: report(done * NETWORK_SHARE),
+                    plan,
                 )
                 targets = {stem.name: out_dir / f"{stem.output}.wav" for stem in STEMS}
                 gain = min(1.0, 0.999 / max(peak, 1e-12))
@@ -213,6 +225,7 @@ class Engine:
         info: AudioInfo,
         scratch: Path,
         report: Progress,
+        plan: dsp.BandPlan,
     ) -> tuple[float, dict[str, audio.PeakTrackingWriter]]:
         """Separate into temporary float files; return their common peak and the writers
         ({stem name: writer}), closed, ready to :meth:`~audio.PeakTrackingWriter.finalize`."""
@@ -236,9 +249,7 @@ class Engine:
                 yield _to_stereo(block)
 
         model_input = _exact_length(_resampled(decoded(), rate, dsp.SAMPLE_RATE), model_frames)
-        separator = dsp.StreamingSeparator(
-            self.model.predict, self.plan, concurrency=self.concurrency
-        )
+        separator = dsp.StreamingSeparator(self.model.predict, plan, concurrency=self.concurrency)
         estimates = separator.run(model_input, on_frames=on_frames)
         names = [stem.name for stem in STEMS]
         writers = {
@@ -292,13 +303,22 @@ _engine: Engine | None = None
 _engine_lock = threading.Lock()
 
 
-def get_engine(*, model_root: Path | None = None, threads: int | None = None) -> Engine:
-    """The process-wide warm engine, loaded on the first call with that call's arguments.
+def get_engine(
+    *,
+    model_root: Path | None = None,
+    threads: int | None = None,
+    device: str = "cpu",
+    batch: int = 0,
+) -> Engine:
+    """The process-wide warm engine, loaded on the first call with that call's arguments:
+    ``device`` ("cpu", "cuda", "cuda:N"); ``batch`` > 0 runs the pieces of the songs this
+    process separates at once as batches of up to that many segments (a GPU worker).
 
     Later calls return the same engine whatever they pass: a process runs one model.
     """
     global _engine
     with _engine_lock:
         if _engine is None:
-            _engine = Engine(model_root=model_root, threads=threads)
+            model = UNetModel(model_root, threads=threads, device=device)
+            _engine = Engine(model=BatchingModel(model, max_batch=batch) if batch else model)
         return _engine

@@ -48,20 +48,26 @@ def job_limit_check(*, owner_id) -> None:
         )
 
 
-def track_submit(*, owner: AbstractBaseUser, upload: UploadedFile, title: str = "") -> Track:
-    """Store an uploaded song and queue its separation, in one transaction."""
+def track_submit(
+    *,
+    owner: AbstractBaseUser,
+    upload: UploadedFile,
+    title: str = "",
+    quality: str = SeparationJob.Quality.STANDARD,
+) -> Track:
+    """Store an uploaded song and queue its separation at ``quality``, in one transaction."""
     job_limit_check(owner_id=owner.pk)  # early, before the upload is decoded and stored
 
     def queue(track: Track) -> None:
         job_limit_check(owner_id=owner.pk)  # again, under the upload's lock on the owner
-        job_enqueue(track=track)
+        job_enqueue(track=track, quality=quality)
 
     return track_upload(owner=owner, upload=upload, title=title, then=queue)
 
 
-def job_enqueue(*, track: Track) -> SeparationJob:
+def job_enqueue(*, track: Track, quality: str = SeparationJob.Quality.STANDARD) -> SeparationJob:
     """Create the queued job for a new track; workers hear of it only after commit."""
-    job = SeparationJob.objects.create(track=track)
+    job = SeparationJob.objects.create(track=track, quality=SeparationJob.Quality(quality))
     # robust: nothing that goes wrong after the commit may undo the upload or answer a 500.
     transaction.on_commit(lambda: job_dispatch(job_id=job.id), robust=True)
     return job
@@ -78,7 +84,9 @@ def job_dispatch(*, job_id: int) -> None:
 
 def _send(*, job_id: int) -> bool:
     try:
-        separate_task.delay(job_id)
+        # The queue named here, not only in CELERY_TASK_ROUTES: the setting decides (GPU
+        # workers take `separation-gpu`), even where Celery's router was built before it.
+        separate_task.apply_async((job_id,), queue=settings.SEPARATION_QUEUE)
     except BrokerUnreachable:
         logger.warning("Could not send job %s to the broker; the sweep will", job_id, exc_info=True)
         return False

@@ -72,6 +72,7 @@ class Engine(Protocol):
         max_duration_s: float | None = None,
         name: str | None = None,
         limits: audio_engine.Limits | None = None,
+        quality: str = "standard",
     ) -> audio_engine.SeparationResult: ...
 
 
@@ -82,7 +83,10 @@ def platform_engine() -> audio_engine.Engine:
     if settings.SEPARATION_ENGINE_FACTORY:
         return import_string(settings.SEPARATION_ENGINE_FACTORY)()
     return audio_engine.get_engine(
-        model_root=settings.JAMWITHME_MODEL_DIR, threads=settings.JAMWITHME_MODEL_THREADS
+        model_root=settings.JAMWITHME_MODEL_DIR,
+        threads=settings.JAMWITHME_MODEL_THREADS,
+        device=settings.JAM_ENGINE_DEVICE,
+        batch=settings.JAM_ENGINE_BATCH,
     )
 
 
@@ -257,7 +261,15 @@ def _job_run(
                 progress=reporter.phase(Phase.SEPARATING),
                 name=track.original_filename or None,
                 limits=audio_limits(),
+                quality=job.quality,
             )
+            batches = getattr(getattr(engine, "model", None), "sizes", None)
+            if batches:  # a batching worker: how full its batches run, to tune JAM_ENGINE_BATCH
+                logger.info(
+                    "Job %s separated; network batches so far, {segments: count}: %s",
+                    job.id,
+                    dict(sorted(batches.items())),
+                )
             waveforms, peaks = _draw_waveforms(
                 {"": source, **result.stems},
                 work_dir,

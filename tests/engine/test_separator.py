@@ -217,3 +217,43 @@ def test_a_hostile_song_name_cannot_write_outside_the_output_folder(real_engine,
     call_command("separate", str(song), out=out, max_duration=0)
     assert sorted(p.name for p in out.iterdir()) == ["song"]
     assert not (tmp_path / "deep" / "accompaniment.wav").exists()
+
+
+def test_the_cleaner_quality_leaves_less_of_the_singer_and_comes_closer_to_the_instrumental(
+    real_engine, tmp_path
+):
+    """The figures of bench/postfilter.py, on the dev mixtures' true stems."""
+    for name in MIXTURES:
+        truth, vocals = load(name, "accompaniment"), load(name, "vocals")
+        measured = {}
+        for quality in ("standard", "cleaner"):
+            result = real_engine.separate_file(
+                DATA / name / "mix.flac", tmp_path / quality / name, quality=quality
+            )
+            jam, _ = sf.read(result.stems["instrumental"], dtype="float32")
+            error = np.sum((truth - jam) ** 2)
+            sdr = 10 * np.log10(np.sum(truth**2) / error)
+            measured[quality] = (sdr, float(np.sum(jam * vocals) / np.sum(vocals * vocals)))
+        print(name, measured)
+        assert measured["cleaner"][0] > measured["standard"][0]  # closer to the instrumental
+        assert measured["cleaner"][1] < measured["standard"][1]  # less of the singer
+
+
+def test_an_unknown_quality_is_refused_before_anything_is_read(real_engine, tmp_path):
+    with pytest.raises(ValueError, match="unknown quality 'best': one of standard, cleaner"):
+        real_engine.separate_file(DATA / MIXTURES[0] / "mix.flac", tmp_path, quality="best")
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_separate_command_makes_a_cleaner_jam_track_when_asked(tmp_path):
+    from django.core.management import call_command
+
+    song = DATA / MIXTURES[0] / "mix.flac"
+    for quality in ("standard", "cleaner"):
+        call_command("separate", str(song), out=tmp_path / quality, quality=quality)
+    standard, cleaner = (
+        sf.read(tmp_path / quality / "mix" / "accompaniment.wav")[0]
+        for quality in ("standard", "cleaner")
+    )
+    assert standard.shape == cleaner.shape
+    assert 0.0005 < np.max(np.abs(standard - cleaner)) < 0.5  # a filter, not another song

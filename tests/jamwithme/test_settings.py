@@ -16,8 +16,9 @@ SCALE_OUT = (
 )
 
 
-def load_settings(tmp_path, **env):
-    code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+def load_settings(tmp_path, *, show: str = "settings.DEBUG", **env):
+    """A fresh process's settings under ``env``: it prints ``show``."""
+    code = f"import django; django.setup(); from django.conf import settings; print({show})"
     inherited = {name: value for name, value in os.environ.items() if name not in SCALE_OUT}
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -109,3 +110,24 @@ def test_the_deploy_checks_warn_without_them(tmp_path):
     assert result.returncode != 0
     assert "security.W004" in result.stderr
     assert "security.W008" in result.stderr
+
+
+def test_an_unknown_engine_device_stops_the_process_with_the_choices(tmp_path):
+    result = load_settings(tmp_path, JAM_ENGINE_DEVICE="gpu")
+    assert result.returncode != 0
+    assert "JAM_ENGINE_DEVICE='gpu': use cpu, cuda or cuda:N" in result.stderr
+
+
+def test_a_gpu_device_batches_eight_segments_unless_told_otherwise(tmp_path):
+    show = "settings.JAM_ENGINE_DEVICE, settings.JAM_ENGINE_BATCH, settings.SEPARATION_QUEUE"
+    gpu_queue = {"JAM_SEPARATION_QUEUE": "separation-gpu"}
+    for env, expected in (
+        ({}, "cpu 0 separation"),
+        ({"JAM_ENGINE_DEVICE": "cuda:1"}, "cuda:1 8 separation"),
+        (
+            {"JAM_ENGINE_DEVICE": "CUDA", "JAM_ENGINE_BATCH": "4", **gpu_queue},
+            "cuda 4 separation-gpu",
+        ),
+    ):
+        result = load_settings(tmp_path, show=show, **env)
+        assert result.stdout.strip() == expected, result.stderr

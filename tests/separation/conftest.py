@@ -23,7 +23,8 @@ def broker():
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI needs the Redis broker at {BROKER}")
         pytest.skip(f"no Redis broker at {BROKER}")
-    keys = ("separation", "renders", "celery", "unacked", "unacked_index", "unacked_mutex")
+    keys = ("separation", "separation-gpu", "renders", "celery")
+    keys += ("unacked", "unacked_index", "unacked_mutex")
     client.delete(*keys)
     yield client
     client.delete(*keys)
@@ -53,6 +54,7 @@ def start_worker(celery_mode, private_media, tmp_path):
         sweep_every=1,
         env: dict | None = None,
         queues: str = "separation",
+        concurrency: int = 1,
     ):
         full_env = {
             **os.environ,
@@ -81,7 +83,7 @@ def start_worker(celery_mode, private_media, tmp_path):
                 "-Q",
                 queues,
                 f"--pool={pool}",
-                "--concurrency=1",
+                f"--concurrency={concurrency}",
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",

@@ -9,6 +9,7 @@ workers do not need the model. The fixtures (broker, workers) are in conftest.py
 """
 
 import os
+import re
 import signal
 import time
 
@@ -20,6 +21,7 @@ from django.urls import reverse
 from practice.models import Render
 from separation.models import SeparationJob
 from tests import fakes
+from tests.engine.conftest import DATA
 from tests.factories import make_track
 from tests.separation.test_upload import post_file
 from tests.separation.workers import use_broker, wait_for
@@ -176,3 +178,47 @@ def test_a_running_job_cancelled_from_the_page_stops_its_worker_and_leaves_no_fi
     halfway.unlink()
     second = upload(alice_client, tmp_path)
     wait_for(lambda: job_of(second).status == Status.DONE, what="the next job", log=worker.log_path)
+
+
+@pytest.mark.model
+def test_a_gpu_style_worker_separates_songs_at_once_with_their_pieces_batched_together(
+    alice_client, start_worker, broker, settings, tmp_path
+):
+    """The GPU worker's path (docs/deploy.md): separations sent to `separation-gpu`, one
+    worker process on Celery's threads pool separating two songs at once through one
+    batching model. The device is the CPU here; the real networks, the real songs."""
+    settings.SEPARATION_QUEUE = "separation-gpu"
+    track_ids = []
+    for name in ("dev1_vocadito10_loops", "dev2_festival_sectoid"):
+        song = tmp_path / f"{name}.flac"
+        song.write_bytes((DATA / name / "mix.flac").read_bytes())
+        response = post_file(alice_client, song, title=name, HTTP_ACCEPT="application/json")
+        assert response.status_code == 201, response.content
+        track_ids.append(SeparationJob.objects.latest("id").track_id)
+    assert broker.llen("separation-gpu") == 2 and broker.llen("separation") == 0
+
+    env = {
+        "SEPARATION_ENGINE_FACTORY": "",  # the real engine
+        "JAM_SEPARATION_QUEUE": "separation-gpu",
+        "JAM_ENGINE_DEVICE": "cpu",
+        "JAM_ENGINE_BATCH": "4",
+    }
+    worker = start_worker("gpu", pool="threads", concurrency=2, queues="separation-gpu", env=env)
+    for track_id in track_ids:
+        wait_for(
+            lambda t=track_id: job_of(t).status == Status.DONE,
+            what="both songs",
+            timeout=180,
+            log=worker.log_path,
+        )
+    jobs = [job_of(t) for t in track_ids]
+    assert len({job.claimed_by.split(":")[1] for job in jobs}) == 1  # one worker process
+    # They ran at the same time, so their pieces shared the networks.
+    assert max(job.started_at for job in jobs) < min(job.finished_at for job in jobs)
+    log = worker.log_path.read_text()
+    batches = [line for line in log.splitlines() if "network batches so far" in line]
+    print(*batches, sep="\n")
+    assert len(batches) == 2, log
+    assert any(int(n) > 1 for n in re.findall(r"(\d+): \d+", batches[-1])), batches
+    for job in jobs:
+        assert job.track.assets.filter(kind="stem").count() == 2

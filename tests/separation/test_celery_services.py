@@ -34,7 +34,7 @@ def sent(settings, monkeypatch):
 
     settings.SEPARATION_DISPATCH = "celery"
     ids = []
-    monkeypatch.setattr(separate_task, "delay", ids.append)
+    monkeypatch.setattr(separate_task, "apply_async", lambda args, queue: ids.append(args[0]))
     return ids
 
 

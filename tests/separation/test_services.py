@@ -59,14 +59,17 @@ def test_enqueue_dispatches_only_after_commit(
     dispatch.assert_called_once_with(job_id=job.id)
 
 
-def test_in_celery_mode_dispatch_sends_the_job_id_to_the_task(job, settings, monkeypatch):
+def test_in_celery_mode_dispatch_sends_the_job_id_to_the_task_on_the_separation_queue(
+    job, settings, monkeypatch
+):
     from separation.tasks import separate_task
 
     settings.SEPARATION_DISPATCH = "celery"
-    delay = mock.Mock()
-    monkeypatch.setattr(separate_task, "delay", delay)
+    settings.SEPARATION_QUEUE = "separation-gpu"
+    send = mock.Mock()
+    monkeypatch.setattr(separate_task, "apply_async", send)
     job_dispatch(job_id=job.id)
-    delay.assert_called_once_with(job.id)
+    send.assert_called_once_with((job.id,), queue="separation-gpu")
 
 
 def test_claiming_marks_the_job_running_for_one_worker_only(job):
@@ -103,6 +106,22 @@ def test_running_a_job_stores_stems_and_waveforms_and_marks_it_done(job, private
         picture = private_media / track.asset(Asset.Kind.WAVEFORM, part).name
         assert picture.read_bytes().startswith(b"\x89PNG")
     assert {asset.job_id for asset in track.assets.exclude(kind=Asset.Kind.ORIGINAL)} == {job.id}
+
+
+def test_a_job_asked_for_cleaner_is_separated_at_that_quality_and_a_retry_keeps_it(
+    job, private_media
+):
+    job.quality = SeparationJob.Quality.CLEANER
+    job.save(update_fields=["quality"])
+    failing = fakes.FakeEngine(fail_with=engine.AudioError("the file is broken."))
+    claimed = job_claim(job_id=job.id, worker_id="w")
+    assert job_run(job=claimed, worker_id="w", engine=failing) == Status.FAILED
+    job.refresh_from_db()
+    assert job_retry(job=job) is True
+    working = fakes.FakeEngine()
+    claimed = job_claim(job_id=job.id, worker_id="w")
+    assert job_run(job=claimed, worker_id="w", engine=working) == Status.DONE
+    assert failing.qualities == working.qualities == ["cleaner"]
 
 
 def test_a_run_stores_each_parts_peaks_as_json_for_the_player(job, private_media):
@@ -409,11 +428,11 @@ def test_a_broker_that_is_down_does_not_undo_an_upload(alice, tmp_path, settings
 
     calls = []
 
-    def broker_down(job_id):
-        calls.append(job_id)
+    def broker_down(args, queue):
+        calls.append(args[0])
         raise ConnectionRefusedError("broker down")
 
-    monkeypatch.setattr(separate_task, "delay", broker_down)
+    monkeypatch.setattr(separate_task, "apply_async", broker_down)
     track = make_track(owner=alice, tmp_path=tmp_path, title="Kept")
     assert calls == [track.job.id]
     track.refresh_from_db()

@@ -14,17 +14,19 @@ def stored_files(media):
     return sorted(p for p in media.rglob("*") if p.is_file()) if media.exists() else []
 
 
-def post_file(client, path, name=None, title="", **extra):
+def post_file(client, path, name=None, title="", quality=None, **extra):
     """POST a raw multipart body, so the file name arrives exactly as given (the test
     client's own encoder would strip directories before the server sees them)."""
     boundary = "----jamwithme-test-boundary"
     filename = (name or path.name).replace('"', "%22")
+    fields = {"title": title} if quality is None else {"title": title, "quality": quality}
     body = b"".join(
         [
-            f"--{boundary}\r\n".encode(),
-            b'Content-Disposition: form-data; name="title"\r\n\r\n',
-            title.encode(),
-            b"\r\n",
+            *(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"\r\n\r\n'
+                f"{value}\r\n".encode()
+                for field, value in fields.items()
+            ),
             f"--{boundary}\r\n".encode(),
             f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'.encode(),
             b"Content-Type: application/octet-stream\r\n\r\n",
@@ -64,6 +66,30 @@ def test_it_stores_a_valid_wav_and_queues_its_separation(
     assert track.original.name == f"tracks/{track.id}/original.wav"
     assert (private_media / track.original.name).exists()
     assert track.job.status == SeparationJob.Status.QUEUED
+
+
+def test_a_song_asked_for_cleaner_is_queued_cleaner_and_one_asked_for_nothing_standard(
+    alice_client, wav_file
+):
+    page = alice_client.get(UPLOAD).content.decode()
+    assert 'name="quality" value="cleaner"' in page and "Wiener filter" in page
+    post_file(alice_client, wav_file, title="Clean", quality="cleaner")
+    post_file(alice_client, wav_file, title="Plain")
+    qualities = dict(Track.objects.values_list("title", "job__quality"))
+    assert qualities == {"Clean": "cleaner", "Plain": "standard"}
+
+
+def test_an_unknown_quality_is_refused_with_the_choices_and_nothing_is_stored(
+    alice_client, wav_file, private_media
+):
+    response = post_file(
+        alice_client, wav_file, quality="best", headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        "Select a valid choice. best is not one of the available choices."
+    ]
+    assert not Track.objects.exists() and not any(private_media.rglob("*.wav"))
 
 
 def test_the_title_defaults_to_the_file_name(alice_client, wav_file):

@@ -3,7 +3,8 @@
 Writes ``DIR/<song name>/accompaniment.wav`` and ``DIR/<song name>/vocals.wav`` (the Spleeter
 CLI's layout) with the same warm engine the platform's worker uses, under the same decode
 limits (``JAM_MAX_SAMPLE_RATE``, ``JAM_MAX_DECODED_SAMPLES``). A bad input gets a one-line
-reason and a non-zero exit status; the other songs are still separated.
+reason and a non-zero exit status; the other songs are still separated. With
+``JAM_ENGINE_DEVICE=cuda`` the networks run on the GPU (docs/deploy.md, GPU workers).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from separation.engine import JAM_TRACK, EngineError, get_engine
+from separation.engine import JAM_TRACK, QUALITIES, EngineError, get_engine
 from tracks.services import audio_limits
 
 
@@ -64,11 +65,22 @@ class Command(BaseCommand):
             help="refuse songs longer than this many seconds (0: no limit); "
             "default JAM_MAX_DURATION_S",
         )
+        parser.add_argument(
+            "--quality",
+            choices=list(QUALITIES),
+            default="standard",
+            help="cleaner: Spleeter's Wiener filter after the model, a little less of the "
+            "singer left in the jam track, about twice the time (default standard)",
+        )
 
-    def handle(self, *args, songs: list[Path], out: Path, max_duration: float, **options):
+    def handle(
+        self, *args, songs: list[Path], out: Path, max_duration: float, quality: str, **options
+    ):
         try:
             engine = get_engine(
-                model_root=settings.JAMWITHME_MODEL_DIR, threads=settings.JAMWITHME_MODEL_THREADS
+                model_root=settings.JAMWITHME_MODEL_DIR,
+                threads=settings.JAMWITHME_MODEL_THREADS,
+                device=settings.JAM_ENGINE_DEVICE,
             )
         except EngineError as error:
             raise CommandError(str(error)) from error
@@ -84,6 +96,7 @@ class Command(BaseCommand):
                     target,
                     progress=ProgressBar(sys.stderr, label),
                     limits=limits,
+                    quality=quality,
                 )
             except EngineError as error:
                 failures.append(str(error))
