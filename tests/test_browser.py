@@ -12,6 +12,15 @@ from tests.browsing import CHROMIUM_ARGS, ROOT, sign_up
 CLIP = ROOT / "tests" / "data" / "dev1_vocadito10_loops" / "mix.flac"
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
+# Notes each toast (its text, whether it says "done") in window.toastsSeen as it appears.
+TOAST_LOG = """document.addEventListener("DOMContentLoaded", () => {
+  window.toastsSeen = [];
+  const box = document.getElementById("toasts");
+  if (!box) return;
+  new MutationObserver(changes => changes.forEach(change => change.addedNodes.forEach(node =>
+    window.toastsSeen.push({text: node.textContent, done: node.classList.contains("done")})
+  ))).observe(box, {childList: true});
+});"""
 
 
 @pytest.fixture
@@ -88,16 +97,24 @@ def test_a_musician_signs_up_uploads_and_plays_the_jam_track(
             page.goto(f"{server}/tracks/upload/")
             page.set_input_files("#id_file", str(song))
             page.fill("#id_title", "Second take")
+            assert page.is_checked("input[name=quality][value=standard]")  # the default
+            page.screenshot(path=screenshots / "3-upload-form.png", full_page=True)
             page.click("form[data-upload] button[type=submit]")
             page.wait_for_url("**/tracks/*-*-*-*-*/", timeout=60_000)
+            # Every toast the library shows is noted as it appears: a toast lives 6 s, and
+            # on a fast machine the song can be done before the screenshot below is.
+            page.add_init_script(TOAST_LOG)
             page.goto(f"{server}/")
             page.evaluate("() => { window.notReloaded = true; }")
             row = ".track-row:has(.track-title:has-text('Second take'))"
             assert page.get_attribute(row, "data-status") != "done"
-            page.screenshot(path=screenshots / "3-library-separating.png", full_page=True)
+            page.screenshot(path=screenshots / "4-library-separating.png", full_page=True)
             page.wait_for_selector(f"{row}[data-status=done] [data-player]", timeout=180_000)
-            page.wait_for_selector(".toast.done", timeout=10_000)
+            page.wait_for_function(
+                "() => window.toastsSeen.some(t => t.done && t.text.includes('Second take'))",
+                timeout=10_000,
+            )
             assert page.evaluate("() => window.notReloaded === true")
-            page.screenshot(path=screenshots / "4-library-done.png", full_page=True)
+            page.screenshot(path=screenshots / "5-library-done.png", full_page=True)
         finally:
             browser.close()
