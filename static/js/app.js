@@ -107,13 +107,24 @@
     });
   }
 
+  // Each track's status as the page was rendered with it, then as events told it: a page
+  // rendered after a change already shows it, so no toast then. Not what a row re-fetched
+  // since shows: that may already be "done" when the done event comes (a quick job), and
+  // the musician must still be told.
+  var toldStatus = {};
+
+  function noteRenderedStatuses() {
+    document.querySelectorAll("[data-track-id][data-status]").forEach(function (node) {
+      if (!(node.dataset.trackId in toldStatus)) toldStatus[node.dataset.trackId] = node.dataset.status;
+    });
+  }
+
   function onJobEvent(event) {
     var nodes = document.querySelectorAll("[data-track-id='" + event.track_id + "']");
-    // A page rendered after the change already shows it: no second toast then.
-    var alreadyShown = nodes.length > 0;
+    var alreadyShown = toldStatus[event.track_id] === event.status;
+    toldStatus[event.track_id] = event.status;
     nodes.forEach(function (node) {
       var previous = node.dataset.status;
-      if (previous !== event.status) alreadyShown = false;
       node.dataset.status = event.status;
       var label = node.querySelector("[data-role=status-label]");
       if (label) label.textContent = event.status_label;
@@ -359,6 +370,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    noteRenderedStatuses();
     document.querySelectorAll("form[data-upload]").forEach(setUpUpload);
     // Delegated, so forms swapped in later (live band lists) ask too.
     document.addEventListener("submit", function (event) {
