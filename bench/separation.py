@@ -33,9 +33,10 @@ RATE = 44100
 
 
 def build_song(folder: Path, seconds: int) -> tuple[Path, Path]:
-    """Alternate the two 16 s mixtures up to ``seconds``; return (mix.wav, accompaniment.wav)."""
+    """Alternate the two 16 s mixtures up to ``seconds``; return (mix.wav, accompaniment.wav)
+    (and ``song<seconds>s_vocals.wav`` beside them, the true vocals)."""
     out = {}
-    for stem in ("mix", "accompaniment"):
+    for stem in ("mix", "accompaniment", "vocals"):
         parts = [sf.read(DATA / name / f"{stem}.flac", dtype="int16")[0] for name in MIXTURES]
         reps = -(-seconds * RATE // sum(len(p) for p in parts))
         song = np.concatenate(parts * reps)[: seconds * RATE]
@@ -85,6 +86,11 @@ def table_row(*cells: str) -> None:
 def sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
     error = float(np.sum((reference - estimate) ** 2))
     return 10 * np.log10(float(np.sum(reference**2)) / max(error, 1e-30))
+
+
+def vocal_left(jam: np.ndarray, vocals: np.ndarray) -> float:
+    """The share of the true vocal's amplitude left in the jam track (0: none, 1: all)."""
+    return float(np.sum(jam * vocals) / np.sum(vocals * vocals))
 
 
 def band_report(truth: np.ndarray, estimate: np.ndarray) -> str:
@@ -200,17 +206,32 @@ def main() -> None:
         runs = ", ".join(f"{run['wall_s']:.2f}" for run in colds)
         print(f"  {best['wall_s']:.2f} s wall, peak {best['peak_mb']:.0f} MB (runs: {runs} s)")
 
-        print("\n== quality against the true accompaniment ==")
+        print("\n== quality against the true accompaniment (and the vocal left in it) ==")
+        from separation.engine import get_engine
+
+        warm = get_engine()
         for row in rows[:2]:
             truth = sf.read(row["truth"], dtype="float32")[0]
+            vocals = sf.read(str(row["truth"]).replace("accompaniment", "vocals"))[0]
             mix = sf.read(row["mix"], dtype="float32")[0]
             ours = sf.read(row["engine"]["accompaniment"], dtype="float32")[0]
+            started = time.monotonic()
+            cleaner_out = warm.separate_file(row["mix"], tmp / "cleaner" / row["mix"].stem,
+                                             quality="cleaner")  # fmt: skip
+            cleaner_s = time.monotonic() - started
+            cleaner = sf.read(cleaner_out.stems["instrumental"], dtype="float32")[0]
             print(f"{row['seconds']} s song (unprocessed mix: SDR {sdr(truth, mix):.2f} dB)")
-            print(f"  engine:       SDR {sdr(truth, ours):.2f} dB; {band_report(truth, ours)}")
+            print(f"  engine:       SDR {sdr(truth, ours):.2f} dB, vocal left "
+                  f"{100 * vocal_left(ours, vocals):.1f} %, warm "
+                  f"{row['engine']['separate_s']:.1f} s; {band_report(truth, ours)}")  # fmt: skip
+            print(f"  + post-filter ('cleaner'): SDR {sdr(truth, cleaner):.2f} dB, vocal left "
+                  f"{100 * vocal_left(cleaner, vocals):.1f} %, warm {cleaner_s:.1f} s; "
+                  f"{band_report(truth, cleaner)}")  # fmt: skip
             if "cli_out" in row:
                 theirs = sf.read(row["cli_out"], dtype="float32")[0][: len(truth)]
                 print(
-                    f"  spleeter CLI: SDR {sdr(truth, theirs):.2f} dB; {band_report(truth, theirs)}"
+                    f"  spleeter CLI: SDR {sdr(truth, theirs):.2f} dB, vocal left "
+                    f"{100 * vocal_left(theirs, vocals):.1f} %; {band_report(truth, theirs)}"
                 )
 
         print("\n== seams (60 s song) ==")
