@@ -73,11 +73,12 @@ def claim(model: type[Job], *, pk: int, worker_id: str, **fields) -> bool:
     return queued.update(status=RUNNING, finished_at=None, **_run_started(worker_id, fields)) == 1
 
 
-def claim_next(model: type[Job], claim: Callable[[int], T | None]) -> T | None:
-    """``claim(pk)`` the job that has waited longest, skipping any another worker just took."""
+def claim_next(model: type[Job], claim_one: Callable[[int], T | None]) -> T | None:
+    """``claim_one(pk)`` the job that has waited longest (the app's claim, which tells people
+    and returns the job), skipping any another worker just took."""
     waiting = model.objects.filter(status=QUEUED).order_by("updated_at", "id")
     for pk in list(waiting.values_list("id", flat=True)[:20]):
-        claimed = claim(pk)
+        claimed = claim_one(pk)
         if claimed is not None:
             return claimed
     return None
@@ -98,15 +99,15 @@ def take_over(
     ``reason`` instead. Returns the new status (RUNNING: ours now), or None when the job is
     not running, its worker is alive, or another caller won: the update is conditional on
     the dead worker's claim."""
-    row = model.objects.filter(pk=pk, status=RUNNING)
-    row = row.values("claimed_by", "heartbeat_at", "attempts").first()
+    running = model.objects.filter(pk=pk, status=RUNNING)
+    row = running.values("claimed_by", "heartbeat_at", "attempts").first()
     if row is None:
         return None
     claimed_by = row["claimed_by"]
     if not claim_is_dead(claimed_by, row["heartbeat_at"], stale_before=stale_before):
         return None  # alive: the job is in good hands
     if row["attempts"] >= max_attempts:
-        return FAILED if _fail_dead_claim(model, pk, claimed_by, reason) else None
+        return FAILED if fail(model, pk=pk, worker_id=claimed_by, reason=reason) else None
     taken = model.objects.claimed(pk=pk, worker_id=claimed_by)
     return RUNNING if taken.update(**_run_started(worker_id, fields)) else None
 
@@ -126,23 +127,8 @@ def take_back(
     job that kills workers cannot crash-loop them). Returns the new status, or None when
     the claim had already changed."""
     if attempts >= max_attempts:
-        return FAILED if _fail_dead_claim(model, pk, claimed_by, reason) else None
-    same_claim = model.objects.claimed(pk=pk, worker_id=claimed_by)
-    changed = same_claim.update(
-        status=QUEUED,
-        claimed_by="",
-        heartbeat_at=None,
-        progress=0,
-        updated_at=timezone.now(),
-        **fields,
-    )
-    return QUEUED if changed else None
-
-
-def _fail_dead_claim(model: type[Job], pk: int, claimed_by: str, reason: str) -> bool:
-    now = timezone.now()
-    same_claim = model.objects.claimed(pk=pk, worker_id=claimed_by)
-    return bool(same_claim.update(status=FAILED, error=reason, finished_at=now, updated_at=now))
+        return FAILED if fail(model, pk=pk, worker_id=claimed_by, reason=reason) else None
+    return QUEUED if _back_in_queue(model, pk=pk, worker_id=claimed_by, **fields) else None
 
 
 def heartbeat(model: type[Job], *, pk: int, worker_id: str, progress: int, **fields) -> bool:
@@ -169,17 +155,22 @@ def fail(model: type[Job], *, pk: int, worker_id: str, reason: str) -> bool:
 def release(model: type[Job], *, pk: int, worker_id: str, **fields) -> bool:
     """Give a running job back to the queue (the worker is stopping): the attempt does not
     count."""
+    attempt_undone = F("attempts") - 1
+    return _back_in_queue(model, pk=pk, worker_id=worker_id, attempts=attempt_undone, **fields)
+
+
+def _back_in_queue(model: type[Job], *, pk: int, worker_id: str, **fields) -> bool:
+    """A running job under ``worker_id``'s claim queued again, unclaimed."""
     mine = model.objects.claimed(pk=pk, worker_id=worker_id)
-    released = mine.update(
+    queued = mine.update(
         status=QUEUED,
         claimed_by="",
         heartbeat_at=None,
         progress=0,
-        attempts=F("attempts") - 1,
         updated_at=timezone.now(),
         **fields,
     )
-    return bool(released)
+    return bool(queued)
 
 
 def requeue(model: type[Job], *, pk: int, statuses: tuple[str, ...], **fields) -> bool:
