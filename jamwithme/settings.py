@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "axes",
     "django_prometheus",
     "jamwithme",
+    "jobs",
     "notifications",
     "audit",
     "accounts",

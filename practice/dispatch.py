@@ -15,6 +15,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
+from jobs import state as job_state
 from practice import audio
 from practice.events import render_publish
 from practice.models import MIX, Render
@@ -30,6 +31,7 @@ Status = Render.Status
 # What a second of each format takes, per channel, to estimate an export's size for the
 # quota before it is made (24-bit WAV; FLAC at most as much; MP3 V0 at most 320 kbit/s).
 BYTES_PER_SECOND = {"wav": 3 * 48_000, "flac": 3 * 48_000, "mp3": 40_000 // 2}
+TOO_MANY_ATTEMPTS = "The worker stopped while rendering this export too many times."
 
 
 class ExportError(ValueError):
@@ -111,9 +113,7 @@ def _check_room(track: Track, wanted: ExportSettings, user) -> None:
 
 def _check_active_cap(user) -> None:
     limit = settings.JAM_USER_MAX_ACTIVE_RENDERS
-    active = Render.objects.filter(
-        requesters=user, status__in=(Status.QUEUED, Status.RUNNING)
-    ).count()
+    active = Render.objects.filter(requesters=user).active().count()
     if active >= limit:
         raise ExportError(
             f"You already have {active} export{'s' if active != 1 else ''} being made (the "
@@ -177,21 +177,7 @@ def export_request(
 
 
 def _render_requeue(*, render_id: int) -> bool:
-    now = timezone.now()
-    return bool(
-        Render.objects.filter(id=render_id, status=Status.FAILED).update(
-            status=Status.QUEUED,
-            progress=0,
-            error="",
-            attempts=0,
-            claimed_by="",
-            heartbeat_at=None,
-            started_at=None,
-            finished_at=None,
-            dispatched_at=None,
-            updated_at=now,
-        )
-    )
+    return job_state.requeue(Render, pk=render_id, statuses=(Status.FAILED,))
 
 
 def render_dispatch(*, render_id: int) -> None:
@@ -209,7 +195,7 @@ def _send(*, render_id: int) -> bool:
     except BrokerUnreachable:
         logger.warning("Could not send render %s to the broker", render_id, exc_info=True)
         return False
-    Render.objects.filter(id=render_id, status=Status.QUEUED).update(dispatched_at=timezone.now())
+    job_state.mark_dispatched(Render, pk=render_id)
     return True
 
 
@@ -220,22 +206,17 @@ def render_recover_orphans() -> list[int]:
     stale = Render.objects.filter(status=Status.RUNNING, heartbeat_at__lt=stale_before)
     recovered = []
     for row in list(stale.values("id", "claimed_by", "attempts")):
-        same_claim = Render.objects.claimed(render_id=row["id"], worker_id=row["claimed_by"])
-        now = timezone.now()
-        if row["attempts"] >= settings.RENDER_MAX_ATTEMPTS:
-            changed = same_claim.update(
-                status=Status.FAILED,
-                error="The worker stopped while rendering this export too many times.",
-                finished_at=now,
-                updated_at=now,
-            )
-        else:
-            changed = same_claim.update(
-                status=Status.QUEUED, claimed_by="", heartbeat_at=None, progress=0, updated_at=now
-            )
-            if changed and settings.SEPARATION_DISPATCH == "celery":
-                _send(render_id=row["id"])
-        if changed:
+        status = job_state.take_back(
+            Render,
+            pk=row["id"],
+            claimed_by=row["claimed_by"],
+            attempts=row["attempts"],
+            max_attempts=settings.RENDER_MAX_ATTEMPTS,
+            reason=TOO_MANY_ATTEMPTS,
+        )
+        if status == Status.QUEUED and settings.SEPARATION_DISPATCH == "celery":
+            _send(render_id=row["id"])
+        if status is not None:
             logger.warning("Recovered render %s left running by %s", row["id"], row["claimed_by"])
             render_publish(render_id=row["id"])
             recovered.append(row["id"])

@@ -1,26 +1,21 @@
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
 
+from jobs.models import Job
 from separation.engine import JAM_TRACK, STEMS
 
 # The source of a render that mixes the stems (any other source is one stem's name).
 MIX = "mix"
 
 
-class RenderQuerySet(models.QuerySet):
-    def claimed(self, *, render_id: int, worker_id: str) -> "RenderQuerySet":
-        """The render, only while it runs under this worker's claim (as for separations)."""
-        return self.filter(id=render_id, status=Render.Status.RUNNING, claimed_by=worker_id)
-
-
-class Render(models.Model):
+class Render(Job):
     """One export of a track at one set of settings: the source of truth for making it, and
     the cache — the same track, source, balance, tempo, key and format is the same row and
     the same stored file (`asset`), whoever asks for it.
 
     Settings are kept as whole numbers, so equal requests compare equal: ``balance`` and
     ``tempo`` in percent (the browser's 0..1 and 0.5..1.5 rounded to 0.01), ``semitones``.
+    The columns of a claimed run and `objects.claimed` are `jobs.models.Job`'s.
     """
 
     class Status(models.TextChoices):
@@ -45,24 +40,12 @@ class Render(models.Model):
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
-    progress = models.PositiveSmallIntegerField(default=0)
-    error = models.CharField(max_length=500, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    claimed_by = models.CharField(max_length=200, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    dispatched_at = models.DateTimeField(null=True, blank=True)
     # The stored file, once done (a rendition Asset of the track, in its owner's quota).
     asset = models.OneToOneField(
         "tracks.Asset", null=True, blank=True, on_delete=models.SET_NULL, related_name="render"
     )
     # Who asked for it: they hear of its progress, and it counts against their active cap.
     requesters = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+", blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    objects = RenderQuerySet.as_manager()
 
     class Meta:
         ordering = ("created_at", "id")
@@ -75,10 +58,6 @@ class Render(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} of “{self.track.title}” ({self.get_status_display().lower()})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
 
     @property
     def parts(self) -> list[str]:

@@ -8,8 +8,6 @@ in the scale-out mode the Celery task `practice.tasks.render_task` (queue `rende
 """
 
 import logging
-import os
-import socket
 import tempfile
 import threading
 import time
@@ -18,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path, PurePath
 
 from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 
+from jobs import state as job_state
+from jobs.state import worker_identity
 from practice import audio
 from practice.events import render_publish
 from practice.models import MIX, Render
@@ -44,27 +42,11 @@ class RenderInterrupted(Exception):
     """The worker is stopping: the render goes back to the queue."""
 
 
-# --- State changes: each a conditional UPDATE ---------------------------------------------
-
-
-def worker_identity() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+# --- State changes: each a conditional UPDATE (`jobs.state`), then an event ----------------
 
 
 def render_claim(*, render_id: int, worker_id: str) -> Render | None:
-    now = timezone.now()
-    claimed = Render.objects.filter(id=render_id, status=Status.QUEUED).update(
-        status=Status.RUNNING,
-        claimed_by=worker_id,
-        attempts=F("attempts") + 1,
-        progress=0,
-        error="",
-        started_at=now,
-        heartbeat_at=now,
-        finished_at=None,
-        updated_at=now,
-    )
-    if claimed != 1:
+    if not job_state.claim(Render, pk=render_id, worker_id=worker_id):
         return None
     render_publish(render_id=render_id)
     return Render.objects.select_related("track").get(id=render_id)
@@ -72,46 +54,29 @@ def render_claim(*, render_id: int, worker_id: str) -> Render | None:
 
 def render_claim_next(*, worker_id: str) -> Render | None:
     """Claim the render that has waited longest, skipping any another worker just took."""
-    waiting = Render.objects.filter(status=Status.QUEUED).order_by("updated_at", "id")
-    for render_id in list(waiting.values_list("id", flat=True)[:20]):
-        render = render_claim(render_id=render_id, worker_id=worker_id)
-        if render is not None:
-            return render
-    return None
+    return job_state.claim_next(
+        Render, lambda render_id: render_claim(render_id=render_id, worker_id=worker_id)
+    )
 
 
 def render_heartbeat(*, render_id: int, worker_id: str, progress: int) -> None:
-    now = timezone.now()
-    updated = Render.objects.claimed(render_id=render_id, worker_id=worker_id).update(
-        progress=progress, heartbeat_at=now, updated_at=now
-    )
-    if updated != 1:
+    if not job_state.heartbeat(Render, pk=render_id, worker_id=worker_id, progress=progress):
         raise RenderLost
 
 
 def render_fail(*, render_id: int, worker_id: str, reason: str) -> bool:
-    now = timezone.now()
-    updated = Render.objects.claimed(render_id=render_id, worker_id=worker_id).update(
-        status=Status.FAILED, error=reason[:500], finished_at=now, updated_at=now
-    )
-    if updated:
+    failed = job_state.fail(Render, pk=render_id, worker_id=worker_id, reason=reason)
+    if failed:
         render_publish(render_id=render_id)
-    return bool(updated)
+    return failed
 
 
 def render_release(*, render_id: int, worker_id: str) -> bool:
     """Give a running render back to the queue (the worker is stopping)."""
-    updated = Render.objects.claimed(render_id=render_id, worker_id=worker_id).update(
-        status=Status.QUEUED,
-        claimed_by="",
-        heartbeat_at=None,
-        progress=0,
-        attempts=F("attempts") - 1,
-        updated_at=timezone.now(),
-    )
-    if updated:
+    released = job_state.release(Render, pk=render_id, worker_id=worker_id)
+    if released:
         render_publish(render_id=render_id)
-    return bool(updated)
+    return released
 
 
 # --- Running a claimed render -----------------------------------------------------------------
@@ -254,16 +219,13 @@ def render_run(
             "format": render.format,
         }
         with transaction.atomic():
-            now = timezone.now()
-            mine = Render.objects.claimed(render_id=render.id, worker_id=worker_id)
+            mine = Render.objects.claimed(pk=render.id, worker_id=worker_id)
             if not mine.select_for_update().exists():
                 raise RenderLost
             asset = track_record_rendition(
                 track_id=render.track_id, output=stored, parameters=parameters
             )
-            mine.update(
-                status=Status.DONE, progress=100, asset=asset, finished_at=now, updated_at=now
-            )
+            job_state.finish(Render, pk=render.id, worker_id=worker_id, asset=asset)
     except RenderInterrupted:
         _discard(stored)
         render_release(render_id=render.id, worker_id=worker_id)

@@ -1,20 +1,15 @@
 from django.db import models
 from django.utils import timezone
 
-
-class SeparationJobQuerySet(models.QuerySet):
-    def claimed(self, *, job_id: int, worker_id: str) -> "SeparationJobQuerySet":
-        """The job, only while it is running under this worker's claim: every write a
-        worker makes goes through this, so a worker that lost its claim changes nothing."""
-        return self.filter(id=job_id, status=SeparationJob.Status.RUNNING, claimed_by=worker_id)
+from jobs.models import Job
 
 
-class SeparationJob(models.Model):
+class SeparationJob(Job):
     """The life cycle of separating one track: the single source of truth for its state.
 
-    Workers claim a job with a conditional update on `status`; `claimed_by` and
-    `heartbeat_at` let a starting worker find jobs left `running` by a worker that died.
-    Every write sets `updated_at` so the notification relay can find changed rows.
+    The columns of a claimed run (progress, error, attempts, claim, heartbeat, times) and
+    `objects.claimed(pk=, worker_id=)` are `jobs.models.Job`'s; state changes are in
+    `separation.services.state`.
     """
 
     class Status(models.TextChoices):
@@ -42,31 +37,15 @@ class SeparationJob(models.Model):
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
-    progress = models.PositiveSmallIntegerField(default=0)
     phase = models.CharField(max_length=16, choices=Phase.choices, blank=True)
-    error = models.CharField(max_length=500, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    claimed_by = models.CharField(max_length=200, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    # Scale-out mode: when the job was last sent to the broker (None: never, e.g. the broker
-    # was down at the upload). The sweep sends a queued job again once this is old enough.
-    dispatched_at = models.DateTimeField(null=True, blank=True)
+    # As the table was made: indexed for separations (Job's, as for renders, is not).
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    objects = SeparationJobQuerySet.as_manager()
 
     class Meta:
         ordering = ("created_at",)
 
     def __str__(self) -> str:
         return f"Separation of “{self.track.title}” ({self.get_status_display().lower()})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
 
     @property
     def can_retry(self) -> bool:

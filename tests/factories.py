@@ -6,9 +6,10 @@ from pathlib import Path
 
 from django.core.files.uploadedfile import TemporaryUploadedFile
 
+from jobs.state import worker_identity
 from separation.services.dispatch import track_submit
 from separation.services.running import job_run
-from separation.services.state import job_claim, worker_identity
+from separation.services.state import job_claim
 from tests import fakes
 
 

@@ -13,10 +13,10 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
+from jobs.state import claim_is_dead
 from separation.events import job_publish
 from separation.models import SeparationJob
 from separation.services.state import (
-    claimer_is_dead,
     job_mark_cancelled,
     job_mark_dispatched,
     job_requeue,
@@ -37,9 +37,7 @@ class JobLimitReached(TrackUploadError):
 def job_limit_check(*, owner_id) -> None:
     """JobLimitReached when the owner may not queue another separation now."""
     limit = settings.JAM_USER_MAX_ACTIVE_JOBS
-    active = SeparationJob.objects.filter(
-        track__owner_id=owner_id, status__in=(Status.QUEUED, Status.RUNNING)
-    ).count()
+    active = SeparationJob.objects.filter(track__owner_id=owner_id).active().count()
     if active >= limit:
         raise JobLimitReached(
             f"You already have {active} song{'s' if active != 1 else ''} waiting for or in "
@@ -131,8 +129,7 @@ def job_recover_orphans() -> list[int]:
         "id", "track_id", "claimed_by", "heartbeat_at", "attempts"
     )
     for row in list(running):
-        stale = row["heartbeat_at"] is None or row["heartbeat_at"] < stale_before
-        if not (stale or claimer_is_dead(row["claimed_by"])):
+        if not claim_is_dead(row["claimed_by"], row["heartbeat_at"], stale_before=stale_before):
             continue
         status = job_take_back(
             job_id=row["id"],

@@ -15,6 +15,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from jobs.state import worker_identity
 from separation import engine as audio_engine
 from separation.events import job_publish
 from separation.logcontext import job_log_context
@@ -28,7 +29,6 @@ from separation.services.state import (
     job_heartbeat,
     job_release,
     job_take_over,
-    worker_identity,
 )
 from separation.waveforms import WIDTH, estimate_tempo, peaks_json, waveform_png
 from tracks import files

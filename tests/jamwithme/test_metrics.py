@@ -7,8 +7,9 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from jobs.state import worker_identity
 from separation.models import SeparationJob
-from separation.services.state import job_claim, job_fail, worker_identity
+from separation.services.state import job_claim, job_fail
 from tests.factories import make_track
 
 pytestmark = pytest.mark.django_db

@@ -303,7 +303,7 @@ def test_a_running_job_can_be_cancelled_and_no_worker_can_write_to_it_then(job):
     assert job_cancel(job=job) is True
     job.refresh_from_db()
     assert (job.status, job.can_cancel, job.can_retry) == (Status.CANCELLED, False, True)
-    assert not SeparationJob.objects.claimed(job_id=job.id, worker_id="w").exists()
+    assert not SeparationJob.objects.claimed(pk=job.id, worker_id="w").exists()
 
 
 def test_a_finished_job_cannot_be_cancelled(job):

@@ -1,0 +1,199 @@
+"""A job's state changes, each a conditional UPDATE on the row, for any `jobs.models.Job`.
+
+Two workers can never both own a job, and a worker that lost its claim (the job was
+recovered, cancelled or deleted) can never overwrite a newer state: each write a worker
+makes goes through `model.objects.claimed(...)`. Each function takes the model and, as
+``**fields``, the job kind's own columns to set with the change (a separation's `phase`).
+They tell nobody: the caller publishes its events once the row changed.
+"""
+
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
+from django.db.models import F
+from django.utils import timezone
+
+from jobs.models import DONE, FAILED, QUEUED, RUNNING, Job
+
+T = TypeVar("T")
+
+
+def worker_identity() -> str:
+    """`host:pid:token`, unique per worker run; lets recovery spot a dead worker on this host."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def claimer_is_dead(claimed_by: str) -> bool:
+    """True when the claiming worker ran on this host and its process is gone."""
+    host, _, rest = claimed_by.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def claim_is_dead(claimed_by: str, heartbeat_at: datetime | None, *, stale_before) -> bool:
+    """The claim's worker died: no heartbeat since ``stale_before``, or its process is gone
+    from this host."""
+    stale = heartbeat_at is None or heartbeat_at < stale_before
+    return stale or claimer_is_dead(claimed_by)
+
+
+def _run_started(worker_id: str, fields: dict) -> dict:
+    """The fields a run sets on its job when it starts: whose it is, one more attempt."""
+    now = timezone.now()
+    return {
+        "claimed_by": worker_id,
+        "attempts": F("attempts") + 1,
+        "progress": 0,
+        "error": "",
+        "started_at": now,
+        "heartbeat_at": now,
+        "updated_at": now,
+        **fields,
+    }
+
+
+def claim(model: type[Job], *, pk: int, worker_id: str, **fields) -> bool:
+    """Take a queued job. Only one caller can win: the update is conditional on `queued`."""
+    queued = model.objects.filter(pk=pk, status=QUEUED)
+    return queued.update(status=RUNNING, finished_at=None, **_run_started(worker_id, fields)) == 1
+
+
+def claim_next(model: type[Job], claim_one: Callable[[int], T | None]) -> T | None:
+    """``claim_one(pk)`` the job that has waited longest (the app's claim, which tells people
+    and returns the job), skipping any another worker just took."""
+    waiting = model.objects.filter(status=QUEUED).order_by("updated_at", "id")
+    for pk in list(waiting.values_list("id", flat=True)[:20]):
+        claimed = claim_one(pk)
+        if claimed is not None:
+            return claimed
+    return None
+
+
+def take_over(
+    model: type[Job],
+    *,
+    pk: int,
+    worker_id: str,
+    stale_before,
+    max_attempts: int,
+    reason: str,
+    **fields,
+) -> str | None:
+    """Take a job left `running` by a dead worker (`claim_is_dead`): a new attempt, under
+    ``worker_id``. Once it has been attempted ``max_attempts`` times it is failed with
+    ``reason`` instead. Returns the new status (RUNNING: ours now), or None when the job is
+    not running, its worker is alive, or another caller won: the update is conditional on
+    the dead worker's claim."""
+    running = model.objects.filter(pk=pk, status=RUNNING)
+    row = running.values("claimed_by", "heartbeat_at", "attempts").first()
+    if row is None:
+        return None
+    claimed_by = row["claimed_by"]
+    if not claim_is_dead(claimed_by, row["heartbeat_at"], stale_before=stale_before):
+        return None  # alive: the job is in good hands
+    if row["attempts"] >= max_attempts:
+        return FAILED if fail(model, pk=pk, worker_id=claimed_by, reason=reason) else None
+    taken = model.objects.claimed(pk=pk, worker_id=claimed_by)
+    return RUNNING if taken.update(**_run_started(worker_id, fields)) else None
+
+
+def take_back(
+    model: type[Job],
+    *,
+    pk: int,
+    claimed_by: str,
+    attempts: int,
+    max_attempts: int,
+    reason: str,
+    **fields,
+) -> str | None:
+    """Take a job back from a dead worker's claim: queued again (``fields`` are set with
+    it), or failed with ``reason`` once it has been attempted ``max_attempts`` times (so a
+    job that kills workers cannot crash-loop them). Returns the new status, or None when
+    the claim had already changed."""
+    if attempts >= max_attempts:
+        return FAILED if fail(model, pk=pk, worker_id=claimed_by, reason=reason) else None
+    return QUEUED if _back_in_queue(model, pk=pk, worker_id=claimed_by, **fields) else None
+
+
+def heartbeat(model: type[Job], *, pk: int, worker_id: str, progress: int, **fields) -> bool:
+    """Record progress and that the worker is alive. False when the claim is gone: the job
+    was cancelled, recovered by another worker or deleted (the caller stops)."""
+    now = timezone.now()
+    mine = model.objects.claimed(pk=pk, worker_id=worker_id)
+    return mine.update(progress=progress, heartbeat_at=now, updated_at=now, **fields) == 1
+
+
+def finish(model: type[Job], *, pk: int, worker_id: str, **fields) -> bool:
+    """Mark a claimed job done (the caller records its files in the same transaction)."""
+    now = timezone.now()
+    mine = model.objects.claimed(pk=pk, worker_id=worker_id)
+    return bool(mine.update(status=DONE, progress=100, finished_at=now, updated_at=now, **fields))
+
+
+def fail(model: type[Job], *, pk: int, worker_id: str, reason: str) -> bool:
+    now = timezone.now()
+    mine = model.objects.claimed(pk=pk, worker_id=worker_id)
+    return bool(mine.update(status=FAILED, error=reason[:500], finished_at=now, updated_at=now))
+
+
+def release(model: type[Job], *, pk: int, worker_id: str, **fields) -> bool:
+    """Give a running job back to the queue (the worker is stopping): the attempt does not
+    count."""
+    attempt_undone = F("attempts") - 1
+    return _back_in_queue(model, pk=pk, worker_id=worker_id, attempts=attempt_undone, **fields)
+
+
+def _back_in_queue(model: type[Job], *, pk: int, worker_id: str, **fields) -> bool:
+    """A running job under ``worker_id``'s claim queued again, unclaimed."""
+    mine = model.objects.claimed(pk=pk, worker_id=worker_id)
+    queued = mine.update(
+        status=QUEUED,
+        claimed_by="",
+        heartbeat_at=None,
+        progress=0,
+        updated_at=timezone.now(),
+        **fields,
+    )
+    return bool(queued)
+
+
+def requeue(model: type[Job], *, pk: int, statuses: tuple[str, ...], **fields) -> bool:
+    """Queue a job in one of ``statuses`` (failed, say) again, as new. False when it was in
+    none of them."""
+    again = model.objects.filter(pk=pk, status__in=statuses)
+    requeued = again.update(
+        status=QUEUED,
+        progress=0,
+        error="",
+        attempts=0,
+        claimed_by="",
+        heartbeat_at=None,
+        started_at=None,
+        finished_at=None,
+        dispatched_at=None,
+        updated_at=timezone.now(),
+        **fields,
+    )
+    return bool(requeued)
+
+
+def mark_dispatched(model: type[Job], *, pk: int) -> bool:
+    """Note that a queued job's message was just handed to the broker (for the sweep)."""
+    queued = model.objects.filter(pk=pk, status=QUEUED)
+    return bool(queued.update(dispatched_at=timezone.now()))
