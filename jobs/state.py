@@ -11,10 +11,10 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from jobs.models import DONE, FAILED, QUEUED, RUNNING, Job
@@ -197,3 +197,22 @@ def mark_dispatched(model: type[Job], *, pk: int) -> bool:
     """Note that a queued job's message was just handed to the broker (for the sweep)."""
     queued = model.objects.filter(pk=pk, status=QUEUED)
     return bool(queued.update(dispatched_at=timezone.now()))
+
+
+# A job queued this recently and not yet sent is left to the send that follows its own
+# commit (the upload's, the retry's), which notes `dispatched_at` a moment later: the sweep
+# sending it too would only make a duplicate message.
+UNSENT_GRACE_S = 10.0
+
+
+def waiting_to_send(model: type[Job], *, resend_after_s: float) -> list[int]:
+    """The queued jobs the sweep sends (again), oldest first: those never sent, once queued
+    UNSENT_GRACE_S ago (the broker was down at the upload), and those last sent more than
+    ``resend_after_s`` ago (their message may be lost)."""
+    now = timezone.now()
+    never_sent = Q(
+        dispatched_at__isnull=True, updated_at__lt=now - timedelta(seconds=UNSENT_GRACE_S)
+    )
+    sent_long_ago = Q(dispatched_at__lt=now - timedelta(seconds=resend_after_s))
+    waiting = model.objects.filter(never_sent | sent_long_ago, status=QUEUED)
+    return list(waiting.order_by("created_at", "id").values_list("id", flat=True))

@@ -229,8 +229,9 @@ def render_sweep() -> None:
     render_recover_orphans()
     if settings.SEPARATION_DISPATCH != "celery":
         return
-    before = timezone.now() - timedelta(seconds=settings.SEPARATION_REDISPATCH_AFTER_S)
-    waiting = Render.objects.filter(status=Status.QUEUED).exclude(dispatched_at__gte=before)
-    for render_id in list(waiting.order_by("created_at", "id").values_list("id", flat=True)):
+    waiting = job_state.waiting_to_send(
+        Render, resend_after_s=settings.SEPARATION_REDISPATCH_AFTER_S
+    )
+    for render_id in waiting:
         if not _send(render_id=render_id):
             break

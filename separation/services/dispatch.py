@@ -9,11 +9,10 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
-from jobs.state import claim_is_dead
+from jobs.state import claim_is_dead, waiting_to_send
 from separation.events import job_publish
 from separation.models import SeparationJob
 from separation.services.state import (
@@ -157,15 +156,12 @@ def _send_if_queued(*, job_id: int) -> None:
 
 def job_redispatch_waiting() -> list[int]:
     """The outbox sweep of the scale-out mode: send again each queued job never sent (the
-    broker was down at the upload) or last sent more than SEPARATION_REDISPATCH_AFTER_S ago
-    (its message may be lost). The row is the truth; a duplicate message finds the job
-    claimed and does nothing."""
-    before = timezone.now() - timedelta(seconds=settings.SEPARATION_REDISPATCH_AFTER_S)
-    waiting = SeparationJob.objects.filter(status=Status.QUEUED).filter(
-        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=before)
-    )
+    broker was down at the upload; not one queued in the last seconds, whose own send is
+    under way) or last sent more than SEPARATION_REDISPATCH_AFTER_S ago (its message may be
+    lost). The row is the truth; a duplicate message finds the job claimed and does nothing."""
     sent = []
-    for job_id in list(waiting.order_by("created_at", "id").values_list("id", flat=True)):
+    waiting = waiting_to_send(SeparationJob, resend_after_s=settings.SEPARATION_REDISPATCH_AFTER_S)
+    for job_id in waiting:
         if not _send(job_id=job_id):
             break  # the broker is still down: the next sweep tries again
         sent.append(job_id)

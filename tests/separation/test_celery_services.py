@@ -12,6 +12,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
 from jamwithme.celery import app as celery_app
+from jobs.state import UNSENT_GRACE_S
 from separation.models import SeparationJob
 from separation.services.dispatch import job_redispatch_waiting
 from separation.services.running import job_process
@@ -86,14 +87,20 @@ def test_a_redelivered_job_that_keeps_killing_workers_is_failed(job, settings):
     assert (job.status, job.error) == (Status.FAILED, TOO_MANY_ATTEMPTS)
 
 
-def test_the_sweep_sends_jobs_never_sent_or_sent_long_ago(alice, tmp_path, settings, sent):
-    never, long_ago, recent, running = (
-        make_track(owner=alice, tmp_path=tmp_path, title=str(n)).job for n in range(4)
+def test_the_sweep_sends_jobs_never_sent_or_sent_long_ago_but_not_one_queued_a_moment_ago(
+    alice, tmp_path, settings, sent
+):
+    never, just_queued, long_ago, recent, running = (
+        make_track(owner=alice, tmp_path=tmp_path, title=str(n)).job for n in range(5)
     )
     sent.clear()  # what the uploads sent
     now = timezone.now()
     old = now - timedelta(seconds=settings.SEPARATION_REDISPATCH_AFTER_S + 1)
-    SeparationJob.objects.filter(id=never.id).update(dispatched_at=None)
+    # Queued 11 s ago and never sent: the broker was down. Queued a moment ago and not yet
+    # noted as sent: its upload's own send is under way.
+    a_while_ago = now - timedelta(seconds=UNSENT_GRACE_S + 1)
+    SeparationJob.objects.filter(id=never.id).update(dispatched_at=None, updated_at=a_while_ago)
+    SeparationJob.objects.filter(id=just_queued.id).update(dispatched_at=None, updated_at=now)
     SeparationJob.objects.filter(id=long_ago.id).update(dispatched_at=old)
     SeparationJob.objects.filter(id=recent.id).update(dispatched_at=now)
     SeparationJob.objects.filter(id=running.id).update(dispatched_at=None, status=Status.RUNNING)
