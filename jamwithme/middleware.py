@@ -48,5 +48,18 @@ class StaticFilesMiddleware(EitherMode, WhiteNoiseMiddleware):
         else:
             static_file = self.files.get(request.path_info)
         if static_file is not None:
-            return await sync_to_async(self.serve)(static_file, request)
+            response = await sync_to_async(self.serve)(static_file, request)
+            if response.streaming and not response.is_async:
+                response.streaming_content = _read_on_a_thread(response.streaming_content)
+            return response
         return await self.get_response(request)
+
+
+async def _read_on_a_thread(chunks):
+    """The file's chunks, each read on a thread. Given WhiteNoise's sync iterator, Django's
+    ASGI handler would warn ("StreamingHttpResponse must consume synchronous iterators") and
+    read the whole file into a list first."""
+    iterator = iter(chunks)
+    read = sync_to_async(next, thread_sensitive=False)
+    while (chunk := await read(iterator, None)) is not None:
+        yield chunk

@@ -76,6 +76,8 @@ def test_the_documented_web_server_serves_static_files_without_collectstatic(web
     assert not any((tmp_path / "static_root").iterdir())
     # The async chain's own request id (jamwithme/logs.py) is on its responses.
     assert len(fetch(web_server + "/static/js/app.js")[1]["X-Request-ID"]) == 32
+    # Read a chunk at a time on a thread, not whole into a list with Django's warning.
+    assert "must consume synchronous iterators" not in (tmp_path / "web.log").read_text()
 
 
 def test_every_middleware_can_run_in_the_async_chain(settings):
