@@ -148,3 +148,22 @@ def test_active_jobs_are_the_queued_and_the_running(model, job):
     assert list(model.objects.active()) == [job]
     state.finish(model, pk=job.pk, worker_id="w")
     assert not model.objects.active().exists()
+
+
+def test_the_sweep_sends_what_was_never_sent_or_sent_long_ago_not_what_was_queued_just_now(
+    model, alice
+):
+    def queued(**fields):
+        job = model.objects.create(track=Track.objects.create(owner=alice, title="Song"))
+        model.objects.filter(pk=job.pk).update(**fields)
+        return job.pk
+
+    now = timezone.now()
+    broker_was_down = queued(updated_at=now - timedelta(seconds=state.UNSENT_GRACE_S + 1))
+    send_under_way = queued(updated_at=now)
+    message_lost = queued(dispatched_at=now - timedelta(seconds=601))
+    queued(dispatched_at=now - timedelta(seconds=599))  # sent recently: in the broker
+    queued(dispatched_at=None, status="running", updated_at=long_ago())  # claimed
+    waiting = state.waiting_to_send(model, resend_after_s=600)
+    assert waiting == [broker_was_down, message_lost]
+    assert send_under_way not in waiting
