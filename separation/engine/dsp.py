@@ -76,7 +76,7 @@ SPLEETER_2STEMS = BandPlan(model_bins=1024, extension="zeros", segment_padding="
 FULL_BAND = BandPlan()
 # The qualities a musician may choose, by the Wiener filter's EM iterations: "cleaner" leaves
 # less of the singer in the jam track, at a cost in time and a little in SDR and highs
-# (bench/postfilter.py; docs/architecture.md, "Quality").
+# (bench/postfilter.py; docs/engine.md, "Quality").
 QUALITIES = {"standard": 0, "cleaner": 1}
 
 

@@ -26,7 +26,7 @@ HEALTHY_AFTER_S = 60.0  # a child that ran this long before exiting starts from 
 
 def web_command(host: str, port: int) -> list[str]:
     """uvicorn: it streams request bodies with flow control (daphne held each upload in
-    memory whole, about 12x its size; see bench/web_memory.py and docs/architecture.md)."""
+    memory whole, about 12x its size; see bench/web_memory.py and docs/running.md)."""
     return [
         sys.executable,
         "-m",
