@@ -156,3 +156,23 @@ def test_a_job_runs_in_its_workers_scratch_folder_and_leaves_nothing_there(
     assert job_run(job=job, worker_id="w", engine=engine) == Status.DONE
     assert seen[0] and seen[0][0].name.startswith("run-")
     assert list(process_scratch().iterdir()) == []
+
+
+def test_exports_go_first_but_never_twice_in_a_row_while_a_song_waits(alice, tmp_path, fake_engine):
+    """A stream of exports (anyone may ask for one after another) must not hold back every
+    upload: the worker alternates while both wait."""
+    from practice.models import Render
+
+    practised = make_track(owner=alice, tmp_path=tmp_path, separated=True, seconds=1.0)
+    songs = [make_track(owner=alice, tmp_path=tmp_path, title=f"Song {n}") for n in range(2)]
+    renders = [Render.objects.create(track=practised, tempo=90 + n) for n in range(3)]
+    call_command("separation_worker", "--once")
+    made = Render.objects.filter(id__in=[render.id for render in renders])
+    separated = SeparationJob.objects.filter(track__in=songs).select_related("track")
+    started = sorted(
+        [(render.started_at, f"render {render.tempo}") for render in made]
+        + [(job.started_at, job.track.title) for job in separated]
+    )
+    assert [what for _, what in started] == [
+        "render 90", "Song 0", "render 91", "Song 1", "render 92"
+    ]  # fmt: skip

@@ -58,36 +58,52 @@ class Command(BaseCommand):
         self.housekeeping()
         since_recovery = 0.0
         processed = 0
+        last_was_render = False
         while not self.stopping.is_set():
             close_old_connections()
-            render = render_claim_next(worker_id=worker_id)
-            if render is not None:
-                logger.info("Worker %s took render %s", worker_id, render.id)
-                status = render_run(
-                    render=render, worker_id=worker_id, should_stop=self.stopping.is_set
-                )
-                logger.info("Render %s finished as %s", render.id, status)
+            # Exports are short and come first, but never twice in a row while a song
+            # waits: a stream of exports (anyone may ask for one after another) must not
+            # hold every upload on the site back.
+            first, then = (self.next_job, self.next_render)
+            if not last_was_render:
+                first, then = then, first
+            took = first(worker_id, engine) or then(worker_id, engine)
+            if took is not None:
                 processed += 1
+                last_was_render = took == "render"
                 continue
-            job = job_claim_next(worker_id=worker_id)
-            if job is None:
-                if once:
-                    break
-                self.stopping.wait(poll_interval)
-                since_recovery += poll_interval
-                if since_recovery >= RECOVER_EVERY_S:
-                    close_old_connections()
-                    self.housekeeping()
-                    since_recovery = 0.0
-                continue
-            logger.info("Worker %s took job %s", worker_id, job.id)
-            status = job_run(
-                job=job, worker_id=worker_id, engine=engine, should_stop=self.stopping.is_set
-            )
-            logger.info("Job %s finished as %s", job.id, status)
-            processed += 1
+            if once:
+                break
+            self.stopping.wait(poll_interval)
+            since_recovery += poll_interval
+            if since_recovery >= RECOVER_EVERY_S:
+                close_old_connections()
+                self.housekeeping()
+                since_recovery = 0.0
         close_old_connections()
         logger.info("Worker %s stopped after %d job(s)", worker_id, processed)
+
+    def next_render(self, worker_id: str, engine) -> str | None:
+        """Make the export that has waited longest, if any: "render"."""
+        render = render_claim_next(worker_id=worker_id)
+        if render is None:
+            return None
+        logger.info("Worker %s took render %s", worker_id, render.id)
+        status = render_run(render=render, worker_id=worker_id, should_stop=self.stopping.is_set)
+        logger.info("Render %s finished as %s", render.id, status)
+        return "render"
+
+    def next_job(self, worker_id: str, engine) -> str | None:
+        """Separate the song that has waited longest, if any: "job"."""
+        job = job_claim_next(worker_id=worker_id)
+        if job is None:
+            return None
+        logger.info("Worker %s took job %s", worker_id, job.id)
+        status = job_run(
+            job=job, worker_id=worker_id, engine=engine, should_stop=self.stopping.is_set
+        )
+        logger.info("Job %s finished as %s", job.id, status)
+        return "job"
 
     def housekeeping(self) -> None:
         """What any live worker does for the dead: take back their jobs and renders, retry the file
