@@ -35,6 +35,7 @@ from tracks.services import track_delete, track_rename
 from tracks.sharing import (
     LINK_LIFETIMES_DAYS,
     SharingError,
+    link_lifetime_parse,
     share_link_create,
     share_link_find,
     share_link_revoke,
@@ -236,11 +237,9 @@ def _uuids(request, name: str) -> list[str]:
 @require_POST
 def link_create(request, track_id):
     track, _ = get_track_or_404(request.user, track_id, need="manage")
-    days = request.POST.get("expires_in_days", "")
     try:
-        _, token = share_link_create(
-            track=track, by=request.user, expires_in_days=int(days) if days.isdigit() else None
-        )
+        days = link_lifetime_parse(request.POST.get("expires_in_days"))
+        _, token = share_link_create(track=track, by=request.user, expires_in_days=days)
     except SharingError as exc:
         messages.error(request, str(exc))
     else:

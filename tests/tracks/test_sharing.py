@@ -202,3 +202,44 @@ def test_bulk_sharing_with_a_band_that_is_no_uuid_is_refused_politely(alice_clie
         reverse("tracks:share_bulk"), {"track": [str(track.id)], "band": "nope"}, follow=True
     )
     assert [str(m) for m in response.context["messages"]] == ["Choose a band."]
+
+
+@pytest.mark.parametrize("posted", ["-1", "abc", "0", "3", "7.5", " 7", "07", "\u0661", None])
+def test_a_link_lifetime_the_page_does_not_offer_is_refused_and_makes_no_link(
+    alice_client, track, posted
+):
+    from django.urls import reverse
+
+    from tracks.models import ShareLink
+
+    fields = {} if posted is None else {"expires_in_days": posted}
+    response = alice_client.post(
+        reverse("tracks:link_create", args=[track.id]), fields, follow=True
+    )
+
+    assert [str(m) for m in response.context["messages"]] == ["Choose how long the link lasts."]
+    assert not ShareLink.objects.exists()
+
+
+@pytest.mark.parametrize(("posted", "days"), [("1", 1), ("7", 7), ("30", 30), ("", None)])
+def test_each_link_lifetime_the_page_offers_makes_a_link_that_lasts_that_long(
+    alice_client, track, posted, days
+):
+    from django.urls import reverse
+
+    from tracks.models import ShareLink
+
+    page = alice_client.get(reverse("tracks:detail", args=[track.id])).content.decode()
+    assert f'<option value="{posted}"' in page
+    before = timezone.now()
+    alice_client.post(reverse("tracks:link_create", args=[track.id]), {"expires_in_days": posted})
+
+    link = ShareLink.objects.get()
+    if days is None:
+        assert link.expires_at is None
+    else:
+        assert (
+            before + timedelta(days=days)
+            <= link.expires_at
+            <= timezone.now() + timedelta(days=days)
+        )
