@@ -13,7 +13,7 @@ from practice.events import render_urls
 from practice.models import Render
 from practice.selectors import render_still_heard, renders_of
 from practice.zipstream import stems_zip_response
-from tracks.access import Access, get_track_or_404
+from tracks.access import Access, audible_parts, get_track_or_404, still_hears
 from tracks.media import safe_download_name, stored_file_response
 
 
@@ -111,4 +111,7 @@ def download(request, track_id, render_id):
 def stems_zip(request, track_id):
     """Every stem the user may hear, as WAVs in one zip, streamed."""
     track, access = get_track_or_404(request.user, track_id)
-    return stems_zip_response(request, track, access)
+    # It stops if the user can no longer hear a part they could when it began.
+    heard = [part.name for part in audible_parts(track, access)]
+    check = still_hears(user_id=request.user.pk, track_id=track.id, parts=heard)
+    return stems_zip_response(request, track, access, still_allowed=check)

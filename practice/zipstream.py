@@ -4,11 +4,13 @@ whatever the stems weigh. WAVs barely compress, so entries are stored, not defla
 come from the assets, so the zip needs no seeking (entries carry data descriptors, and zip64
 where a stem passes 4 GiB). Under ASGI the body is an async iterator that reads in a worker
 thread, as `tracks.media` does for single files (Django would collect a sync iterator whole).
+Like every media response, the stream asks ``still_allowed()`` again every
+`tracks.media.ACCESS_RECHECK_S` (`tracks.media.Recheck`) and stops once access is gone.
 """
 
 import time
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import PurePath
 
 from asgiref.sync import sync_to_async
@@ -17,7 +19,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, StreamingHttpResponse
 
 from tracks.access import Access, audible_parts
-from tracks.media import CHUNK, safe_download_name
+from tracks.media import CHUNK, Recheck, safe_download_name
 from tracks.models import Track
 
 
@@ -45,8 +47,13 @@ class _Sink:
         return data
 
 
-def zip_chunks(entries: list[tuple[str, str, int]]) -> Iterator[bytes]:
-    """The zip of ``entries`` — (name in the archive, storage name, size) — in chunks."""
+def zip_chunks(
+    entries: list[tuple[str, str, int]], still_allowed: Callable[[], bool] | None = None
+) -> Iterator[bytes]:
+    """The zip of ``entries`` — (name in the archive, storage name, size) — in chunks. Stops
+    early, leaving the archive unfinished, once ``still_allowed()`` (asked every few
+    seconds) says no."""
+    recheck = Recheck(still_allowed)
     sink = _Sink()
     archive = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED)
     now = time.localtime()[:6]
@@ -55,6 +62,8 @@ def zip_chunks(entries: list[tuple[str, str, int]]) -> Iterator[bytes]:
         info.file_size = size
         with default_storage.open(name, "rb") as source, archive.open(info, "w") as entry:
             while data := source.read(CHUNK):
+                if recheck.due() and not recheck.passed(still_allowed()):
+                    return
                 entry.write(data)
                 yield sink.take()
         yield sink.take()
@@ -63,12 +72,22 @@ def zip_chunks(entries: list[tuple[str, str, int]]) -> Iterator[bytes]:
 
 
 class _AsyncZip:
-    def __init__(self, chunks: Iterator[bytes]):
+    """`zip_chunks` under ASGI: each chunk is made in a worker thread; the access re-check
+    runs here, in Django's thread for the database (as `tracks.media.AsyncChunks` does)."""
+
+    def __init__(self, chunks: Iterator[bytes], still_allowed: Callable[[], bool] | None):
         self.chunks = chunks
+        self.still_allowed = still_allowed
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         step = sync_to_async(lambda: next(self.chunks, None), thread_sensitive=False)
-        while (data := await step()) is not None:
+        recheck = Recheck(self.still_allowed)
+        while True:
+            if recheck.due() and not recheck.passed(await sync_to_async(self.still_allowed)()):
+                break
+            data = await step()
+            if data is None:
+                break
             if data:
                 yield data
 
@@ -76,8 +95,11 @@ class _AsyncZip:
         self.chunks.close()
 
 
-def stems_zip_response(request, track: Track, access: Access) -> StreamingHttpResponse:
-    """The stems ``access`` may hear, as WAVs in one zip named after the track."""
+def stems_zip_response(
+    request, track: Track, access: Access, still_allowed: Callable[[], bool] | None = None
+) -> StreamingHttpResponse:
+    """The stems ``access`` may hear, as WAVs in one zip named after the track. The stream
+    stops once ``still_allowed()``, asked every few seconds, says no."""
     entries = []
     for part in audible_parts(track, access):
         if part.stem is None or part.audio is None:
@@ -87,8 +109,10 @@ def stems_zip_response(request, track: Track, access: Access) -> StreamingHttpRe
         entries.append((arcname, part.audio.name, part.audio.size_bytes))
     if not entries:
         raise Http404("This track has no stems yet.")
-    chunks = zip_chunks(entries)
-    body = _AsyncZip(chunks) if isinstance(request, ASGIRequest) else chunks
+    if isinstance(request, ASGIRequest):
+        body = _AsyncZip(zip_chunks(entries), still_allowed)
+    else:
+        body = zip_chunks(entries, still_allowed)
     response = StreamingHttpResponse(body, content_type="application/zip")
     name = safe_download_name(track.title, "stems", ".zip")
     response["Content-Disposition"] = f'attachment; filename="{name}"'

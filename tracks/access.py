@@ -15,7 +15,9 @@ not do what they asked gets a 403.
 """
 
 import enum
+from collections.abc import Callable, Iterable
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -148,6 +150,22 @@ def tracks_heard_by(*, user_id: int) -> QuerySet[Track]:
 def audible_parts(track: Track, access: Access) -> list:
     """The parts (original, stems) this access may play and download, in page order."""
     return [part for part in track.parts() if access.can_hear(part.name)]
+
+
+def still_hears(*, user_id, track_id, parts: Iterable[str]) -> Callable[[], bool]:
+    """For a stream in progress (`tracks.media.Recheck`): may this user still hear every one
+    of ``parts``? Read afresh from the database each time it is asked."""
+    parts = tuple(parts)
+
+    def check() -> bool:
+        user = get_user_model().objects.filter(pk=user_id).first()
+        track = Track.objects.select_related("owner").filter(id=track_id).first()
+        if user is None or track is None:
+            return False
+        access = track_access(user, track)
+        return all(access.can_hear(part) for part in parts)
+
+    return check
 
 
 def may_hear_event(user: AbstractBaseUser, event: dict) -> bool:

@@ -88,10 +88,10 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-class _Recheck:
+class Recheck:
     """Asks ``still_allowed()`` again every ACCESS_RECHECK_S while a file streams, so a
     download in progress stops when the listener loses access (unshared, removed from the
-    band, track hidden, account suspended)."""
+    band, track hidden, account suspended). The stems zip (`practice.zipstream`) uses it too."""
 
     def __init__(self, still_allowed: Callable[[], bool] | None):
         self.still_allowed = still_allowed
@@ -113,7 +113,7 @@ def iter_chunks(
 ) -> Iterator[bytes]:
     """`length` bytes of `handle` from `start`, a chunk at a time; closes the handle. Stops
     early once ``still_allowed()`` (asked every few seconds) says no."""
-    recheck = _Recheck(still_allowed)
+    recheck = Recheck(still_allowed)
     try:
         handle.seek(start)
         remaining = length
@@ -150,7 +150,7 @@ class AsyncChunks:
         def in_thread(function):
             return sync_to_async(function, thread_sensitive=False)
 
-        recheck = _Recheck(self.still_allowed)
+        recheck = Recheck(self.still_allowed)
         try:
             await in_thread(self.handle.seek)(self.start)
             remaining = self.length
@@ -179,7 +179,7 @@ def stored_file_response(
     still_allowed: Callable[[], bool] | None = None,
 ) -> HttpResponse:
     """Stream a stored file. Honours one `Range: bytes=a-b`; a download is an attachment.
-    ``still_allowed`` is asked again every few seconds while it streams (see `_Recheck`).
+    ``still_allowed`` is asked again every few seconds while it streams (see `Recheck`).
     On S3, a redirect to a short-lived signed URL instead (see `signed_redirect`)."""
     content_type = CONTENT_TYPES.get(PurePath(name).suffix.lower(), "application/octet-stream")
     if isinstance(default_storage, S3Storage):

@@ -93,6 +93,18 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def link_lifetime_parse(posted: str | None) -> int | None:
+    """The lifetime the track page's form posted, in days: one of LINK_LIFETIMES_DAYS as
+    plain digits, or "" for a link that never expires. Anything else ("-1", "abc", "0", no
+    field at all) is refused: it must never turn into "never"."""
+    if posted == "":
+        return None
+    choices = {str(days): days for days in LINK_LIFETIMES_DAYS}
+    if posted not in choices:
+        raise SharingError("Choose how long the link lasts.")
+    return choices[posted]
+
+
 def share_link_create(
     *, track: Track, by: AbstractBaseUser, expires_in_days: int | None
 ) -> tuple[ShareLink, str]:

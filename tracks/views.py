@@ -3,7 +3,6 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -17,7 +16,7 @@ from tracks.access import (
     audible_parts,
     get_track_or_404,
     link_access,
-    track_access,
+    still_hears,
     track_access_many,
 )
 from tracks.forms import RenameForm, ReportForm
@@ -36,6 +35,7 @@ from tracks.services import track_delete, track_rename
 from tracks.sharing import (
     LINK_LIFETIMES_DAYS,
     SharingError,
+    link_lifetime_parse,
     share_link_create,
     share_link_find,
     share_link_revoke,
@@ -237,11 +237,9 @@ def _uuids(request, name: str) -> list[str]:
 @require_POST
 def link_create(request, track_id):
     track, _ = get_track_or_404(request.user, track_id, need="manage")
-    days = request.POST.get("expires_in_days", "")
     try:
-        _, token = share_link_create(
-            track=track, by=request.user, expires_in_days=int(days) if days.isdigit() else None
-        )
+        days = link_lifetime_parse(request.POST.get("expires_in_days"))
+        _, token = share_link_create(track=track, by=request.user, expires_in_days=days)
     except SharingError as exc:
         messages.error(request, str(exc))
     else:
@@ -292,17 +290,6 @@ def _part_or_404(track: Track, name: str, access: Access):
     return part
 
 
-def _still_hears(user_id, track_id, kind: str):
-    """For a stream in progress: may this user still hear this part? (Read afresh.)"""
-
-    def check() -> bool:
-        user = get_user_model().objects.filter(pk=user_id).first()
-        track = Track.objects.select_related("owner").filter(id=track_id).first()
-        return bool(user and track and track_access(user, track).can_hear(kind))
-
-    return check
-
-
 def _serve_part(request, track, access, kind: str, what: str, still_allowed):
     part = _part_or_404(track, kind, access)
     if what in ("waveform", "peaks"):
@@ -325,7 +312,7 @@ def _serve_part(request, track, access, kind: str, what: str, still_allowed):
 @require_GET
 def audio(request, track_id, kind):
     track, access = get_track_or_404(request.user, track_id)
-    check = _still_hears(request.user.pk, track.id, kind)
+    check = still_hears(user_id=request.user.pk, track_id=track.id, parts=[kind])
     return _serve_part(request, track, access, kind, "audio", check)
 
 
@@ -333,7 +320,7 @@ def audio(request, track_id, kind):
 @require_GET
 def download(request, track_id, kind):
     track, access = get_track_or_404(request.user, track_id)
-    check = _still_hears(request.user.pk, track.id, kind)
+    check = still_hears(user_id=request.user.pk, track_id=track.id, parts=[kind])
     return _serve_part(request, track, access, kind, "download", check)
 
 

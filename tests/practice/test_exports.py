@@ -22,6 +22,7 @@ from tests.practice.measure import fundamental_hz
 from tracks.models import Asset, FileDeletion, TrackShare
 from tracks.selectors import storage_use_for_user
 from tracks.services import track_delete
+from tracks.sharing import track_share
 
 # The worker calls close_old_connections(): these tests commit for real.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -151,6 +152,69 @@ def test_all_stems_download_as_one_streamed_zip(alice_client, track):
     for stem in ("instrumental", "vocals"):
         with default_storage.open(track.asset(Asset.Kind.STEM, stem).name, "rb") as stored:
             assert archive.read(f"song-{stem}.wav") == stored.read()
+
+
+@pytest.mark.parametrize(
+    ("taken_away", "then"),
+    [("the whole track", {"band_ids": []}), ("the vocals", {"share_vocals": False})],
+)
+def test_a_stems_zip_in_progress_stops_when_access_to_what_it_holds_is_taken_away(
+    alice, bob, bob_client, track, monkeypatch, taken_away, then
+):
+    from practice import zipstream
+    from tracks import media
+
+    monkeypatch.setattr(zipstream, "CHUNK", 1024)
+    monkeypatch.setattr(media, "ACCESS_RECHECK_S", 0.0)  # ask again before every chunk
+    band = make_band(owner=alice, members=[bob])
+    shared = {"band_ids": [band.id], "share_vocals": True}
+    track_share(track=track, by=alice, **shared)
+    url = reverse("practice:stems_zip", args=[track.id])
+    whole = body(bob_client.get(url))  # asked before every chunk, and allowed every time
+    assert sorted(zipfile.ZipFile(io.BytesIO(whole)).namelist()) == [
+        "song-instrumental.wav",
+        "song-vocals.wav",
+    ]
+
+    response = bob_client.get(url)
+    chunks = iter(response.streaming_content)
+    received = len(next(chunks)) + len(next(chunks))  # a header and 2 KiB of the first stem
+    track_share(track=track, by=alice, **(shared | then))
+    received += sum(len(chunk) for chunk in chunks)
+
+    assert received < 3 * 1024 < len(whole)
+
+
+def test_a_stems_zip_in_progress_under_asgi_stops_when_the_track_is_unshared(
+    alice, bob, track, monkeypatch
+):
+    from asgiref.sync import async_to_sync, sync_to_async
+    from django.test import AsyncClient
+
+    from practice import zipstream
+    from tracks import media
+
+    monkeypatch.setattr(zipstream, "CHUNK", 1024)
+    monkeypatch.setattr(media, "ACCESS_RECHECK_S", 0.0)  # ask again before every chunk
+    band = make_band(owner=alice, members=[bob])
+    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    client = AsyncClient()
+    client.force_login(bob)
+    url = reverse("practice:stems_zip", args=[track.id])
+
+    async def read(*, unshare_after: float) -> int:
+        response = await client.get(url)
+        received, unshared = 0, False
+        async for chunk in response.streaming_content:
+            received += len(chunk)
+            if received >= unshare_after and not unshared:
+                unshare = sync_to_async(track_share)
+                await unshare(track=track, by=alice, band_ids=[], share_vocals=False)
+                unshared = True
+        return received
+
+    whole = async_to_sync(read)(unshare_after=float("inf"))
+    assert async_to_sync(read)(unshare_after=2048) < 3 * 1024 < whole
 
 
 def test_an_outsider_gets_404_for_every_export_url(alice_client, bob_client, track):

@@ -202,3 +202,94 @@ def test_bulk_sharing_with_a_band_that_is_no_uuid_is_refused_politely(alice_clie
         reverse("tracks:share_bulk"), {"track": [str(track.id)], "band": "nope"}, follow=True
     )
     assert [str(m) for m in response.context["messages"]] == ["Choose a band."]
+
+
+@pytest.mark.parametrize("posted", ["-1", "abc", "0", "3", "7.5", " 7", "07", "\u0661", None])
+def test_a_link_lifetime_the_page_does_not_offer_is_refused_and_makes_no_link(
+    alice_client, track, posted
+):
+    from django.urls import reverse
+
+    from tracks.models import ShareLink
+
+    fields = {} if posted is None else {"expires_in_days": posted}
+    response = alice_client.post(
+        reverse("tracks:link_create", args=[track.id]), fields, follow=True
+    )
+
+    assert [str(m) for m in response.context["messages"]] == ["Choose how long the link lasts."]
+    assert not ShareLink.objects.exists()
+
+
+@pytest.mark.parametrize(("posted", "days"), [("1", 1), ("7", 7), ("30", 30), ("", None)])
+def test_each_link_lifetime_the_page_offers_makes_a_link_that_lasts_that_long(
+    alice_client, track, posted, days
+):
+    from django.urls import reverse
+
+    from tracks.models import ShareLink
+
+    page = alice_client.get(reverse("tracks:detail", args=[track.id])).content.decode()
+    assert f'<option value="{posted}"' in page
+    before = timezone.now()
+    alice_client.post(reverse("tracks:link_create", args=[track.id]), {"expires_in_days": posted})
+
+    link = ShareLink.objects.get()
+    if days is None:
+        assert link.expires_at is None
+    else:
+        assert (
+            before + timedelta(days=days)
+            <= link.expires_at
+            <= timezone.now() + timedelta(days=days)
+        )
+
+
+# What the track page tells its owner a share link gives, and what a link then serves:
+# (the sentence, the parts it plays, the parts it downloads).
+LINK_GIVES = {
+    False: (
+        "Anyone with the link can play and download the jam track, nothing else.",
+        {"instrumental"},
+        {"instrumental"},
+    ),
+    True: (
+        "Anyone with the link can play and download the jam track and the vocals, and play "
+        "the original (not download it); nothing else.",
+        {"instrumental", "vocals", "original"},
+        {"instrumental", "vocals"},
+    ),
+}
+
+
+@pytest.mark.parametrize("share_vocals", [False, True])
+def test_the_track_page_says_exactly_what_a_share_link_plays_and_downloads(
+    alice, alice_client, band, track, share_vocals
+):
+    from django.test import Client
+    from django.urls import reverse
+
+    anyone = Client()
+    track.share_vocals = share_vocals
+    track.save(update_fields=["share_vocals"])
+    _, token = share_link_create(track=track, by=alice, expires_in_days=None)
+    sentence, plays, downloads = LINK_GIVES[share_vocals]
+
+    page = alice_client.get(reverse("tracks:detail", args=[track.id])).content.decode()
+    assert sentence in page
+    # Beside the bands' vocals box: it widens the links too, the ones made before included.
+    assert (
+        "Let them play and download the vocals, and play the original too "
+        "(share links too, existing ones included)"
+    ) in page
+
+    def served(view: str) -> set[str]:
+        names = [part.name for part in track.parts()]
+        assert sorted(names) == ["instrumental", "original", "vocals"]
+        urls = {name: reverse(f"tracks:{view}", args=[token, name]) for name in names}
+        statuses = {name: anyone.get(url).status_code for name, url in urls.items()}
+        assert set(statuses.values()) <= {200, 404}, statuses
+        return {name for name, status in statuses.items() if status == 200}
+
+    assert served("link_audio") == plays
+    assert served("link_download") == downloads
