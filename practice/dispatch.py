@@ -94,15 +94,33 @@ def export_settings_parse(
     )
 
 
-def _size_estimate(track: Track, wanted: ExportSettings) -> int:
-    seconds = track.duration_s * 100 / wanted.tempo
-    return int(seconds * max(track.channels, 1) * BYTES_PER_SECOND[wanted.format])
+def _size_estimate(track: Track, *, tempo: int, fmt: str) -> int:
+    seconds = track.duration_s * 100 / tempo
+    return int(seconds * max(track.channels, 1) * BYTES_PER_SECOND[fmt])
 
 
-def _check_room(track: Track, wanted: ExportSettings, user) -> None:
+def _on_the_way_bytes(*, owner_id, besides: int) -> int:
+    """What the owner's exports still on the way (queued or running, whoever asked) will
+    store, estimated as for a new one: they hold room in her quota until they are made."""
+    coming = (
+        Render.objects.filter(track__owner_id=owner_id)
+        .active()
+        .exclude(pk=besides)
+        .select_related("track")
+    )
+    return sum(_size_estimate(r.track, tempo=r.tempo, fmt=r.format) for r in coming)
+
+
+def _check_room(track: Track, wanted: ExportSettings, user, *, render: Render) -> None:
+    """ExportError unless the owner's quota has room for this export besides what her
+    library stores (and holds for stems to come) and her exports on the way. Called under
+    the lock on the owner's row, so two requests at once cannot both squeeze in."""
     use = storage_use_for_user(user_id=track.owner_id)
-    need = _size_estimate(track, wanted)
-    if not use.quota_bytes or use.used_bytes + need <= use.quota_bytes:
+    need = _size_estimate(track, tempo=wanted.tempo, fmt=wanted.format)
+    if not use.quota_bytes:
+        return
+    used = use.used_bytes + _on_the_way_bytes(owner_id=track.owner_id, besides=render.pk)
+    if used + need <= use.quota_bytes:
         return
     whose = "Your library" if user.pk == track.owner_id else "The owner's library"
     raise ExportError(
@@ -148,16 +166,24 @@ def export_request(
             f"{limit:g} minutes. Choose a faster tempo."
         )
     with transaction.atomic():
-        # One request per user at a time: two at once cannot both pass the cap.
-        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-        render, created = Render.objects.get_or_create(
-            track=track,
-            source=wanted.source,
-            balance=wanted.balance,
-            tempo=wanted.tempo,
-            semitones=wanted.semitones,
-            format=wanted.format,
-        )
+        # One request per user, and per track owner, at a time: two at once cannot both
+        # pass the cap, nor both squeeze into the owner's quota. Locked in id order, so
+        # two users asking for each other's tracks cannot deadlock.
+        people = {user.pk, track.owner_id}
+        list(get_user_model().objects.select_for_update().filter(pk__in=people).order_by("pk"))
+        same = {
+            "track": track,
+            "source": wanted.source,
+            "balance": wanted.balance,
+            "tempo": wanted.tempo,
+            "semitones": wanted.semitones,
+            "format": wanted.format,
+        }
+        # Locked as `render_delete` locks it: a deletion either comes first (and a new row
+        # is made) or waits, then sees this user among those who asked for it.
+        render, created = Render.objects.select_for_update().filter(**same).first(), False
+        if render is None:
+            render, created = Render.objects.get_or_create(**same)
         if render.status == Status.DONE:
             render.requesters.add(user)  # the cache: the same file, made once
             return render
@@ -167,7 +193,7 @@ def export_request(
         render.requesters.add(user)
         if render.is_active and not created:
             return render  # someone else's request is on its way: it is theirs and yours now
-        _check_room(track, wanted, user)
+        _check_room(track, wanted, user, render=render)
         if render.status == Status.FAILED and not _render_requeue(render_id=render.id):
             return Render.objects.get(pk=render.pk)
         render.refresh_from_db()

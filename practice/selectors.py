@@ -3,16 +3,30 @@ from collections.abc import Callable
 from django.contrib.auth import get_user_model
 
 from practice.models import Render
-from tracks.access import track_access
+from tracks.access import Access, track_access
 from tracks.models import Track
 
 
-def renders_of(track: Track, user, *, limit: int = 20) -> list[Render]:
-    """The exports of ``track`` the user asked for, newest first."""
-    renders = track.renders.filter(requesters=user).order_by("-created_at", "-id")[:limit]
+def renders_of(track: Track, user, access: Access, *, limit: int = 20) -> list[Render]:
+    """The exports of ``track`` the user may see and delete, newest first: for the owner,
+    every export of the track (whoever asked; `asked_by` names the others who did, since it
+    is her storage they take); for anyone else, those they asked for. Only those whose
+    every part the user may still hear (as the status and download views check)."""
+    renders = track.renders.prefetch_related("requesters").order_by("-created_at", "-id")
+    if not access.can_manage:
+        renders = renders.filter(requesters=user)
+    listed = []
     for render in renders:
+        if not all(access.can_hear(part) for part in render.parts):
+            continue
         render.track = track
-    return list(renders)
+        render.asked_by = [
+            asker.get_username() for asker in render.requesters.all() if asker.pk != user.pk
+        ]
+        listed.append(render)
+        if len(listed) == limit:
+            break
+    return listed
 
 
 def render_still_heard(*, user_id, render_id: int) -> Callable[[], bool]:

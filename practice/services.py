@@ -24,8 +24,14 @@ from practice.events import render_publish
 from practice.models import MIX, Render
 from separation.engine import JAM_TRACK, STEMS
 from tracks import files
+from tracks.access import Access
 from tracks.models import Asset
-from tracks.services import track_discard_files, track_record_rendition, track_store_rendition
+from tracks.services import (
+    track_delete_rendition,
+    track_discard_files,
+    track_record_rendition,
+    track_store_rendition,
+)
 
 logger = logging.getLogger(__name__)
 Status = Render.Status
@@ -77,6 +83,32 @@ def render_release(*, render_id: int, worker_id: str) -> bool:
     if released:
         render_publish(render_id=render_id)
     return released
+
+
+# --- Deleting an export -------------------------------------------------------------------
+
+
+def render_delete(*, render_id: int, user, access: Access) -> bool:
+    """Take ``user``'s export away. The track's owner deletes it for everyone; anyone else
+    who asked for it only withdraws from it, and it goes when no one who asked is left.
+    When it goes, its stored file goes too (freeing the owner's quota). A render a worker is
+    making goes the same way: the worker's claim no longer matches, so its next heartbeat
+    or its finishing transaction finds the render lost, and it drops what it stored.
+    Returns True when the render (and its file) went."""
+    with transaction.atomic():
+        render = Render.objects.select_for_update().filter(id=render_id).first()
+        if render is None:
+            return False
+        if not access.can_manage:
+            render.requesters.remove(user)
+            if render.requesters.exists():
+                return False
+        asset_id = render.asset_id
+        render.delete()
+        if asset_id is not None:
+            track_delete_rendition(asset_id=asset_id)
+    logger.info("Render %s deleted by user %s", render_id, user.pk)
+    return True
 
 
 # --- Running a claimed render -----------------------------------------------------------------

@@ -13,4 +13,9 @@ urlpatterns = [
         views.download,
         name="download",
     ),
+    path(
+        "tracks/<uuid:track_id>/exports/<int:render_id>/delete/",
+        views.delete,
+        name="delete",
+    ),
 ]

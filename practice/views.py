@@ -3,15 +3,16 @@ it; and all the stems as one zip. Every view starts with the one access rule."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from practice.dispatch import ExportError, ExportForbidden, export_request, export_settings_parse
 from practice.events import render_urls
 from practice.models import Render
 from practice.selectors import render_still_heard, renders_of
+from practice.services import render_delete
 from practice.zipstream import stems_zip_response
 from tracks.access import Access, audible_parts, get_track_or_404, still_hears
 from tracks.media import safe_download_name, stored_file_response
@@ -33,11 +34,19 @@ def render_state(render: Render) -> dict:
         "progress": render.progress,
         "error": render.error,
         **render_urls(render),
+        "delete_url": reverse("practice:delete", args=[render.track_id, render.id]),
     }
 
 
 def _wants_json(request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+NOT_A_FORM = (
+    "Send the export's settings as form data (application/x-www-form-urlencoded or "
+    "multipart/form-data); other bodies, JSON included, are not read."
+)
 
 
 @login_required
@@ -49,7 +58,13 @@ def exports(request, track_id):
     state (200 when the file is ready — the cache — 202 while it is being made)."""
     track, access = get_track_or_404(request.user, track_id)
     if request.method == "GET":
-        return JsonResponse({"exports": [render_state(r) for r in renders_of(track, request.user)]})
+        listed = renders_of(track, request.user, access)
+        exports = [{**render_state(r), "asked_by": r.asked_by} for r in listed]
+        return JsonResponse({"exports": exports})
+    if request.content_type not in FORM_TYPES:
+        # Django parses only form bodies into request.POST: anything else would silently
+        # become the default export, not the one asked for.
+        return JsonResponse({"error": NOT_A_FORM}, status=415)
     page = reverse("tracks:detail", args=[track.id]) + "#exports"
     try:
         wanted = export_settings_parse(
@@ -104,6 +119,27 @@ def download(request, track_id, render_id):
         download_name=name,
         still_allowed=render_still_heard(user_id=request.user.pk, render_id=render.id),
     )
+
+
+@login_required
+@require_POST
+def delete(request, track_id, render_id):
+    """The owner deletes an export of her track (whoever asked for it); anyone else takes it
+    off their list, and it goes with its file once no one who asked for it is left. A 404
+    for an export the user may not see (as the status and download views)."""
+    track, access = get_track_or_404(request.user, track_id)
+    render = track.renders.filter(id=render_id).first()
+    visible = render is not None and all(access.can_hear(part) for part in render.parts)
+    if visible and not access.can_manage:
+        visible = render.requesters.filter(pk=request.user.pk).exists()
+    if not visible:
+        raise Http404("No such export.")
+    render.track = track
+    render_delete(render_id=render.id, user=request.user, access=access)
+    if _wants_json(request):
+        return HttpResponse(status=204)
+    messages.success(request, f"Export deleted: {render.label}.")
+    return redirect(reverse("tracks:detail", args=[track.id]) + "#exports")
 
 
 @login_required

@@ -364,6 +364,22 @@ def track_record_rendition(*, track_id, output: StoredOutput, parameters: dict) 
     )
 
 
+def track_delete_rendition(*, asset_id: int) -> None:
+    """Delete a rendition (an export's file) of a track: its Asset goes now, so the owner's
+    quota is freed, and its file once the caller's transaction commits. As for a track, the
+    file is recorded for deletion in the same transaction, so a storage failure (or a crash
+    before the commit hook) leaves a record that `track_retry_file_deletions` works
+    through. Only renditions: stems and originals go with their track."""
+    with transaction.atomic():
+        asset = Asset.objects.filter(id=asset_id, kind=Asset.Kind.RENDITION).first()
+        if asset is None:
+            return
+        names = [asset.name]
+        asset.delete()
+        _file_deletions_record(names)
+        transaction.on_commit(lambda: _file_deletions_attempt(names))
+
+
 def track_sweep_unreferenced_files(*, track_id) -> list[str]:
     """Delete files under the track's folder that no asset of it names.
 

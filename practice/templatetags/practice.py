@@ -41,5 +41,6 @@ def export_panel(context, track, access):
             for step in range(SEMITONE_RANGE[0], SEMITONE_RANGE[1] + 1)
         ],
         "formats": Render.Format.choices,
-        "renders": renders_of(track, request.user),
+        "renders": renders_of(track, request.user, access),
+        "sees_all": access.can_manage,
     }
