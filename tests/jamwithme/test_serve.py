@@ -34,6 +34,16 @@ def wait_for(log: Path, pattern: str, *, after: int = 0, timeout: float = 90) ->
     pytest.fail(f"no {pattern!r} in the log:\n{log.read_text()}")
 
 
+def interrupt(process) -> None:
+    """Ctrl-C, as someone at the terminal would; killed if it is not gone in 40 s."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def test_the_back_off_doubles_up_to_a_minute_and_resets_after_a_healthy_run(monkeypatch):
     clock = [1000.0]
     monkeypatch.setattr(serve.time, "monotonic", lambda: clock[0])
@@ -79,12 +89,7 @@ def test_a_killed_worker_is_started_again_and_the_site_stays_up(tmp_path):
         assert second[1] != first[1]
         assert process.poll() is None
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        interrupt(process)
     assert process.returncode == 0
     assert "Stopped." in log.read_text()
 
@@ -129,10 +134,5 @@ def test_scripts_run_serves_on_the_port_it_is_given_and_says_running_only_once_i
         front = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
         assert "Take the vocals out of any song" in front.read().decode()
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        interrupt(process)
     assert "Stopped." in log.read_text()
