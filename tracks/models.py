@@ -203,7 +203,9 @@ class Asset(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ("track", "kind", "stem", "id")
+        # By the track's id, not "track": that would order by Track's own ordering, a join
+        # with the tracks table in every query of assets (the library's prefetch too).
+        ordering = ("track_id", "kind", "stem", "id")
         constraints = [
             models.UniqueConstraint(
                 fields=("track", "kind", "stem"),
