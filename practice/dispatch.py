@@ -226,12 +226,17 @@ def _send(*, render_id: int) -> bool:
 
 
 def render_recover_orphans() -> list[int]:
-    """Take back renders whose worker stopped beating for RENDER_STALE_AFTER_S (it died):
-    queued again (and sent, in the scale-out mode), or failed after RENDER_MAX_ATTEMPTS."""
+    """Take back renders whose worker died, as for separations: its process is gone from
+    this host, or it stopped beating for RENDER_STALE_AFTER_S. Queued again (and sent, in
+    the scale-out mode), or failed after RENDER_MAX_ATTEMPTS."""
     stale_before = timezone.now() - timedelta(seconds=settings.RENDER_STALE_AFTER_S)
-    stale = Render.objects.filter(status=Status.RUNNING, heartbeat_at__lt=stale_before)
+    running = Render.objects.filter(status=Status.RUNNING)
     recovered = []
-    for row in list(stale.values("id", "claimed_by", "attempts")):
+    for row in list(running.values("id", "claimed_by", "heartbeat_at", "attempts")):
+        if not job_state.claim_is_dead(
+            row["claimed_by"], row["heartbeat_at"], stale_before=stale_before
+        ):
+            continue
         status = job_state.take_back(
             Render,
             pk=row["id"],

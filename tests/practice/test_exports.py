@@ -3,6 +3,9 @@ command with the real Rubber Band, downloaded and measured; the cache, the acces
 limits, the quota and deletion with the track."""
 
 import io
+import socket
+import subprocess
+import sys
 import zipfile
 from datetime import timedelta
 
@@ -355,6 +358,25 @@ def test_a_render_left_running_by_a_dead_worker_is_taken_back_and_made(
     render = Render.objects.get(id=render_id)
     assert render.status == Render.Status.DONE
     assert render.attempts == 2
+
+
+def test_a_render_whose_worker_process_died_on_this_host_is_taken_back_without_waiting(
+    alice_client, track
+):
+    """The embedded worker's restart (or a live worker beside it) finds the dead process at
+    once, as for separations: no waiting for its heartbeat to go stale."""
+    render_id = ask(alice_client, track, semitones="-1").json()["id"]
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    Render.objects.filter(id=render_id).update(
+        status=Render.Status.RUNNING,
+        claimed_by=f"{socket.gethostname()}:{dead.pid}:gone",
+        heartbeat_at=timezone.now(),
+        attempts=1,
+    )
+    work()
+    render = Render.objects.get(id=render_id)
+    assert (render.status, render.attempts) == (Render.Status.DONE, 2)
 
 
 def test_a_failed_render_is_tried_again_when_asked_for_again(alice_client, track):
