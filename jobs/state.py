@@ -84,6 +84,18 @@ def claim_next(model: type[Job], claim_one: Callable[[int], T | None]) -> T | No
     return None
 
 
+def dead_claims(model: type[Job], *, stale_before, fields: tuple[str, ...] = ()) -> list[dict]:
+    """The running jobs whose worker died (`claim_is_dead`), as rows of their id, claim,
+    heartbeat and attempts (and ``fields``): what a recovery sweep takes back."""
+    running = model.objects.filter(status=RUNNING)
+    rows = running.values("id", "claimed_by", "heartbeat_at", "attempts", *fields)
+    return [
+        row
+        for row in rows
+        if claim_is_dead(row["claimed_by"], row["heartbeat_at"], stale_before=stale_before)
+    ]
+
+
 def take_over(
     model: type[Job],
     *,

@@ -230,13 +230,8 @@ def render_recover_orphans() -> list[int]:
     this host, or it stopped beating for RENDER_STALE_AFTER_S. Queued again (and sent, in
     the scale-out mode), or failed after RENDER_MAX_ATTEMPTS."""
     stale_before = timezone.now() - timedelta(seconds=settings.RENDER_STALE_AFTER_S)
-    running = Render.objects.filter(status=Status.RUNNING)
     recovered = []
-    for row in list(running.values("id", "claimed_by", "heartbeat_at", "attempts")):
-        if not job_state.claim_is_dead(
-            row["claimed_by"], row["heartbeat_at"], stale_before=stale_before
-        ):
-            continue
+    for row in job_state.dead_claims(Render, stale_before=stale_before):
         status = job_state.take_back(
             Render,
             pk=row["id"],

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
-from jobs.state import claim_is_dead, waiting_to_send
+from jobs.state import dead_claims, waiting_to_send
 from separation.events import job_publish
 from separation.models import SeparationJob
 from separation.services.state import (
@@ -124,12 +124,7 @@ def job_recover_orphans() -> list[int]:
     the workers) again, or failed after SEPARATION_MAX_ATTEMPTS."""
     stale_before = timezone.now() - timedelta(seconds=settings.SEPARATION_STALE_AFTER_S)
     recovered = []
-    running = SeparationJob.objects.filter(status=Status.RUNNING).values(
-        "id", "track_id", "claimed_by", "heartbeat_at", "attempts"
-    )
-    for row in list(running):
-        if not claim_is_dead(row["claimed_by"], row["heartbeat_at"], stale_before=stale_before):
-            continue
+    for row in dead_claims(SeparationJob, stale_before=stale_before, fields=("track_id",)):
         status = job_take_back(
             job_id=row["id"],
             claimed_by=row["claimed_by"],
