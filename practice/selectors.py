@@ -1,9 +1,7 @@
 from collections.abc import Callable
 
-from django.contrib.auth import get_user_model
-
 from practice.models import Render
-from tracks.access import Access, track_access
+from tracks.access import Access, still_hears
 from tracks.models import Track
 
 
@@ -29,15 +27,8 @@ def renders_of(track: Track, user, access: Access, *, limit: int = 20) -> list[R
     return listed
 
 
-def render_still_heard(*, user_id, render_id: int) -> Callable[[], bool]:
-    """For a download in progress: may this user still hear everything the render holds?"""
-
-    def check() -> bool:
-        user = get_user_model().objects.filter(pk=user_id).first()
-        render = Render.objects.select_related("track__owner").filter(id=render_id).first()
-        if user is None or render is None:
-            return False
-        access = track_access(user, render.track)
-        return all(access.can_hear(part) for part in render.parts)
-
-    return check
+def render_still_heard(*, user_id, render: Render) -> Callable[[], bool]:
+    """For a download in progress: is the render still there, and may this user still hear
+    everything it holds (`tracks.access.still_hears`)?"""
+    hears = still_hears(user_id=user_id, track_id=render.track_id, parts=render.parts)
+    return lambda: Render.objects.filter(id=render.id).exists() and hears()

@@ -117,7 +117,7 @@ def download(request, track_id, render_id):
         request,
         render.asset.name,
         download_name=name,
-        still_allowed=render_still_heard(user_id=request.user.pk, render_id=render.id),
+        still_allowed=render_still_heard(user_id=request.user.pk, render=render),
     )
 
 
