@@ -188,6 +188,33 @@ def test_a_stems_zip_in_progress_stops_when_access_to_what_it_holds_is_taken_awa
     assert received < 3 * 1024 < len(whole)
 
 
+@pytest.mark.parametrize("taken_away", ["the export deleted", "the track unshared"])
+def test_an_export_download_in_progress_stops_when_the_export_or_access_to_it_goes(
+    alice, alice_client, bob, bob_client, track, monkeypatch, taken_away
+):
+    from tracks import media
+
+    monkeypatch.setattr(media, "CHUNK", 1024)
+    monkeypatch.setattr(media, "ACCESS_RECHECK_S", 0.0)  # ask again before every chunk
+    band = make_band(owner=alice, members=[bob])
+    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    render_id = ask(bob_client, track, tempo="0.9", format="wav").json()["id"]
+    work()
+    url = reverse("practice:download", args=[track.id, render_id])
+    whole = body(bob_client.get(url))  # asked before every chunk, and allowed every time
+
+    chunks = iter(bob_client.get(url).streaming_content)
+    received = len(next(chunks)) + len(next(chunks))
+    if taken_away == "the export deleted":
+        deleted = alice_client.post(reverse("practice:delete", args=[track.id, render_id]))
+        assert deleted.status_code == 302
+    else:
+        track_share(track=track, by=alice, band_ids=[], share_vocals=False)
+    received += sum(len(chunk) for chunk in chunks)
+
+    assert received <= 3 * 1024 < len(whole)
+
+
 def test_a_stems_zip_in_progress_under_asgi_stops_when_the_track_is_unshared(
     alice, bob, track, monkeypatch
 ):
