@@ -1,9 +1,10 @@
-"""ASGI entry point: Django for HTTP (behind a limit on the request body's size), Channels
-for the notification WebSocket."""
+"""ASGI entry point: Django for HTTP (behind a limit on the request body's size; its
+middleware and views on one thread per request, see jamwithme/handlers.py), Channels for the
+notification WebSocket."""
 
 import os
 
-from django.core.asgi import get_asgi_application
+from jamwithme.handlers import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jamwithme.settings")
 # Initialise Django before importing anything that touches models.

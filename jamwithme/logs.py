@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from django.core.signals import request_finished
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
-from jamwithme.middleware import EitherMode
 from separation import logcontext
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -62,27 +61,16 @@ class JsonFormatter(_JsonFormatter):
                 log_data.pop(name, None)
 
 
-class RequestIdMiddleware(EitherMode):
+class RequestIdMiddleware:
     """Gives each request an id for its log lines (the proxy's `X-Request-ID` when it sent
     a sane one) and returns it in the response's `X-Request-ID`."""
 
-    # Sync or async, as the chain around it is: a sync-only middleware makes each request
-    # cross between the event loop and a thread twice more (jamwithme/middleware.py).
     def __init__(self, get_response):
         self.get_response = get_response
-        self.adopt_mode(get_response)
 
     def __call__(self, request):
-        if self.is_async:
-            return self.__acall__(request)
         value = self._start(request)
         response = self.get_response(request)
-        response["X-Request-ID"] = value
-        return response
-
-    async def __acall__(self, request):
-        value = self._start(request)
-        response = await self.get_response(request)
         response["X-Request-ID"] = value
         return response
 

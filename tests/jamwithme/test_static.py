@@ -74,20 +74,7 @@ def test_the_documented_web_server_serves_static_files_without_collectstatic(web
     assert fetch(web_server + "/static/admin/css/base.css")[0] == 200
     assert fetch(web_server + "/static/js/missing.js")[0] == 404
     assert not any((tmp_path / "static_root").iterdir())
-    # The async chain's own request id (jamwithme/logs.py) is on its responses.
+    # The request id (jamwithme/logs.py) is on its responses too.
     assert len(fetch(web_server + "/static/js/app.js")[1]["X-Request-ID"]) == 32
     # Read a chunk at a time on a thread, not whole into a list with Django's warning.
     assert "must consume synchronous iterators" not in (tmp_path / "web.log").read_text()
-
-
-def test_every_middleware_can_run_in_the_async_chain(settings):
-    """Under ASGI one sync-only middleware makes every request cross between the event loop
-    and a thread twice more, and wait its turn on the loop each time (jamwithme/middleware.py)."""
-    from django.utils.module_loading import import_string
-
-    sync_only = [
-        path
-        for path in settings.MIDDLEWARE
-        if not getattr(import_string(path), "async_capable", False)
-    ]
-    assert sync_only == []

@@ -1,0 +1,34 @@
+"""Django's ASGI handler, with the middleware chain and the view run on one thread.
+
+Django's own `ASGIHandler` runs the chain on the event loop for as long as it can. Every
+middleware built on `MiddlewareMixin` (all of Django's: sessions, CSRF, auth, messages...)
+then hands its `process_request` and `process_response` to the request's thread one at a
+time, so a page crosses between the event loop and that thread about twenty times. Each
+crossing waits its turn on the loop that every socket and every other request shares. On
+the library page that cost a fifth of the page's CPU (bench/load.py; docs/running.md).
+
+Here the chain is built as for WSGI and run whole on the request's thread: one crossing
+there and one back. Everything else is Django's: the body is read and the response sent on
+the event loop, a streaming response's async iterator (`tracks.media.AsyncChunks`) still
+reads on threads of its own, and a client that goes away still cancels the request.
+"""
+
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIHandler
+
+
+class OneThreadASGIHandler(ASGIHandler):
+    def load_middleware(self, is_async=False):
+        # The WSGI chain (sync middleware, sync `_get_response`), called as one coroutine.
+        # `thread_sensitive`: on the request's own thread (ASGIHandler opens a
+        # ThreadSensitiveContext per request), where Django keeps its database connection.
+        super().load_middleware(is_async=False)
+        self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
+
+
+def get_asgi_application() -> OneThreadASGIHandler:
+    """`django.core.asgi.get_asgi_application`, with this handler."""
+    import django
+
+    django.setup(set_prefix=False)
+    return OneThreadASGIHandler()

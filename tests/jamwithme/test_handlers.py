@@ -1,0 +1,92 @@
+"""The web process's ASGI handler runs the middleware and the view on the request's thread
+in one go, not one middleware at a time (jamwithme/handlers.py)."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import SyncToAsync, sync_to_async
+from django.core.handlers.asgi import ASGIHandler
+from django.test import Client
+
+from jamwithme.handlers import OneThreadASGIHandler
+from tests.factories import make_track
+
+
+def page_scope(path: str, session: str) -> dict:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"cookie", f"sessionid={session}".encode())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+
+async def get(app, path: str, session: str) -> tuple[int, bytes]:
+    sent, asked = [], []
+
+    async def receive():
+        asked.append(True)
+        if len(asked) == 1:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.sleep(3600)  # the client stays
+
+    async def send(message):
+        sent.append(message)
+
+    await asyncio.wait_for(app(page_scope(path, session), receive, send), timeout=20)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+@pytest.fixture
+def crossings(monkeypatch):
+    """What each call of sync_to_async ran: one crossing from the event loop to a thread."""
+    ran = []
+    crossing = SyncToAsync.__call__
+
+    async def counted(self, *args, **kwargs):
+        ran.append(getattr(self.func, "__qualname__", repr(self.func)))
+        return await crossing(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counted)
+    return ran
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_library_page_crosses_to_its_thread_once_for_all_its_middleware_and_view(
+    alice, tmp_path, crossings
+):
+    def prepare():
+        make_track(owner=alice, tmp_path=tmp_path, title="Night Drive", separated=True)
+        client = Client()
+        client.force_login(alice)
+        return client.cookies["sessionid"].value
+
+    session = await sync_to_async(prepare)()
+    crossings.clear()
+    status, body = await get(OneThreadASGIHandler(), "/", session)
+    assert status == 200
+    assert b"Night Drive" in body
+    # The request_started signal's receivers, the chain with the view, closing the response.
+    assert len(crossings) == 3, crossings
+    assert "SessionMiddleware.process_request" not in crossings
+
+    # Django's own handler, for comparison: a crossing for each middleware's hooks.
+    crossings.clear()
+    status, body = await get(ASGIHandler(), "/", session)
+    assert status == 200 and b"Night Drive" in body
+    assert "SessionMiddleware.process_request" in crossings
+    assert len(crossings) > 10, crossings
+
+
+def test_the_web_process_serves_http_with_this_handler():
+    from jamwithme.asgi import application
+
+    assert isinstance(application.application_mapping["http"].app, OneThreadASGIHandler)
