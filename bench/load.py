@@ -272,6 +272,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU time all cores have spent on anything but idling and waiting, so far (/proc/stat)."""
+    user, nice, system, idle, iowait, *rest = Path("/proc/stat").read_text().split()[1:9]
+    busy = int(user) + int(nice) + int(system) + sum(int(x) for x in rest)
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 async def library_load(
     run: Run, users: list[dict], cookie: str, seconds: float, think: tuple[float, float]
 ) -> dict:
@@ -311,21 +318,23 @@ async def library_load(
 
     deadline = float("inf")
 
-    cpu = [0.0]
+    cpu = {}
 
     async def start_clock():
         nonlocal deadline
         await warmed.wait()
         deadline = time.monotonic() + seconds
-        cpu[0] = cpu_seconds(run.server.pid)
+        cpu.update(server=cpu_seconds(run.server.pid), client=time.process_time())
+        cpu["machine"] = machine_busy_seconds()
 
     await asyncio.gather(start_clock(), *(user_loop(u) for u in users))
-    cpu[0] = cpu_seconds(run.server.pid) - cpu[0]
     return {
         "latencies": latencies,
         "errors": dict(errors),
         "seconds": seconds,
-        "server_cpu_s": cpu[0],
+        "server_cpu_s": cpu_seconds(run.server.pid) - cpu["server"],
+        "client_cpu_s": time.process_time() - cpu["client"],
+        "machine_cpu_s": machine_busy_seconds() - cpu["machine"],
     }
 
 
@@ -467,6 +476,17 @@ def report(args, setup, library, saturation, push, mem, started_load: str) -> No
         (
             "library GET /: server CPU per page",
             f"{library['server_cpu_s'] / max(1, len(lat)) * ms:.1f} ms",
+            "",
+        ),
+        (
+            "library GET /: client CPU per page",
+            f"{library['client_cpu_s'] / max(1, len(lat)) * ms:.1f} ms",
+            "",
+        ),
+        (
+            "library GET /: machine busy",
+            f"{library['machine_cpu_s'] / library['seconds'] / (os.cpu_count() or 1):.0%}"
+            f" of {os.cpu_count()} cores",
             "",
         ),
     ]
