@@ -19,6 +19,7 @@ from tracks.access import (
     still_hears,
     track_access_many,
 )
+from tracks.cards import library_cards
 from tracks.forms import RenameForm, ReportForm
 from tracks.media import safe_download_name, stored_file_response
 from tracks.models import ShareLink, Track, played_together
@@ -47,9 +48,9 @@ from tracks.sharing import (
 def _library_page(request, tracks, **context):
     query = request.GET.get("q", "").strip()[:200]
     page = Paginator(tracks(query), settings.JAM_TRACKS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = track_access_many(request.user, list(page.object_list))
+    cards = library_cards(track_access_many(request.user, list(page.object_list)))
     return render(
-        request, "tracks/library.html", {"page": page, "rows": rows, "query": query, **context}
+        request, "tracks/library.html", {"page": page, "cards": cards, "query": query, **context}
     )
 
 
@@ -131,7 +132,8 @@ def row(request, track_id):
     # The page the row sits on (library search and page included), passed by the script.
     page = request.GET.get("page_url", "")
     next_url = page if is_safe_here(request, page) else reverse("tracks:library")
-    context = {"track": track, "access": access, "next_url": next_url}
+    [card] = library_cards([(track, access)])
+    context = {"card": card, "next_url": next_url}
     if access.can_manage:
         context["bands"] = list(bands_of(user_id=request.user.pk))  # the bulk-share tick box
     return render(request, "tracks/_row.html", context)
