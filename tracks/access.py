@@ -106,12 +106,14 @@ def track_access(
 def track_access_many(
     user: AbstractBaseUser | AnonymousUser, tracks: list[Track]
 ) -> list[tuple[Track, Access]]:
-    """`track_access` for a page of tracks in one query, not one per track."""
+    """`track_access` for a page of tracks in one query, not one per track (none when they
+    are all the user's own)."""
     shared = set()
-    if user.is_authenticated and tracks:
+    others = [track for track in tracks if track.owner_id != user.pk]
+    if user.is_authenticated and others:
         shared = set(
             TrackShare.objects.filter(
-                track__in=tracks, band__memberships__user_id=user.pk
+                track__in=others, band__memberships__user_id=user.pk
             ).values_list("track_id", flat=True)
         )
     return [

@@ -412,3 +412,16 @@ def test_stems_of_an_unseparated_track_are_a_404(alice_client, alice, tmp_path):
     audio = alice_client.get(reverse("tracks:audio", args=[track.id, "instrumental"]))
     waveform = alice_client.get(reverse("tracks:waveform", args=[track.id, "vocals"]))
     assert audio.status_code == waveform.status_code == 404
+
+
+def test_a_page_of_tracks_gets_the_access_each_would_get_alone(track, people, tmp_path):
+    from tracks.access import track_access, track_access_many
+
+    unshared = make_track(owner=people["owner"], tmp_path=tmp_path, title="Alice's other")
+    bobs = make_track(owner=people["bandmate"], tmp_path=tmp_path, title="Bob's own")
+    tracks = list(
+        Track.objects.select_related("owner").filter(id__in=[t.id for t in (track, unshared, bobs)])
+    )
+    for who, user in people.items():
+        alone = [(t, track_access(user, t)) for t in tracks]
+        assert track_access_many(user, tracks) == alone, who
