@@ -274,7 +274,7 @@ def cpu_seconds(pid: int) -> float:
 
 def machine_busy_seconds() -> float:
     """CPU time all cores have spent on anything but idling and waiting, so far (/proc/stat)."""
-    user, nice, system, idle, iowait, *rest = Path("/proc/stat").read_text().split()[1:9]
+    user, nice, system, _idle, _iowait, *rest = Path("/proc/stat").read_text().split()[1:9]
     busy = int(user) + int(nice) + int(system) + sum(int(x) for x in rest)
     return busy / os.sysconf("SC_CLK_TCK")
 
