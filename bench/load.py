@@ -239,6 +239,8 @@ class Run:
 
     def start_server(self) -> subprocess.Popen:
         command = web_memory.server_commands(self.port)["uvicorn"]
+        if self.args.web_workers > 1:  # uvicorn's own: one process per worker, one port
+            command[-1:-1] = ["--workers", str(self.args.web_workers)]
         self.server = self.spawn(command)
         self.server_log = self.work / f"{len(self.processes) - 1}.log"
         wait_for(self.port, self.server)
@@ -267,9 +269,17 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (/proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time a process and its children (uvicorn's workers) have used so
+    far (/proc/<pid>/stat)."""
+    total, pids = 0.0, [pid]
+    while pids:
+        current = pids.pop()
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pids += [int(child) for child in (task / "children").read_text().split()]
+    return total
 
 
 def machine_busy_seconds() -> float:
@@ -292,8 +302,13 @@ async def library_load(
     warmed, waiting = asyncio.Event(), [len(users)]
 
     async def user_loop(user):
+        # Idle connections are let go before uvicorn's 5 s keep-alive closes them: else a
+        # request sent as the server hangs up fails (RemoteProtocolError), as browsers avoid.
         async with httpx.AsyncClient(
-            base_url=run.origin, cookies={cookie: user["session"]}, timeout=30
+            base_url=run.origin,
+            cookies={cookie: user["session"]},
+            timeout=30,
+            limits=httpx.Limits(keepalive_expiry=4),
         ) as client:
             # Not measured: the server's first requests (imports, templates, the pool).
             await client.get("/")
@@ -462,6 +477,13 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {ram / 2**30:.1f} GiB RAM, load average {load} at start"
 
 
+def errors_text(errors: dict) -> str:
+    """How many, and of which kinds ("2 (HTTP 502: 1, ReadTimeout: 1)")."""
+    total = sum(errors.values())
+    kinds = ", ".join(f"{kind}: {count}" for kind, count in sorted(errors.items()))
+    return f"{total} ({kinds})" if total else "0"
+
+
 def report(args, setup, library, saturation, push, mem, started_load: str) -> None:
     ms = 1000
     mib = 2**20
@@ -472,7 +494,7 @@ def report(args, setup, library, saturation, push, mem, started_load: str) -> No
         ("library GET /: p50", f"{percentile(lat, 50) * ms:.1f} ms", ""),
         ("library GET /: p95", f"{percentile(lat, 95) * ms:.1f} ms", "<= 50 ms"),
         ("library GET /: p99", f"{percentile(lat, 99) * ms:.1f} ms", ""),
-        ("library GET /: errors", str(sum(library["errors"].values()) or 0), "0"),
+        ("library GET /: errors", errors_text(library["errors"]), "0"),
         (
             "library GET /: server CPU per page",
             f"{library['server_cpu_s'] / max(1, len(lat)) * ms:.1f} ms",
@@ -503,7 +525,7 @@ def report(args, setup, library, saturation, push, mem, started_load: str) -> No
                 f"{percentile(sat, 50) * ms:.0f} / {percentile(sat, 95) * ms:.0f} ms",
                 "",
             ),
-            ("back to back: errors", str(sum(saturation["errors"].values()) or 0), "0"),
+            ("back to back: errors", errors_text(saturation["errors"]), "0"),
         ]
     rows += [
         (
@@ -545,10 +567,9 @@ def report(args, setup, library, saturation, push, mem, started_load: str) -> No
         f"round-robin over the users; library for {args.duration:g} s, each user reading "
         f"each page {args.think[0]:g}-{args.think[1]:g} s, then {args.saturation:g} s back to "
         f"back; {args.pushes} pushes "
-        f"every {args.push_interval:g} s. Server: uvicorn (docs/deploy.md), PostgreSQL, Redis."
+        f"every {args.push_interval:g} s. Server: uvicorn (docs/deploy.md)"
+        f"{f' --workers {args.web_workers}' if args.web_workers > 1 else ''}, PostgreSQL, Redis."
     )
-    if library["errors"]:
-        print(f"Library errors: {library['errors']}")
     if push["failed"]:
         print(f"Sockets that did not open: {push['failed']}")
     width = max(len(r[0]) for r in rows) + 2
@@ -606,6 +627,13 @@ def main() -> None:
         help="the database created and dropped (must contain 'load')",
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/6")
+    parser.add_argument(
+        "--web-workers",
+        type=int,
+        default=1,
+        help="uvicorn --workers: web processes on the one port (default 1, as the documented "
+        "command; docs/deploy.md: one per core)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.users, args.sockets, args.duration, args.hold, args.pushes = 10, 100, 10, 10, 50
