@@ -9,24 +9,8 @@ from django.core.handlers.asgi import ASGIHandler
 from django.test import Client
 
 from jamwithme.handlers import OneThreadASGIHandler
+from tests.asgi import http_scope
 from tests.factories import make_track
-
-
-def page_scope(path: str, session: str) -> dict:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), (b"cookie", f"sessionid={session}".encode())],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
 
 
 async def get(app, path: str, session: str) -> tuple[int, bytes]:
@@ -41,7 +25,8 @@ async def get(app, path: str, session: str) -> tuple[int, bytes]:
     async def send(message):
         sent.append(message)
 
-    await asyncio.wait_for(app(page_scope(path, session), receive, send), timeout=20)
+    scope = http_scope(path, headers=[(b"cookie", f"sessionid={session}".encode())])
+    await asyncio.wait_for(app(scope, receive, send), timeout=20)
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 

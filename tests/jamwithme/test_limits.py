@@ -6,6 +6,7 @@ import pytest
 
 from jamwithme.asgi import application
 from jamwithme.limits import REQUEST_SLACK_BYTES, RequestBodyLimit
+from tests.asgi import http_scope
 
 MiB = 1024 * 1024
 UPLOAD = "/tracks/upload/"
@@ -20,23 +21,10 @@ LIMIT = MiB + REQUEST_SLACK_BYTES
 
 
 def scope(*, content_length=None, accept=b"text/html", path=UPLOAD):
-    headers = [(b"host", b"testserver"), (b"accept", accept)]
+    headers = [(b"accept", accept)]
     if content_length is not None:
         headers.append((b"content-length", str(content_length).encode()))
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    return http_scope(path, method="POST", headers=headers)
 
 
 class FakeClient:

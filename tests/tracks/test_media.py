@@ -228,6 +228,7 @@ async def test_a_client_that_goes_away_mid_song_stops_the_reading_and_closes_the
     from django.test import Client
 
     from jamwithme.asgi import application
+    from tests.asgi import http_scope
     from tests.factories import make_track
 
     def prepare():
@@ -255,20 +256,7 @@ async def test_a_client_that_goes_away_mid_song_stops_the_reading_and_closes_the
             first_body.set()
             await asyncio.sleep(3600)  # a client too slow to take more, until it leaves
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": url,
-        "raw_path": url.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), (b"cookie", f"sessionid={session}".encode())],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope(url, headers=[(b"cookie", f"sessionid={session}".encode())])
     await asyncio.wait_for(application(scope, receive, send), timeout=10)
     assert sent[0]["status"] == 200
     [handle] = counting_open
