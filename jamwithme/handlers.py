@@ -9,8 +9,10 @@ the library page that cost a fifth of the page's CPU (bench/load.py; docs/runnin
 
 Here the chain is built as for WSGI and run whole on the request's thread: one crossing
 there and one back. Everything else is Django's: the body is read and the response sent on
-the event loop, a streaming response's async iterator (`tracks.media.AsyncChunks`) still
-reads on threads of its own, and a client that goes away still cancels the request.
+the event loop, and a streaming response's async iterator (`tracks.media.AsyncChunks`)
+still reads on threads of its own. As under WSGI, a client that goes away once the chain
+has started no longer stops it between two middleware: the view and the middleware run to
+the end and the response is dropped (streams stop at their next chunk).
 """
 
 from asgiref.sync import sync_to_async

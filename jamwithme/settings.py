@@ -88,7 +88,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "jamwithme.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # WhiteNoise, able to run in the async chain (see jamwithme/middleware.py).
+    # WhiteNoise, its files streamed a chunk at a time under ASGI (jamwithme/middleware.py).
     "jamwithme.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
