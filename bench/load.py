@@ -271,14 +271,11 @@ def percentile(values: list[float], q: float) -> float:
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process and its children (uvicorn's workers) have used so
     far (/proc/<pid>/stat)."""
-    total, pids = 0.0, [pid]
-    while pids:
-        current = pids.pop()
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+    total = 0.0
+    for current in web_memory.process_tree(pid):
+        with contextlib.suppress(OSError):
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pids += [int(child) for child in (task / "children").read_text().split()]
     return total
 
 

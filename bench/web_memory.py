@@ -151,18 +151,28 @@ def tree_rss(pid: int) -> int:
             with contextlib.suppress(psutil.NoSuchProcess):
                 total += p.memory_info().rss
         return total
-    total, pids = 0, [pid]
-    while pids:
-        current = pids.pop()
+    total = 0
+    for current in process_tree(pid):
         try:
             status = Path(f"/proc/{current}/status").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
         match = re.search(r"VmRSS:\s+(\d+) kB", status)
         total += int(match.group(1)) * 1024 if match else 0
-        pids += [int(c) for c in children]
     return total
+
+
+def process_tree(pid: int) -> list[int]:
+    """A process and its descendants, from /proc (the children of each of its threads)."""
+    found, pids = [], [pid]
+    while pids:
+        current = pids.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    pids += [int(child) for child in (task / "children").read_text().split()]
+    return found
 
 
 class Peak:
