@@ -64,10 +64,10 @@ class Track(models.Model):
         """What people read: "MP3", "FLAC", "WAV 24-bit"."""
         return format_label(self.container, self.codec) if self.container else ""
 
-    # --- Stored files (prefetch "assets" when listing many tracks) -------------------------
+    # --- Stored files (prefetch "assets" to read them all in one query) ---------------------
     def _assets(self) -> list["Asset"]:
-        # Prefetched (a list of tracks): read the prefetched rows as they are, without a new
-        # queryset for every lookup (a library page makes dozens per track).
+        # Prefetched (`get_track_or_404` does): read the prefetched rows as they are, without
+        # a new queryset for every lookup (a track page makes dozens).
         prefetched = getattr(self, "_prefetched_objects_cache", {}).get("assets")
         if prefetched is not None:
             return list(prefetched)
@@ -94,7 +94,7 @@ class Track(models.Model):
         """What the track page shows, in order: the original, then every stem it has."""
         assets = getattr(self, "_prefetched_objects_cache", {}).get("assets")
         if assets is not None:
-            # Listed (prefetched): the same rows each time, so worked out once.
+            # Prefetched: the same rows each time, so worked out once.
             cached = getattr(self, "_parts_of", None)
             if cached is None or cached[0] is not assets:
                 self._parts_of = (assets, self._find_parts())
@@ -125,11 +125,6 @@ class Track(models.Model):
     def jam_track(self) -> "TrackPart | None":
         """The part that is the jam track (the registry's JAM_TRACK), once separated."""
         return self.part(JAM_TRACK)
-
-    def jam_track_parts(self) -> list["TrackPart"]:
-        """The jam track alone, for the library card's player (empty before separation)."""
-        jam = self.jam_track()
-        return [jam] if jam is not None and jam.audio is not None else []
 
 
 class TrackPart:
