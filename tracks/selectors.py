@@ -2,7 +2,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from tracks.access import tracks_heard_by
 from tracks.models import Asset, Track
@@ -52,9 +53,16 @@ class StorageUse:
 def storage_use_for_user(*, user_id) -> StorageUse:
     """What the user's tracks take in storage (every asset), and the room held for stems
     still to come, against their quota."""
-    stored = Asset.objects.filter(track__owner_id=user_id).aggregate(total=Sum("size_bytes"))
-    held = Track.objects.filter(owner_id=user_id).aggregate(total=Sum("reserved_bytes"))
-    return StorageUse(
-        used_bytes=(stored["total"] or 0) + (held["total"] or 0),
-        quota_bytes=settings.JAM_USER_QUOTA_BYTES,
+    stored = (
+        Asset.objects.filter(track__owner_id=user_id)
+        .values("track__owner_id")
+        .annotate(total=Sum("size_bytes"))
+        .values("total")
     )
+    # One query (the storage meter is on every library page): the held bytes summed over
+    # the user's tracks, plus the stored ones from a subquery (a join would count a track's
+    # held bytes once per file).
+    use = Track.objects.filter(owner_id=user_id).aggregate(
+        total=Coalesce(Sum("reserved_bytes"), 0) + Coalesce(Subquery(stored), 0)
+    )
+    return StorageUse(used_bytes=use["total"], quota_bytes=settings.JAM_USER_QUOTA_BYTES)

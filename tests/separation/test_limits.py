@@ -130,6 +130,26 @@ def test_recording_the_stems_releases_the_room_held_for_them(alice, tmp_path, fa
     assert storage_use_for_user(user_id=alice.pk).used_bytes == held + stored
 
 
+def test_the_storage_meter_counts_each_file_once_and_each_tracks_held_room_once(
+    alice, bob, tmp_path, fake_engine
+):
+    from tracks.models import Asset
+    from tracks.selectors import storage_use_for_user
+
+    assert storage_use_for_user(user_id=alice.pk).used_bytes == 0
+    separated = make_track(owner=alice, tmp_path=tmp_path, seconds=2.0, separated=True)
+    make_track(owner=alice, tmp_path=tmp_path, seconds=1.0)
+    make_track(owner=bob, tmp_path=tmp_path, seconds=3.0, separated=True)
+    # Room held on a track with several files: one query joins tracks and files, and must
+    # not count it once per file.
+    Track.objects.filter(pk=separated.pk).update(reserved_bytes=1000)
+    assert separated.assets.count() > 2
+
+    stored = sum(Asset.objects.filter(track__owner=alice).values_list("size_bytes", flat=True))
+    held = sum(Track.objects.filter(owner=alice).values_list("reserved_bytes", flat=True))
+    assert storage_use_for_user(user_id=alice.pk).used_bytes == stored + held
+
+
 def test_the_room_held_for_a_24_bit_song_counts_24_bit_stems(alice_client, tmp_path):
     import numpy as np
     import soundfile as sf
