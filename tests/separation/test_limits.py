@@ -147,7 +147,9 @@ def test_the_storage_meter_counts_each_file_once_and_each_tracks_held_room_once(
 
     stored = sum(Asset.objects.filter(track__owner=alice).values_list("size_bytes", flat=True))
     held = sum(Track.objects.filter(owner=alice).values_list("reserved_bytes", flat=True))
-    assert storage_use_for_user(user_id=alice.pk).used_bytes == stored + held
+    used = storage_use_for_user(user_id=alice.pk).used_bytes
+    assert used == stored + held
+    assert type(used) is int  # not PostgreSQL's numeric sum, a Decimal
 
 
 def test_the_room_held_for_a_24_bit_song_counts_24_bit_stems(alice_client, tmp_path):
