@@ -86,6 +86,7 @@ PRODUCTION = {
     "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
     "SECURE_HSTS_PRELOAD": "true",
     "SECURE_PROXY_SSL_HEADER": "true",
+    "EMAIL_HOST": "mail.example.org",
 }
 
 
@@ -110,6 +111,16 @@ def test_the_deploy_checks_warn_without_them(tmp_path):
     assert result.returncode != 0
     assert "security.W004" in result.stderr
     assert "security.W008" in result.stderr
+
+
+def test_the_deploy_checks_warn_that_mail_goes_to_the_log_without_a_mail_server(tmp_path):
+    without_mail = {**PRODUCTION, "EMAIL_HOST": ""}
+    result = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **without_mail)
+    assert result.returncode != 0
+    assert "jamwithme.W001" in result.stderr
+    assert "EMAIL_HOST is not set" in result.stderr
+    # Only --deploy asks: one machine tried out by its owner reads its links in the log.
+    assert manage(tmp_path, "check", "--fail-level", "WARNING", **without_mail).returncode == 0
 
 
 def test_an_unknown_engine_device_stops_the_process_with_the_choices(tmp_path):
