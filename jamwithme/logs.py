@@ -1,8 +1,8 @@
 """Log records for every process (web, separation_worker, Celery worker), via LOGGING.
 
 `LOG_FORMAT=json` writes one JSON object per line — `time`, `level`, `logger`, `message`,
-and `request_id`, `job_id`, `track_id` when the line is about one — for a log collector
-(journald, Loki, CloudWatch...). The default stays the readable plain line.
+and `request_id`, `job_id`, `track_id`, `worker_id` when the line is about one — for a log
+collector (journald, Loki, CloudWatch...). The default stays the readable plain line.
 
 The stdlib's logging with python-json-logger's formatter, not structlog: every library we
 run (Django, Celery, kombu, uvicorn, boto3) logs through the stdlib, and one formatter on
@@ -22,18 +22,19 @@ from separation import logcontext
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 # A request id a proxy or load balancer sent is kept when it looks like one.
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-CONTEXT = ("request_id", "job_id", "track_id")
+CONTEXT = ("request_id", "job_id", "track_id", "worker_id")
 
 
 class ContextFilter:
-    """Puts the request id, job id and track id known to this thread on each record (a
-    value passed in `extra=` wins)."""
+    """Puts the request id, and the job, track and worker ids known to this thread on each
+    record (a value passed in `extra=` wins)."""
 
     def filter(self, record) -> bool:
         known = {
             "request_id": request_id.get(),
             "job_id": logcontext.job_id.get(),
             "track_id": logcontext.track_id.get(),
+            "worker_id": logcontext.worker_id.get(),
         }
         for name, value in known.items():
             if not hasattr(record, name):

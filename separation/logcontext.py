@@ -1,9 +1,11 @@
-"""Which job and track the log lines of this thread or task are about.
+"""Which job and track the log lines of this thread or task are about, and which worker ran
+them.
 
 `job_run` sets them for the whole run, so every line logged meanwhile — by separation, tracks,
 storage, the engine — can say which job it belongs to. `jamwithme.logs` reads them into each
-record (JSON logs: `job_id`, `track_id`). Context variables: each thread and asyncio task
-has its own, so two jobs in one process never mix.
+record (JSON logs: `job_id`, `track_id`, and `worker_id`, the claim's `host:pid:token`).
+Context variables: each thread and asyncio task has its own, so two jobs in one process never
+mix.
 """
 
 from collections.abc import Iterator
@@ -12,14 +14,17 @@ from contextvars import ContextVar
 
 job_id: ContextVar[int | None] = ContextVar("job_id", default=None)
 track_id: ContextVar[str | None] = ContextVar("track_id", default=None)  # a UUID, as text
+worker_id: ContextVar[str | None] = ContextVar("worker_id", default=None)  # host:pid:…
 
 
 @contextmanager
-def job_log_context(*, job: int, track: object) -> Iterator[None]:
+def job_log_context(*, job: int, track: object, worker: str) -> Iterator[None]:
     job_token = job_id.set(job)
     track_token = track_id.set(str(track))
+    worker_token = worker_id.set(worker)
     try:
         yield
     finally:
+        worker_id.reset(worker_token)
         track_id.reset(track_token)
         job_id.reset(job_token)

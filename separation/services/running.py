@@ -234,7 +234,7 @@ def job_run(
     Returns the job's final status as seen by this worker. Every line logged meanwhile
     carries the job's and the track's id (`separation.logcontext`).
     """
-    with job_log_context(job=job.id, track=job.track_id):
+    with job_log_context(job=job.id, track=job.track_id, worker=worker_id):
         return _job_run(job=job, worker_id=worker_id, engine=engine, should_stop=should_stop)
 
 
@@ -319,7 +319,7 @@ def _job_run(
         _reconnecting(lambda: job_fail(job_id=job.id, worker_id=worker_id, reason=GENERIC_FAILURE))
         return Status.FAILED
     if _record_done(job=job, worker_id=worker_id, outputs=outputs):
-        logger.info("Job %s done", job.id)
+        logger.info("Job %s done by %s", job.id, worker_id)
         return Status.DONE
     if SeparationJob.objects.filter(id=job.id, status=Status.CANCELLED).exists():
         logger.info("Job %s was cancelled as it finished; its files are deleted", job.id)

@@ -3,6 +3,8 @@
 import io
 import json
 import logging
+import os
+import socket
 
 import pytest
 
@@ -28,19 +30,22 @@ def json_lines():
 
 
 @pytest.mark.django_db
-def test_a_jobs_log_lines_are_json_with_its_job_and_track(json_lines, alice, tmp_path):
+def test_a_jobs_log_lines_are_json_with_its_job_track_and_worker(json_lines, alice, tmp_path):
     track = make_track(owner=alice, tmp_path=tmp_path, separated=True)
 
+    worker = track.job.claimed_by
+    assert worker.startswith(f"{socket.gethostname()}:{os.getpid()}:")
     lines = json_lines()
-    done = [line for line in lines if line["message"] == f"Job {track.job.id} done"]
+    done = [line for line in lines if line["message"].startswith(f"Job {track.job.id} done")]
     assert done == [
         {
             "time": done[0]["time"],
             "level": "INFO",
             "logger": "separation.services.running",
-            "message": f"Job {track.job.id} done",
+            "message": f"Job {track.job.id} done by {worker}",
             "job_id": track.job.id,
             "track_id": str(track.id),
+            "worker_id": worker,
         }
     ]
     assert done[0]["time"].endswith("+00:00")
