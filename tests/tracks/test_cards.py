@@ -105,3 +105,26 @@ def test_the_refetched_row_is_the_same_card(alice_client, alice, tmp_path):
     in_page = card_of(alice_client.get(LIBRARY).content.decode(), track)
     alone = alice_client.get(reverse("tracks:row", args=[track.id]), {"page_url": LIBRARY})
     assert card_of(alone.content.decode(), track) == in_page
+
+
+def test_a_card_gives_its_upload_time_as_the_date_filter_would_in_the_sites_time_zone(
+    alice_client, alice, tmp_path, settings
+):
+    from datetime import UTC, datetime
+
+    from django.template.defaultfilters import date
+    from django.utils import timezone
+
+    from tracks.models import Track
+
+    settings.TIME_ZONE = "America/St_Johns"  # UTC-3:30 in winter: another day, odd minutes
+    track = make_track(owner=alice, tmp_path=tmp_path, title="Night Owl")
+    Track.objects.filter(pk=track.pk).update(created_at=datetime(2026, 3, 1, 2, 5, 9, 123, UTC))
+    track.refresh_from_db()
+
+    card = card_of(alice_client.get(LIBRARY).content.decode(), track)
+    with timezone.override(settings.TIME_ZONE):
+        local = timezone.localtime(track.created_at)
+        expected = f'<time datetime="{date(local, "c")}">{date(local, "j M Y, H:i")}</time>'
+    assert expected == '<time datetime="2026-02-28T22:35:09.000123-03:30">28 Feb 2026, 22:35</time>'
+    assert expected in card
