@@ -117,14 +117,15 @@ def test_a_card_gives_its_upload_time_as_the_date_filter_would_in_the_sites_time
 
     from tracks.models import Track
 
-    settings.TIME_ZONE = "America/St_Johns"  # UTC-3:30 in winter: another day, odd minutes
+    settings.TIME_ZONE = "America/St_Johns"  # UTC-3:30 in winter: the day before, odd minutes
     track = make_track(owner=alice, tmp_path=tmp_path, title="Night Owl")
-    Track.objects.filter(pk=track.pk).update(created_at=datetime(2026, 3, 1, 2, 5, 9, 123, UTC))
+    Track.objects.filter(pk=track.pk).update(created_at=datetime(2026, 3, 2, 2, 5, 9, 123, UTC))
     track.refresh_from_db()
 
     card = card_of(alice_client.get(LIBRARY).content.decode(), track)
     with timezone.override(settings.TIME_ZONE):
         local = timezone.localtime(track.created_at)
         expected = f'<time datetime="{date(local, "c")}">{date(local, "j M Y, H:i")}</time>'
-    assert expected == '<time datetime="2026-02-28T22:35:09.000123-03:30">28 Feb 2026, 22:35</time>'
+    # A one-digit day, unpadded ("j"); the month's abbreviation; the offset in the ISO form.
+    assert expected == '<time datetime="2026-03-01T22:35:09.000123-03:30">1 Mar 2026, 22:35</time>'
     assert expected in card
