@@ -271,10 +271,12 @@ def test_two_tracks_with_the_same_title_are_told_apart_by_their_files_length_and
 
     short = fakes.write_wav(tmp_path / "a.wav", seconds=1.0)
     long = fakes.write_wav(tmp_path / "b.wav", seconds=2.0)
-    first = track_submit(owner=alice, upload=temporary_upload(short, "mix.wav"), title="")
-    second = track_submit(
-        owner=alice, upload=temporary_upload(long, "Mix (take 2).wav"), title="mix"
-    )
+    # Closed here, as a request's uploads are: the stored file was moved away, which
+    # Django's close() expects and the temporary file's own clean-up at exit does not.
+    with temporary_upload(short, "mix.wav") as upload:
+        first = track_submit(owner=alice, upload=upload, title="")
+    with temporary_upload(long, "Mix (take 2).wav") as upload:
+        second = track_submit(owner=alice, upload=upload, title="mix")
     assert first.title == second.title == "mix"
 
     page = alice_client.get(LIBRARY).content.decode()
