@@ -9,7 +9,7 @@ from django.core.handlers.asgi import ASGIHandler
 from django.test import Client
 
 from jamwithme.handlers import OneThreadASGIHandler
-from tests.asgi import http_scope
+from tests.asgi import closing_connections, http_scope
 from tests.factories import make_track
 
 
@@ -54,7 +54,7 @@ async def test_the_library_page_crosses_to_its_thread_once_for_all_its_middlewar
         client.force_login(alice)
         return client.cookies["sessionid"].value
 
-    session = await sync_to_async(prepare)()
+    session = await sync_to_async(closing_connections(prepare))()
     crossings.clear()
     status, body = await get(OneThreadASGIHandler(), "/", session)
     assert status == 200

@@ -228,7 +228,7 @@ async def test_a_client_that_goes_away_mid_song_stops_the_reading_and_closes_the
     from django.test import Client
 
     from jamwithme.asgi import application
-    from tests.asgi import http_scope
+    from tests.asgi import closing_connections, http_scope
     from tests.factories import make_track
 
     def prepare():
@@ -239,7 +239,7 @@ async def test_a_client_that_goes_away_mid_song_stops_the_reading_and_closes_the
         url = reverse("tracks:audio", args=[track.id, "original"])
         return url, client.cookies["sessionid"].value
 
-    url, session = await sync_to_async(prepare)()
+    url, session = await sync_to_async(closing_connections(prepare))()
     first_body = asyncio.Event()
     sent, received = [], []
 
