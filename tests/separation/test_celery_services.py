@@ -79,6 +79,21 @@ def test_a_duplicate_message_leaves_a_live_workers_job_alone(job):
     assert (job.status, job.claimed_by, engine.calls) == (Status.RUNNING, "otherhost:1:alive", [])
 
 
+def test_a_message_redelivered_after_its_job_is_done_changes_nothing(job):
+    """Redis hands an unacknowledged message out again after the visibility timeout, also
+    when the worker that held it died after finishing the job."""
+    assert job_process(job_id=job.id, engine=fakes.FakeEngine(), worker_id="w1:1:x") == "done"
+    job.refresh_from_db()
+    done = (job.status, job.attempts, job.claimed_by, job.finished_at)
+    stems = sorted(job.track.assets.values_list("name", flat=True))
+    engine = fakes.FakeEngine()
+    assert job_process(job_id=job.id, engine=engine, worker_id="w2:2:y") is None
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.claimed_by, job.finished_at) == done
+    assert sorted(job.track.assets.values_list("name", flat=True)) == stems
+    assert engine.calls == []
+
+
 def test_a_redelivered_job_that_keeps_killing_workers_is_failed(job, settings):
     settings.SEPARATION_MAX_ATTEMPTS = 1
     job_claim(job_id=job.id, worker_id=dead_worker())
