@@ -17,19 +17,3 @@ def http_scope(path: str, *, method: str = "GET", headers: list | tuple = ()) ->
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
     }
-
-
-def closing_connections(prepare):
-    """``prepare`` for `sync_to_async` in an async test, then the database connections it
-    opened on that thread closed: the test's teardown closes only its own thread's, and
-    PostgreSQL will not drop the test database while another is open."""
-
-    def run():
-        from django.db import connections
-
-        try:
-            return prepare()
-        finally:
-            connections.close_all()
-
-    return run

@@ -4,12 +4,13 @@ in one go, not one middleware at a time (jamwithme/handlers.py)."""
 import asyncio
 
 import pytest
-from asgiref.sync import SyncToAsync, sync_to_async
+from asgiref.sync import SyncToAsync
+from channels.db import database_sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 from django.test import Client
 
 from jamwithme.handlers import OneThreadASGIHandler
-from tests.asgi import closing_connections, http_scope
+from tests.asgi import http_scope
 from tests.factories import make_track
 
 
@@ -54,7 +55,7 @@ async def test_the_library_page_crosses_to_its_thread_once_for_all_its_middlewar
         client.force_login(alice)
         return client.cookies["sessionid"].value
 
-    session = await sync_to_async(closing_connections(prepare))()
+    session = await database_sync_to_async(prepare)()  # its connection closed after
     crossings.clear()
     status, body = await get(OneThreadASGIHandler(), "/", session)
     assert status == 200

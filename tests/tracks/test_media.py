@@ -224,11 +224,11 @@ async def test_a_client_that_goes_away_mid_song_stops_the_reading_and_closes_the
 ):
     import asyncio
 
-    from asgiref.sync import sync_to_async
+    from channels.db import database_sync_to_async
     from django.test import Client
 
     from jamwithme.asgi import application
-    from tests.asgi import closing_connections, http_scope
+    from tests.asgi import http_scope
     from tests.factories import make_track
 
     def prepare():
@@ -239,7 +239,9 @@ async def test_a_client_that_goes_away_mid_song_stops_the_reading_and_closes_the
         url = reverse("tracks:audio", args=[track.id, "original"])
         return url, client.cookies["sessionid"].value
 
-    url, session = await sync_to_async(closing_connections(prepare))()
+    # Channels' wrapper closes the connection its thread opened (the test's teardown closes
+    # only its own, and PostgreSQL drops no test database another connection holds).
+    url, session = await database_sync_to_async(prepare)()
     first_body = asyncio.Event()
     sent, received = [], []
 
