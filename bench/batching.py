@@ -37,9 +37,9 @@ def main() -> None:
     import numpy as np
     import soundfile as sf
 
-    from separation.engine import Engine
-    from separation.engine.batching import BatchingModel
-    from separation.engine.model import UNetModel
+    from engine import Engine
+    from engine.batching import BatchingModel
+    from engine.model import UNetModel
 
     model = UNetModel(threads=args.threads, device=args.device)
     plain = Engine(model=model)

@@ -26,9 +26,9 @@ import atheris
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-with atheris.instrument_imports(include=["separation.engine"]):
-    from separation.engine import audio
-    from separation.engine.errors import AudioError
+with atheris.instrument_imports(include=["engine"]):
+    from engine import audio
+    from engine.errors import AudioError
 
 from tests import corpus  # noqa: E402
 

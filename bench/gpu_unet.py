@@ -2,7 +2,7 @@
 
 The lent GPU machines have PyTorch (Python 3.12) but no TensorFlow or ONNX Runtime GPU build,
 and at most 64 MiB of files can travel there. So this script rebuilds the same networks as
-``separation/engine/export.py`` in PyTorch, from the checkpoint's variables carried as a
+``engine/export.py`` in PyTorch, from the checkpoint's variables carried as a
 float16 .npz (``--prepare`` writes it here, with the dev mixtures as int16 .npy), and runs
 the engine's chain (STFT, U-Nets, ratio masks, top-band extension, inverse STFT) on the GPU.
 
@@ -30,7 +30,7 @@ def prepare(folder: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import soundfile as sf
 
-    from separation.engine import export, weights
+    from engine import export, weights
 
     folder.mkdir(parents=True, exist_ok=True)
     variables = export._read_checkpoint(weights.verify())

@@ -46,7 +46,7 @@ def vocal_share(jam: np.ndarray, vocals: np.ndarray) -> float:
 
 
 def separate(engine, iterations: int, mix: np.ndarray) -> tuple[np.ndarray, float]:
-    from separation.engine import dsp
+    from engine import dsp
 
     started = time.process_time()
     plan = replace(engine.plan, wiener_iterations=iterations)
@@ -56,7 +56,7 @@ def separate(engine, iterations: int, mix: np.ndarray) -> tuple[np.ndarray, floa
 
 
 def main() -> None:
-    from separation.engine import get_engine
+    from engine import get_engine
 
     engine = get_engine()
     variants = [

@@ -118,7 +118,7 @@ def build_song(folder: Path, seconds: float) -> Path:
 
 
 def instrument(stages: Stages) -> None:
-    from separation.engine import audio, dsp, model, separator
+    from engine import audio, dsp, model, separator
 
     stages.wrap(audio, "read_header", "header")
     stages.wrap(audio, "read_blocks", "decode", generator=True)
@@ -140,7 +140,7 @@ def instrument(stages: Stages) -> None:
 
 
 def warm_profile(minutes: float, repeat: int) -> None:
-    from separation.engine import audio, get_engine
+    from engine import audio, get_engine
 
     with tempfile.TemporaryDirectory(prefix="jamwithme-profile-") as tmp:
         tmp = Path(tmp)
@@ -195,10 +195,10 @@ django.setup()
 mark("django.setup()")
 from separation.management.commands import separate
 mark("import the command (engine API)")
-from separation.engine import weights
+from engine import weights
 weights.onnx_model(settings.JAMWITHME_MODEL_DIR)
 mark("weight checks")
-from separation.engine import get_engine
+from engine import get_engine
 engine = get_engine(model_root=settings.JAMWITHME_MODEL_DIR,
                     threads=settings.JAMWITHME_MODEL_THREADS)
 mark("ONNX Runtime import + session")
@@ -249,7 +249,7 @@ def cold_profile(repeat: int) -> None:
 SPLIT_CHILD = """
 import json, sys, time
 sys.path.insert(0, {root!r})
-from separation.engine import get_engine, model
+from engine import get_engine, model
 model.MAX_STREAMS = {streams}
 engine = get_engine(threads={threads})
 engine.separate_file({clip!r}, {out!r} + "/warmup")

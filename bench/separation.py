@@ -66,7 +66,8 @@ def measure(command: list[str], env: dict) -> dict:
 def run_engine_child(song: str, out: str) -> None:
     """Inside a fresh process: load the engine, separate one song, report timings as JSON."""
     started = time.monotonic()
-    from separation.engine import JAM_TRACK, get_engine
+    from catalog.stems import JAM_TRACK
+    from engine import get_engine
 
     engine = get_engine()
     loaded = time.monotonic()
@@ -110,7 +111,7 @@ def band_report(truth: np.ndarray, estimate: np.ndarray) -> str:
 
 def seam_report(mix_path: Path, truth_path: Path) -> list[str]:
     """Streamed (one 512-frame segment per piece) vs whole-file, in 1 s windows at seams."""
-    from separation.engine import dsp, get_engine
+    from engine import dsp, get_engine
 
     engine = get_engine()
     mix = sf.read(mix_path, dtype="float32")[0]
@@ -143,7 +144,7 @@ def main() -> None:
         run_engine_child(*args.engine_child)
         return
 
-    from separation.engine import weights
+    from engine import weights
 
     weights.verify()
     env = {**os.environ, "MODEL_PATH": str(weights.DEFAULT_MODEL_ROOT), "PYTHONUNBUFFERED": "1"}
@@ -207,7 +208,7 @@ def main() -> None:
         print(f"  {best['wall_s']:.2f} s wall, peak {best['peak_mb']:.0f} MB (runs: {runs} s)")
 
         print("\n== quality against the true accompaniment (and the vocal left in it) ==")
-        from separation.engine import get_engine
+        from engine import get_engine
 
         warm = get_engine()
         for row in rows[:2]:

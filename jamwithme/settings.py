@@ -270,7 +270,7 @@ SEPARATION_POLL_INTERVAL_S = env_float("SEPARATION_POLL_INTERVAL_S", 1.0, minimu
 JAM_SCRATCH_DIR = Path(
     env_str("JAM_SCRATCH_DIR") or Path(tempfile.gettempdir()) / "jamwithme-scratch"
 )
-# Where `python -m separation.engine fetch-weights` put the weights, and the model's threads
+# Where `python -m engine fetch-weights` put the weights, and the model's threads
 # (0: all cores). The engine takes both from here; it reads no environment itself.
 JAMWITHME_MODEL_DIR = Path(
     env_str("JAMWITHME_MODEL_DIR")

@@ -1,5 +1,5 @@
 """Rendering an export: mix stems at a balance, change tempo and key with Rubber Band, write
-WAV, FLAC or MP3. Pure audio code (no Django, no app), like `separation.engine`.
+WAV, FLAC or MP3. Pure audio code (no Django, no app), like `engine`.
 
 Rubber Band runs in its offline, high-quality mode (`pedalboard.time_stretch`), which needs
 the whole song in memory: a stereo 44.1 kHz minute is about 21 MB as float32, so the caller

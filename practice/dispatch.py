@@ -15,12 +15,12 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
+from catalog.stems import JAM_TRACK, STEMS
 from jobs import state as job_state
 from practice import audio
 from practice.events import render_publish
 from practice.models import MIX, Render
 from practice.tasks import render_task
-from separation.engine import JAM_TRACK, STEMS
 from tracks.access import Access
 from tracks.models import Asset, Track
 from tracks.selectors import storage_use_for_user

@@ -1,8 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from catalog.stems import JAM_TRACK, STEMS
 from jobs.models import Job
-from separation.engine import JAM_TRACK, STEMS
 
 # The source of a render that mixes the stems (any other source is one stem's name).
 MIX = "mix"

@@ -17,12 +17,12 @@ from pathlib import Path, PurePath
 
 from django.db import transaction
 
+from catalog.stems import JAM_TRACK, STEMS
 from jobs import state as job_state
 from jobs.state import worker_identity
 from practice import audio
 from practice.events import render_publish
 from practice.models import MIX, Render
-from separation.engine import JAM_TRACK, STEMS
 from tracks import files
 from tracks.access import Access
 from tracks.models import Asset

@@ -27,7 +27,7 @@ class SeparationJob(Job):
         STORING = "storing", "Storing the stems"
 
     class Quality(models.TextChoices):
-        """How the stems are made: the names are the engine's (`separation.engine.QUALITIES`)."""
+        """How the stems are made: the names are the engine's (`engine.QUALITIES`)."""
 
         STANDARD = "standard", "Standard"
         CLEANER = "cleaner", "Cleaner jam track (slower)"

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Permission, User
 
-from separation import engine
+import engine
 from tests import fakes
 
 

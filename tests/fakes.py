@@ -1,4 +1,4 @@
-"""A test double for the separation engine, following its contract (separation.engine).
+"""A test double for the separation engine, following its contract (engine).
 
 `FakeEngine` writes real WAV files, so everything after separation (storage, waveforms,
 downloads) runs for real with the real `probe` and `waveform_peaks`.
@@ -12,6 +12,8 @@ import numpy as np
 import soundfile as sf
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage
+
+from catalog.stems import STEMS
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class FakeEngine:
         limits=None,
         quality="standard",
     ):
-        from separation import engine
+        import engine
 
         self.calls.append(Path(src_path))
         self.qualities.append(quality)
@@ -63,7 +65,7 @@ class FakeEngine:
             if progress is not None:
                 progress(fraction)
         stems = {}
-        for stem in engine.STEMS:
+        for stem in STEMS:
             stems[stem.name] = out_dir / f"{stem.output}.wav"
             sf.write(stems[stem.name], data * 0.5, rate)
         return FakeResult(stems=stems, info=engine.probe(src_path))

@@ -25,7 +25,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from bands.selectors import member_ids
-from separation.engine import JAM_TRACK
+from catalog.stems import JAM_TRACK
 from tracks.models import ShareLink, Track, TrackShare
 
 MODERATE_PERMISSION = "tracks.moderate_track"

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
 
-from separation.engine import JAM_TRACK, Stem, get_stem
+from catalog.stems import JAM_TRACK, Stem, get_stem
 from tracks.access import Access
 from tracks.models import ORIGINAL_PART, Asset, Track
 

@@ -3,7 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from separation.engine import JAM_TRACK, STEMS, format_label, get_stem
+from catalog.stems import JAM_TRACK, STEMS, get_stem
+from engine.audio import format_label
 
 # The part name of the uploaded mix beside the stems: in URLs and waveform names.
 ORIGINAL_PART = "original"

@@ -15,7 +15,8 @@ from django.db.models import F
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from separation import engine as audio_engine
+import engine as audio_engine
+from catalog.stems import STEMS
 from tracks import files
 from tracks.access import track_audience
 from tracks.events import track_created_publish, track_revoked_publish
@@ -145,7 +146,7 @@ def _stems_estimate(info) -> int:
     waveform pictures are small)."""
     sample_bytes = 3 if audio_engine.output_subtype(info) == "PCM_24" else 2
     frames = int(info.duration_s * info.sample_rate)
-    return len(audio_engine.STEMS) * frames * info.channels * sample_bytes
+    return len(STEMS) * frames * info.channels * sample_bytes
 
 
 def track_quota_check(*, owner_id, needed_bytes: int) -> None:

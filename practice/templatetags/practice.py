@@ -3,10 +3,10 @@ template, so `tracks` (below this app) never imports it."""
 
 from django import template
 
+from catalog.stems import JAM_TRACK, STEMS
 from practice.audio import SEMITONE_RANGE
 from practice.models import Render
 from practice.selectors import renders_of
-from separation.engine import JAM_TRACK, STEMS
 from tracks.access import audible_parts
 
 register = template.Library()

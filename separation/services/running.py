@@ -15,8 +15,9 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+import engine as audio_engine
+from catalog.stems import JAM_TRACK
 from jobs.state import worker_identity
-from separation import engine as audio_engine
 from separation.events import job_publish
 from separation.logcontext import job_log_context
 from separation.models import SeparationJob
@@ -30,7 +31,7 @@ from separation.services.state import (
     job_release,
     job_take_over,
 )
-from separation.waveforms import WIDTH, estimate_tempo, peaks_json, waveform_png
+from separation.waveforms import WIDTH, peaks_json, waveform_png
 from tracks import files
 from tracks.models import ORIGINAL_PART, Asset, Track
 from tracks.services import (
@@ -61,7 +62,7 @@ PHASE_SPANS = {
 
 
 class Engine(Protocol):
-    """What a job needs of the separation engine (`separation.engine.Engine`)."""
+    """What a job needs of the separation engine (`engine.Engine`)."""
 
     def separate_file(
         self,
@@ -193,9 +194,9 @@ def _draw_waveforms(
         out_path = work_dir / f"waveform-{part or ORIGINAL_PART}.png"
         pictures[part] = waveform_png(peaks=peaks, out_path=out_path, stem=part)
         tempo = None
-        if part == audio_engine.JAM_TRACK:
+        if part == JAM_TRACK:
             progress((index + 1) / len(parts))  # a heartbeat before the tempo's estimate
-            tempo = estimate_tempo(path)
+            tempo = audio_engine.estimate_tempo(path)
         data[part] = peaks_json(
             peaks=peaks,
             out_path=work_dir / f"peaks-{part or ORIGINAL_PART}.json",

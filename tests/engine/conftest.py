@@ -17,7 +17,7 @@ def load(name: str, stem: str) -> np.ndarray:
 @pytest.fixture(scope="session")
 def real_engine():
     """The real warm engine (real weights), loaded once for the whole test session."""
-    from separation.engine import get_engine
+    from engine import get_engine
 
     return get_engine()
 

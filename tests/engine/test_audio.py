@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from separation.engine import AudioError, Limits, format_label, probe, waveform_peaks
+from engine import AudioError, Limits, format_label, probe, waveform_peaks
 
 from .conftest import tone
 

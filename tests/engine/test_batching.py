@@ -1,4 +1,4 @@
-"""The GPU worker's batching of several songs' pieces (`separation.engine.batching`), and the
+"""The GPU worker's batching of several songs' pieces (`engine.batching`), and the
 device choice. The batching runs here on the CPU with the real networks: only the CUDA
 provider itself needs a GPU (bench/separation.py --device cuda, where one is lent)."""
 
@@ -11,9 +11,9 @@ import onnxruntime
 import pytest
 import soundfile as sf
 
-from separation.engine import Engine, ModelError
-from separation.engine.batching import BatchingModel
-from separation.engine.model import UNetModel, parse_device
+from engine import Engine, ModelError
+from engine.batching import BatchingModel
+from engine.model import UNetModel, parse_device
 
 from .conftest import DATA, MIXTURES, load
 

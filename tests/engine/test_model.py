@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from separation.engine import dsp
-from separation.engine.model import split_threads
+from engine import dsp
+from engine.model import split_threads
 
 from .conftest import MIXTURES, load
 

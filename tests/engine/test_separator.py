@@ -7,15 +7,8 @@ import pytest
 import scipy.signal
 import soundfile as sf
 
-from separation.engine import (
-    FULL_BAND,
-    JAM_TRACK,
-    SPLEETER_2STEMS,
-    STEM_NAMES,
-    STEMS,
-    AudioError,
-    weights,
-)
+from catalog.stems import JAM_TRACK, STEM_NAMES, STEMS
+from engine import FULL_BAND, SPLEETER_2STEMS, AudioError, weights
 
 from .conftest import DATA, MIXTURES, load, tone
 

@@ -3,7 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from separation.engine import JAM_TRACK, ORIGINAL_COLOUR, STEM_NAMES, STEMS, dsp, get_stem
+from catalog.stems import JAM_TRACK, ORIGINAL_COLOUR, STEM_NAMES, STEMS, get_stem
+from engine import dsp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,10 +31,10 @@ def test_an_unknown_stem_name_is_none():
 def test_importing_the_engine_pulls_in_no_platform_module():
     platform = {"django", "channels", "celery", "tracks", "accounts", "notifications", "jamwithme"}
     check = (
-        "import sys, separation.engine\n"
+        "import sys, engine\n"
         f"found = sorted(m for m in sys.modules if m.split('.')[0] in {platform!r})\n"
         "outside = sorted(m for m in sys.modules if m.startswith('separation.')"
-        " and not m.startswith('separation.engine'))\n"
+        " and not m.startswith('engine'))\n"
         "assert not found and not outside, (found, outside)\n"
     )
     result = subprocess.run(

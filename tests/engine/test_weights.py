@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from separation.engine import ModelError, export, weights
-from separation.engine.model import UNetModel
+from engine import ModelError, export, weights
+from engine.model import UNetModel
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,7 +56,7 @@ def test_the_model_refuses_an_empty_folder_instead_of_running_on_random_weights(
 
 
 def test_a_missing_folder_points_at_the_fetch_command(tmp_path):
-    with pytest.raises(ModelError, match=r"separation\.engine fetch-weights"):
+    with pytest.raises(ModelError, match=r"python -m engine fetch-weights"):
         weights.verify(tmp_path / "nowhere")
 
 
@@ -76,8 +76,8 @@ def test_check_weights_reads_jamwithme_model_dir(installed_copy, tmp_path, capsy
     assert "fetch-weights" in capsys.readouterr().err
 
 
-def test_python_m_separation_engine_check_weights_still_works(tmp_path):
-    command = [sys.executable, "-m", "separation.engine", "check-weights"]
+def test_python_m_engine_check_weights_still_works(tmp_path):
+    command = [sys.executable, "-m", "engine", "check-weights"]
     ok = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
     assert ok.returncode == 0, ok.stderr
     assert str(weights.DEFAULT_MODEL_ROOT / "2stems") in ok.stdout

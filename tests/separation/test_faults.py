@@ -14,8 +14,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection
 
+from catalog.stems import STEMS
 from notifications.events import publish, user_group
-from separation import engine
 from separation.models import SeparationJob
 from tests import fakes
 from tests.notifications.test_consumers import message_for, session_cookie
@@ -72,7 +72,7 @@ def test_a_batch_survives_a_worker_killed_part_way_each_job_done_once(
     assert sorted(job.attempts for job in jobs) == [1] * 29 + [2]
 
     # Exactly one set of stems per track, and no file in media without its row.
-    stems = sorted(stem.name for stem in engine.STEMS)
+    stems = sorted(stem.name for stem in STEMS)
     assets = Asset.objects.filter(track_id__in=track_ids)
     for track_id in track_ids:
         names = assets.filter(track_id=track_id, kind="stem").values_list("stem", flat=True)

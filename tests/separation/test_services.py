@@ -11,8 +11,8 @@ import soundfile as sf
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from separation import engine
-from separation.engine import STEM_NAMES
+import engine
+from catalog.stems import STEM_NAMES
 from separation.models import SeparationJob
 from separation.services.dispatch import (
     job_cancel,

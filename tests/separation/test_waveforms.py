@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from separation.waveforms import estimate_tempo
+from engine.tempo import estimate_tempo
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 RATE = 44100

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from separation import engine
+import engine
 from separation.models import SeparationJob
 from separation.services.state import job_claim
 from tests import fakes

@@ -17,7 +17,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from separation.engine import JAM_TRACK, QUALITIES, EngineError, get_engine
+from catalog.stems import JAM_TRACK
+from engine import QUALITIES, EngineError, get_engine
 from tracks.services import audio_limits
 
 

@@ -12,10 +12,10 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
+import engine as audio_engine
 from jobs.state import worker_identity
 from practice.dispatch import render_recover_orphans
 from practice.services import render_claim_next, render_run
-from separation import engine as audio_engine
 from separation.services.dispatch import job_recover_orphans
 from separation.services.running import job_run, platform_engine
 from separation.services.scratch import scratch_sweep, use_process_scratch

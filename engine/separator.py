@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import soxr
 
+from catalog.stems import STEMS
+
 from . import audio, dsp
 from .audio import AudioInfo
 from .batching import BatchingModel
 from .errors import AudioError
 from .model import UNetModel
-from .stems import STEMS
 
 Progress = Callable[[float], None]
 # The share of `separate_file`'s progress that the networks take; writing the stems out

@@ -1,4 +1,4 @@
-"""``python -m separation.engine fetch-weights | check-weights``: install-time model set-up.
+"""``python -m engine fetch-weights | check-weights``: install-time model set-up.
 
 The one place the engine reads the environment: ``$JAMWITHME_MODEL_DIR`` (else
 ``$XDG_CACHE_HOME/jamwithme/models``) names the model folder.

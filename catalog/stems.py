@@ -1,4 +1,4 @@
-"""The one registry of stem names, read by the engine, the admin, views and templates alike."""
+"""The one registry of stems, read by the engine, the admin, views and templates alike."""
 
 from __future__ import annotations
 

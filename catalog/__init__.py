@@ -1,0 +1,6 @@
+"""The registries every layer reads: stems, the parts of a track, export formats.
+
+Plain data with no dependencies (no Django, no NumPy, no app): the bottom of the house.
+The engine, every app, the templates and the admin read the same rows, so a new stem or
+format is a row here (docs/architecture.md says what else each still needs).
+"""
