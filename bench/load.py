@@ -130,18 +130,19 @@ PUSH = r"""
 import json, os, time
 from pathlib import Path
 from separation.events import job_publish
-from separation.services.state import job_heartbeat
+from jobs.state import heartbeat
+from separation.models import SeparationJob
 
 jobs, worker = json.loads(os.environ["LOAD_JOBS"]), os.environ["LOAD_PUSHER_ID"]
 count, interval = int(os.environ["LOAD_PUSHES"]), float(os.environ["LOAD_INTERVAL"])
-job_heartbeat(job_id=jobs[0], worker_id=worker, progress=0)  # warm the connections
+heartbeat(SeparationJob, pk=jobs[0], worker_id=worker, progress=0)  # warm the connections
 job_publish(job_id=jobs[0])
 time.sleep(0.5)
 stamps = []
 for i in range(count):
     job, progress = jobs[i % len(jobs)], (i // len(jobs)) % 98 + 1
     sent = time.time()
-    job_heartbeat(job_id=job, worker_id=worker, progress=progress)
+    heartbeat(SeparationJob, pk=job, worker_id=worker, progress=progress)
     job_publish(job_id=job)
     stamps.append([job, progress, sent])
     time.sleep(interval)

@@ -1,13 +1,15 @@
 """Celery app for the scale-out mode (CELERY_BROKER_URL set). Unused in the embedded mode.
 
 Loaded by every process (`jamwithme/__init__.py`), so the web process sends tasks with this
-configuration: the broker from settings, the `separation` and `renders` queues. Workers:
+configuration: the broker from settings, the `separation` and `renders` queues (each job
+kind names its own, `jobs.kinds`). Workers:
 `celery -A jamwithme worker -Q separation,renders --concurrency 1` (or one worker per queue).
 
-Every worker also sweeps, in a thread of its main process, at start and every
-SEPARATION_SWEEP_EVERY_S: dead workers' jobs (and renders) are taken back and sent again,
-queued jobs and renders whose message may be lost are sent again, refused file deletions
-are retried, dead processes' scratch folders deleted. Each step is a conditional update or
+Every worker also sweeps (`jobs.services.jobs_sweep`, the same sweep as the embedded
+worker's), in a thread of its main process, at start and every SEPARATION_SWEEP_EVERY_S:
+dead workers' jobs of every kind are taken back and sent again, queued jobs whose message
+may be lost are sent again, the apps' chores run (refused file deletions are retried), dead
+processes' scratch folders deleted. Each step is a conditional update or
 idempotent, so any number of workers may sweep at once, and no separate scheduler (beat)
 has to be run and kept single.
 """
@@ -39,7 +41,7 @@ def _keep_djangos_logging(**kwargs):
 @worker_process_init.connect
 def _worker_scratch(**kwargs):
     """Each pool process works in its own scratch folder; dead ones' are swept first."""
-    from separation.services.scratch import scratch_sweep, use_process_scratch
+    from jobs.scratch import scratch_sweep, use_process_scratch
 
     scratch_sweep()
     use_process_scratch()
@@ -68,18 +70,12 @@ def _stop(**kwargs):
 def _sweep_loop(every_s: float) -> None:
     from django.db import close_old_connections
 
-    from practice.dispatch import render_sweep
-    from separation.services.dispatch import job_sweep
-    from separation.services.scratch import scratch_sweep
-    from tracks.services import track_retry_file_deletions
+    from jobs.services import jobs_sweep
 
     while True:
         close_old_connections()
         try:
-            job_sweep()
-            render_sweep()
-            track_retry_file_deletions()
-            scratch_sweep()
+            jobs_sweep()
         except Exception:
             # The database or broker is away for a moment: log it, try again next time.
             logger.exception("Sweep failed")

@@ -17,21 +17,22 @@ from datetime import UTC, datetime
 from django.core.signals import request_finished
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
-from separation import logcontext
+from jobs import logcontext
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 # A request id a proxy or load balancer sent is kept when it looks like one.
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-CONTEXT = ("request_id", "job_id", "track_id", "worker_id")
+CONTEXT = ("request_id", "job_kind", "job_id", "track_id", "worker_id")
 
 
 class ContextFilter:
-    """Puts the request id, and the job, track and worker ids known to this thread on each
-    record (a value passed in `extra=` wins)."""
+    """Puts the request id, and the job's kind and the job, track and worker ids known to
+    this thread, on each record (a value passed in `extra=` wins)."""
 
     def filter(self, record) -> bool:
         known = {
             "request_id": request_id.get(),
+            "job_kind": logcontext.job_kind.get(),
             "job_id": logcontext.job_id.get(),
             "track_id": logcontext.track_id.get(),
             "worker_id": logcontext.worker_id.get(),

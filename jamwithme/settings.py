@@ -343,10 +343,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # agree on it.
 SEPARATION_QUEUE = env_str("JAM_SEPARATION_QUEUE", "separation")
 CELERY_TASK_DEFAULT_QUEUE = SEPARATION_QUEUE
+# Exports are shorter than separations: their own queue, so they never wait behind songs.
+RENDER_QUEUE = env_str("JAM_RENDER_QUEUE", "renders")
+# Each job kind sends to the queue its setting names (`jobs.kinds`); the routes say the same
+# for a task sent any other way.
 CELERY_TASK_ROUTES = {
     "separation.tasks.*": {"queue": SEPARATION_QUEUE},
-    # Exports are shorter than separations: their own queue, so they never wait behind songs.
-    "practice.tasks.*": {"queue": "renders"},
+    "practice.tasks.*": {"queue": RENDER_QUEUE},
 }
 CELERY_TASK_CREATE_MISSING_QUEUES = True
 # Time limits per job (prefork pool only; the solo pool cannot enforce them). The soft one

@@ -2,7 +2,8 @@
 
 A concrete job (`separation.SeparationJob`, `practice.Render`) adds its own `status`
 field, whose `Status` choices have at least QUEUED, RUNNING, DONE and FAILED (the labels
-are its own), and whatever else it needs. Its state changes are `jobs.state` functions.
+are its own), and whatever else it needs; its kind is registered in `jobs.kinds`. Its state
+changes are `jobs.state` functions, made through `jobs.services` and run by `jobs.runner`.
 """
 
 from django.db import models
@@ -30,6 +31,8 @@ class Job(models.Model):
     relay can find changed rows."""
 
     progress = models.PositiveSmallIntegerField(default=0)
+    # What a running job is doing now: one of its kind's phases (`jobs.kinds`); "" otherwise.
+    phase = models.CharField(max_length=16, blank=True)
     error = models.CharField(max_length=500, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     claimed_by = models.CharField(max_length=200, blank=True)

@@ -18,9 +18,9 @@ import soundfile as sf
 import soxr
 from pedalboard.io import AudioFile
 
+from catalog.exports import SEMITONE_RANGE, TEMPO_RANGE
+
 FORMATS = ("wav", "flac", "mp3")
-TEMPO_RANGE = (0.5, 1.5)
-SEMITONE_RANGE = (-6, 6)
 MP3_MAX_RATE = 48_000  # LAME's highest rate
 MP3_QUALITY = "V0"  # LAME's best variable bit rate (~245 kbit/s)
 PEAK_CEILING = 0.989  # -0.1 dBFS: what we write never clips, also after MP3's filters

@@ -1,10 +1,9 @@
-"""Asking for an export (checked, cached, queued on commit) and getting renders to workers:
-Celery's `render_task` in the scale-out mode, the table in the embedded mode; renders of
-workers that died are taken back."""
+"""Asking for an export: checked, cached, and queued for the workers on commit (the one
+pipeline, `jobs.services`, sends it: Celery's `render_task` in the scale-out mode, the table
+in the embedded mode)."""
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
@@ -12,15 +11,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
-from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from catalog.stems import JAM_TRACK, STEMS
-from jobs import state as job_state
+from jobs import services as jobs
 from practice import audio
-from practice.events import render_publish
+from practice.kind import RENDER
 from practice.models import MIX, Render
-from practice.tasks import render_task
 from tracks.access import Access
 from tracks.models import Asset, Track
 from tracks.selectors import storage_use_for_user
@@ -31,7 +27,6 @@ Status = Render.Status
 # What a second of each format takes, per channel, to estimate an export's size for the
 # quota before it is made (24-bit WAV; FLAC at most as much; MP3 V0 at most 320 kbit/s).
 BYTES_PER_SECOND = {"wav": 3 * 48_000, "flac": 3 * 48_000, "mp3": 40_000 // 2}
-TOO_MANY_ATTEMPTS = "The worker stopped while rendering this export too many times."
 
 
 class ExportError(ValueError):
@@ -194,70 +189,11 @@ def export_request(
         if render.is_active and not created:
             return render  # someone else's request is on its way: it is theirs and yours now
         _check_room(track, wanted, user, render=render)
-        if render.status == Status.FAILED and not _render_requeue(render_id=render.id):
-            return Render.objects.get(pk=render.pk)
+        if render.status == Status.FAILED:
+            if not jobs.job_requeue(RENDER, job_id=render.id, statuses=(Status.FAILED,)):
+                return Render.objects.get(pk=render.pk)
+        else:
+            jobs.job_dispatch_on_commit(RENDER, job_id=render.id)
         render.refresh_from_db()
-        transaction.on_commit(lambda: render_dispatch(render_id=render.id), robust=True)
     logger.info("Export %s of track %s asked for by user %s", render.id, track.id, user.pk)
     return render
-
-
-def _render_requeue(*, render_id: int) -> bool:
-    return job_state.requeue(Render, pk=render_id, statuses=(Status.FAILED,))
-
-
-def render_dispatch(*, render_id: int) -> None:
-    """Hand a committed queued render to the workers: embedded workers poll the table; in
-    the scale-out mode the Celery task takes the id (a broker that is down is logged; the
-    sweep sends it later)."""
-    if settings.SEPARATION_DISPATCH == "celery":
-        _send(render_id=render_id)
-    render_publish(render_id=render_id)
-
-
-def _send(*, render_id: int) -> bool:
-    try:
-        render_task.delay(render_id)
-    except BrokerUnreachable:
-        logger.warning("Could not send render %s to the broker", render_id, exc_info=True)
-        return False
-    job_state.mark_dispatched(Render, pk=render_id)
-    return True
-
-
-def render_recover_orphans() -> list[int]:
-    """Take back renders whose worker died, as for separations: its process is gone from
-    this host, or it stopped beating for RENDER_STALE_AFTER_S. Queued again (and sent, in
-    the scale-out mode), or failed after RENDER_MAX_ATTEMPTS."""
-    stale_before = timezone.now() - timedelta(seconds=settings.RENDER_STALE_AFTER_S)
-    recovered = []
-    for row in job_state.dead_claims(Render, stale_before=stale_before):
-        status = job_state.take_back(
-            Render,
-            pk=row["id"],
-            claimed_by=row["claimed_by"],
-            attempts=row["attempts"],
-            max_attempts=settings.RENDER_MAX_ATTEMPTS,
-            reason=TOO_MANY_ATTEMPTS,
-        )
-        if status == Status.QUEUED and settings.SEPARATION_DISPATCH == "celery":
-            _send(render_id=row["id"])
-        if status is not None:
-            logger.warning("Recovered render %s left running by %s", row["id"], row["claimed_by"])
-            render_publish(render_id=row["id"])
-            recovered.append(row["id"])
-    return recovered
-
-
-def render_sweep() -> None:
-    """What every Celery worker does beside the separation sweep: take back dead workers'
-    renders, and send queued renders never sent or sent long ago."""
-    render_recover_orphans()
-    if settings.SEPARATION_DISPATCH != "celery":
-        return
-    waiting = job_state.waiting_to_send(
-        Render, resend_after_s=settings.SEPARATION_REDISPATCH_AFTER_S
-    )
-    for render_id in waiting:
-        if not _send(render_id=render_id):
-            break

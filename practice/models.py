@@ -15,7 +15,7 @@ class Render(Job):
 
     Settings are kept as whole numbers, so equal requests compare equal: ``balance`` and
     ``tempo`` in percent (the browser's 0..1 and 0.5..1.5 rounded to 0.01), ``semitones``.
-    The columns of a claimed run and `objects.claimed` are `jobs.models.Job`'s.
+    The columns of a claimed run (its phase too) and `objects.claimed` are `jobs.models.Job`'s.
     """
 
     class Status(models.TextChoices):
@@ -23,6 +23,13 @@ class Render(Job):
         RUNNING = "running", "Rendering"
         DONE = "done", "Ready"
         FAILED = "failed", "Failed"
+
+    class Phase(models.TextChoices):
+        """What a running render is doing now (`practice.kind`)."""
+
+        COPYING = "copying", "Copying the stems"
+        RENDERING = "rendering", "Rendering"
+        STORING = "storing", "Storing the export"
 
     class Format(models.TextChoices):
         WAV = "wav", "WAV"
@@ -40,6 +47,7 @@ class Render(Job):
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
+    phase = models.CharField(max_length=16, choices=Phase.choices, blank=True)
     # The stored file, once done (a rendition Asset of the track, in its owner's quota).
     asset = models.OneToOneField(
         "tracks.Asset", null=True, blank=True, on_delete=models.SET_NULL, related_name="render"

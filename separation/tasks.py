@@ -1,15 +1,15 @@
-"""Celery tasks for the scale-out mode: thin shells that take an id and call a service.
+"""Celery task for the scale-out mode: a thin shell that takes an id and calls the runner.
 
 Acknowledged late, and handed back to the broker when the worker process dies, so a killed
-worker's job is delivered again; `job_process` takes it over from the dead claim. Routed to
-the `separation` queue (CELERY_TASK_ROUTES); time limits from settings.
+worker's job is delivered again; the runner takes it over from the dead claim. Sent to
+SEPARATION_QUEUE (`jobs.services.job_send`); time limits from settings.
 """
 
 from celery import shared_task
 
-from separation.services.running import job_process, platform_engine
+from jobs.runner import job_process
 
 
 @shared_task(name="separation.tasks.separate_task", acks_late=True, reject_on_worker_lost=True)
 def separate_task(job_id: int) -> str | None:
-    return job_process(job_id=job_id, engine=platform_engine())
+    return job_process("separation", job_id=job_id)

@@ -112,6 +112,30 @@ def fake_engine(monkeypatch):
 
 
 @pytest.fixture
+def sent_messages(settings, monkeypatch):
+    """The scale-out mode with the broker replaced by a list: each message the project's
+    Celery app is handed, as (task name, args, queue). What is sent is under test here, not
+    the transport (the `celery` tests run a real broker). ``sent_messages.down = True`` makes every
+    send fail as an unreachable broker does (a fixture named `broker` elsewhere is a real one)."""
+    from kombu.exceptions import OperationalError
+
+    from jamwithme.celery import app
+
+    class Broker(list):
+        down = False
+
+        def send_task(self, name, args=(), queue=None, **options):
+            if self.down:
+                raise OperationalError("broker down")
+            self.append((name, tuple(args), queue))
+
+    sent = Broker()
+    settings.SEPARATION_DISPATCH = "celery"
+    monkeypatch.setattr(app, "send_task", sent.send_task)
+    return sent
+
+
+@pytest.fixture
 def wav_file(tmp_path):
     return fakes.write_wav(tmp_path / "song.wav", seconds=1.0)
 

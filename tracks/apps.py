@@ -11,11 +11,15 @@ class TracksConfig(AppConfig):
 
         from bands.models import Band, Membership
         from bands.signals import membership_ended
+        from jobs.kinds import register_chore
         from notifications.events import register_event_check
         from tracks import sharing
         from tracks.access import may_hear_event
+        from tracks.services import track_retry_file_deletions
 
         register_event_check(may_hear_event)
+        # Every worker's sweep retries the file deletions storage refused earlier.
+        register_chore(track_retry_file_deletions)
         # Whoever loses a track is told at once (open pages stop playing it).
         membership_ended.connect(
             sharing.on_membership_ended, sender=Membership, dispatch_uid="tracks"

@@ -3,8 +3,8 @@ template, so `tracks` (below this app) never imports it."""
 
 from django import template
 
+from catalog.exports import SEMITONE_RANGE
 from catalog.stems import JAM_TRACK, STEMS
-from practice.audio import SEMITONE_RANGE
 from practice.models import Render
 from practice.selectors import renders_of
 from tracks.access import audible_parts

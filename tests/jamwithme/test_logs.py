@@ -36,13 +36,14 @@ def test_a_jobs_log_lines_are_json_with_its_job_track_and_worker(json_lines, ali
     worker = track.job.claimed_by
     assert worker.startswith(f"{socket.gethostname()}:{os.getpid()}:")
     lines = json_lines()
-    done = [line for line in lines if line["message"].startswith(f"Job {track.job.id} done")]
+    done = [line for line in lines if line["message"].startswith(f"Separation {track.job.id} done")]
     assert done == [
         {
             "time": done[0]["time"],
             "level": "INFO",
-            "logger": "separation.services.running",
-            "message": f"Job {track.job.id} done by {worker}",
+            "logger": "jobs.runner",
+            "message": f"Separation {track.job.id} done by {worker}",
+            "job_kind": "separation",
             "job_id": track.job.id,
             "track_id": str(track.id),
             "worker_id": worker,

@@ -9,9 +9,11 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
+from jobs.runner import job_run
+from jobs.services import job_claim
 from practice.dispatch import BYTES_PER_SECOND
+from practice.kind import RENDER
 from practice.models import Render
-from practice.services import render_claim, render_run
 from tests.factories import make_band, make_track
 from tracks import files
 from tracks.models import Asset, FileDeletion, TrackShare
@@ -150,7 +152,7 @@ def test_an_export_is_deleted_only_by_a_post_with_its_csrf_token_from_someone_wh
 def test_deleting_an_export_while_the_worker_renders_it_leaves_no_file(alice_client, track):
     render_id = ask(alice_client, track, tempo="0.75", format="wav").json()["id"]
     worker_id = "test:1:render"
-    claimed = render_claim(render_id=render_id, worker_id=worker_id)
+    claimed = job_claim(RENDER, job_id=render_id, worker_id=worker_id)
     assert claimed is not None
     deleted = []
 
@@ -159,7 +161,7 @@ def test_deleting_an_export_while_the_worker_renders_it_leaves_no_file(alice_cli
             deleted.append(alice_client.post(delete_url(track, render_id)).status_code)
         return False
 
-    outcome = render_run(render=claimed, worker_id=worker_id, should_stop=owner_deletes_meanwhile)
+    outcome = job_run(RENDER, job=claimed, worker_id=worker_id, should_stop=owner_deletes_meanwhile)
     assert deleted == [302]
     assert outcome == "lost"
     assert not Render.objects.exists()

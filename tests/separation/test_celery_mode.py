@@ -106,7 +106,7 @@ def test_an_upload_while_the_broker_is_down_is_queued_and_runs_once_it_is_back(
     started = time.monotonic()
     track_id = upload(alice_client, tmp_path)  # 201, not a 500
     assert time.monotonic() - started < 15
-    assert f"Could not send job {job_of(track_id).id} to the broker" in caplog.text
+    assert f"Could not send separation {job_of(track_id).id} to the broker" in caplog.text
     job = job_of(track_id)
     assert (job.status, job.dispatched_at) == (Status.QUEUED, None)
 
@@ -114,7 +114,8 @@ def test_an_upload_while_the_broker_is_down_is_queued_and_runs_once_it_is_back(
     # `dispatched_at` may stay empty: the worker can claim the job before the sweep notes
     # the send, and a claimed job needs no note.)
     wait_for(lambda: job_of(track_id).status == Status.DONE, what="the job", log=worker.log_path)
-    assert f"Sent 1 waiting job(s) to the broker again: [{job.id}]" in worker.log_path.read_text()
+    sent = f"Sent 1 waiting separation job(s) to the broker again: [{job.id}]"
+    assert sent in worker.log_path.read_text()
 
 
 def test_an_export_goes_to_the_renders_queue_and_a_worker_on_it_makes_it(

@@ -13,30 +13,21 @@ from django.utils import timezone
 
 from jamwithme.celery import app as celery_app
 from jobs.state import UNSENT_GRACE_S
+from separation.kind import SEPARATION
 from separation.models import SeparationJob
 from separation.services.dispatch import job_redispatch_waiting
 from separation.services.running import job_process
-from separation.services.state import TOO_MANY_ATTEMPTS, job_claim
+from separation.services.state import job_claim
 from tests import fakes
 from tests.factories import make_track
 
 Status = SeparationJob.Status
+TOO_MANY_ATTEMPTS = SEPARATION.too_many_attempts
 
 
 @pytest.fixture
 def job(alice, tmp_path):
     return make_track(owner=alice, tmp_path=tmp_path, title="Song").job
-
-
-@pytest.fixture
-def sent(settings, monkeypatch):
-    """The job ids handed to the broker (this file tests what is sent, not the transport)."""
-    from separation.tasks import separate_task
-
-    settings.SEPARATION_DISPATCH = "celery"
-    ids = []
-    monkeypatch.setattr(separate_task, "apply_async", lambda args, queue: ids.append(args[0]))
-    return ids
 
 
 def dead_worker() -> str:
@@ -103,12 +94,12 @@ def test_a_redelivered_job_that_keeps_killing_workers_is_failed(job, settings):
 
 
 def test_the_sweep_sends_jobs_never_sent_or_sent_long_ago_but_not_one_queued_a_moment_ago(
-    alice, tmp_path, settings, sent
+    alice, tmp_path, settings, sent_messages
 ):
     never, just_queued, long_ago, recent, running = (
         make_track(owner=alice, tmp_path=tmp_path, title=str(n)).job for n in range(5)
     )
-    sent.clear()  # what the uploads sent
+    sent_messages.clear()  # what the uploads sent
     now = timezone.now()
     old = now - timedelta(seconds=settings.SEPARATION_REDISPATCH_AFTER_S + 1)
     # Queued 11 s ago and never sent: the broker was down. Queued a moment ago and not yet
@@ -121,7 +112,7 @@ def test_the_sweep_sends_jobs_never_sent_or_sent_long_ago_but_not_one_queued_a_m
     SeparationJob.objects.filter(id=running.id).update(dispatched_at=None, status=Status.RUNNING)
 
     assert job_redispatch_waiting() == [never.id, long_ago.id]
-    assert sent == [never.id, long_ago.id]
+    assert [args for _, args, _ in sent_messages] == [(never.id,), (long_ago.id,)]
     assert job_redispatch_waiting() == []  # each was marked as sent just now
 
 

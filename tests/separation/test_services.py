@@ -13,6 +13,7 @@ from django.utils import timezone
 
 import engine
 from catalog.stems import STEM_NAMES
+from separation.kind import PHASE_SPANS, SEPARATION
 from separation.models import SeparationJob
 from separation.services.dispatch import (
     job_cancel,
@@ -21,14 +22,16 @@ from separation.services.dispatch import (
     job_recover_orphans,
     job_retry,
 )
-from separation.services.running import GENERIC_FAILURE, PHASE_SPANS, job_process, job_run
-from separation.services.state import TOO_MANY_ATTEMPTS, job_claim, job_claim_next
+from separation.services.running import job_process, job_run
+from separation.services.state import job_claim, job_claim_next
 from separation.waveforms import WIDTH
 from tests import fakes
 from tests.factories import make_track
 from tracks.models import Asset
 
 Status = SeparationJob.Status
+GENERIC_FAILURE = SEPARATION.generic_failure
+TOO_MANY_ATTEMPTS = SEPARATION.too_many_attempts
 
 
 @pytest.fixture
@@ -49,27 +52,24 @@ def test_enqueue_dispatches_only_after_commit(
     track, django_capture_on_commit_callbacks, monkeypatch
 ):
     dispatch = mock.Mock()
-    monkeypatch.setattr("separation.services.dispatch.job_dispatch", dispatch)
+    monkeypatch.setattr("jobs.services.job_dispatch", dispatch)
     SeparationJob.objects.filter(track=track).delete()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         job = job_enqueue(track=track)
     dispatch.assert_not_called()
     assert len(callbacks) == 1
     callbacks[0]()
-    dispatch.assert_called_once_with(job_id=job.id)
+    dispatch.assert_called_once_with(SEPARATION, job_id=job.id)
 
 
 def test_in_celery_mode_dispatch_sends_the_job_id_to_the_task_on_the_separation_queue(
-    job, settings, monkeypatch
+    job, settings, sent_messages
 ):
-    from separation.tasks import separate_task
-
-    settings.SEPARATION_DISPATCH = "celery"
     settings.SEPARATION_QUEUE = "separation-gpu"
-    send = mock.Mock()
-    monkeypatch.setattr(separate_task, "apply_async", send)
     job_dispatch(job_id=job.id)
-    send.assert_called_once_with((job.id,), queue="separation-gpu")
+    assert sent_messages == [("separation.tasks.separate_task", (job.id,), "separation-gpu")]
+    job.refresh_from_db()
+    assert job.dispatched_at is not None
 
 
 def test_claiming_marks_the_job_running_for_one_worker_only(job):
@@ -178,7 +178,7 @@ def test_every_phase_is_reported_in_order_and_named_in_the_status(job, monkeypat
 def test_a_running_job_is_cancelled_and_its_worker_stops_at_the_next_report_leaving_nothing(
     job, private_media, settings
 ):
-    from separation.services.scratch import process_scratch
+    from jobs.scratch import process_scratch
 
     reports_after_cancel = []
 
@@ -421,22 +421,13 @@ def test_a_job_given_up_on_has_its_unrecorded_files_swept_at_once(job, track, se
 
 
 @pytest.mark.django_db(transaction=True)  # real commits, so the dispatch hook really runs
-def test_a_broker_that_is_down_does_not_undo_an_upload(alice, tmp_path, settings, monkeypatch):
-    from separation.tasks import separate_task
-
-    settings.SEPARATION_DISPATCH = "celery"
-
-    calls = []
-
-    def broker_down(args, queue):
-        calls.append(args[0])
-        raise ConnectionRefusedError("broker down")
-
-    monkeypatch.setattr(separate_task, "apply_async", broker_down)
+def test_a_broker_that_is_down_does_not_undo_an_upload(alice, tmp_path, sent_messages):
+    sent_messages.down = True
     track = make_track(owner=alice, tmp_path=tmp_path, title="Kept")
-    assert calls == [track.job.id]
+    assert sent_messages == []
     track.refresh_from_db()
     assert track.job.status == Status.QUEUED  # the row stays the truth; a worker can take it
+    assert track.job.dispatched_at is None  # never sent: the sweep sends it
     assert default_storage.exists(track.original.name)
 
 
@@ -468,26 +459,43 @@ def test_process_by_id_runs_a_queued_job(job):
 
 def test_a_slow_storage_write_does_not_lose_the_claim(job, settings, monkeypatch):
     """Storing takes longer than the stale limit; the heartbeat goes on while it stores, so
-    another worker's recovery pass in the middle of it finds nothing to take back."""
-    from separation.services import running
+    another worker's recovery pass in the middle of it finds nothing to take back.
 
-    monkeypatch.setattr(running, "HEARTBEAT_EVERY_S", 0.1)
-    settings.SEPARATION_STALE_AFTER_S = 0.6
+    No waiting: the run's clock moves a heartbeat's interval on at every look, as on a slow
+    disk, and after each stored file the row is made to look as old as the stale limit, as if
+    storing that file had taken that long. The recovery pass after the next file finds a
+    fresh heartbeat only because the run wrote one while storing it."""
+    from jobs import runner
+
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {**settings.STORAGES["default"], "BACKEND": "tests.fakes.SlowStorage"},
     }
-    recovered = []
-    monkeypatch.setattr(fakes.SlowStorage, "delay_s", 0.25)
-    monkeypatch.setattr(
-        fakes.SlowStorage, "after_save", lambda name: recovered.extend(job_recover_orphans())
-    )
     claimed = job_claim(job_id=job.id, worker_id="otherhost:1:slow")
-    started = timezone.now()
+    stale = timedelta(seconds=settings.SEPARATION_STALE_AFTER_S + 1)
+    looks = []
+    recovered, stored = [], []
 
-    assert job_run(job=claimed, worker_id="otherhost:1:slow", engine=fakes.FakeEngine()) == "done"
+    def slow_clock() -> float:
+        looks.append(None)
+        return len(looks) * SEPARATION.heartbeat_every_s
 
-    assert (timezone.now() - started).total_seconds() > 2 * settings.SEPARATION_STALE_AFTER_S
+    def after_save(name: str) -> None:
+        stored.append(name)
+        recovered.extend(job_recover_orphans())
+        SeparationJob.objects.filter(id=job.id).update(heartbeat_at=timezone.now() - stale)
+
+    monkeypatch.setattr(fakes.SlowStorage, "after_save", after_save)
+    outcome = runner.job_run(
+        SEPARATION,
+        job=claimed,
+        worker_id="otherhost:1:slow",
+        engine=fakes.FakeEngine(),
+        clock=slow_clock,
+    )
+
+    assert outcome == "done"
+    assert len(stored) >= 3  # stems, waveforms and peaks: each had its turn to go stale
     assert recovered == []
     job.refresh_from_db()
     assert (job.status, job.attempts) == (Status.DONE, 1)

@@ -145,8 +145,8 @@ def test_the_worker_sweeps_scratch_folders_of_dead_workers_on_this_host_at_start
 def test_a_job_runs_in_its_workers_scratch_folder_and_leaves_nothing_there(
     alice, tmp_path, settings
 ):
+    from jobs.scratch import process_scratch
     from separation.services.running import job_run
-    from separation.services.scratch import process_scratch
 
     settings.JAM_SCRATCH_DIR = tmp_path / "scratch"
     track = make_track(owner=alice, tmp_path=tmp_path)

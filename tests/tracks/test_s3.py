@@ -14,8 +14,8 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from jamwithme.env import s3_storage_from_env
+from separation.kind import SEPARATION
 from separation.models import SeparationJob
-from separation.services.running import GENERIC_FAILURE
 from tests.factories import make_track
 from tests.separation.test_upload import post_file
 from tracks import files
@@ -245,5 +245,5 @@ def test_a_write_the_bucket_refuses_fails_the_job_and_leaves_no_orphans(
 
     assert len(calls) == 3
     assert track.job.status == SeparationJob.Status.FAILED
-    assert track.job.error == GENERIC_FAILURE
+    assert track.job.error == SEPARATION.generic_failure
     assert keys(s3, bucket) == [f"tracks/{track.id}/original.wav"]

@@ -1,4 +1,4 @@
-"""Scratch space for separation runs. Each worker process works in its own folder,
+"""Scratch space for job runs (every kind). Each worker process works in its own folder,
 ``<JAM_SCRATCH_DIR>/<host>-<pid>/``, so what a process that died (kill -9, out of memory, a
 power cut) left behind can be told from a live one's, and is swept when any worker on the
 same host starts. A process id still in use keeps its folder: at worst a dead run's folder

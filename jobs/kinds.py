@@ -1,0 +1,94 @@
+"""The registry of job kinds: what each kind of background job runs, on which queue, with
+which phases and recovery. Data, registered by the app that owns the kind (in its
+`AppConfig.ready`), read by the one runner, dispatcher, worker and sweep in `jobs/`.
+
+A kind names its work as a dotted path (`work`), imported only by the worker that runs it:
+a web process that queues a separation never loads the engine. Adding a kind is one module
+with the work function plus a `register(JobKind(...))`: docs/jobs.md shows how.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+from django.utils.module_loading import import_string
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str  # "separation", "render": in logs, Celery task names and the registry
+    model: type  # a concrete `jobs.models.Job`
+    # "package.module.function": work(job, run, **options) -> Made (jobs.runner).
+    work: str
+    # publish(job_id): send the job's live event; called after every change of its row.
+    publish: Callable[[int], None]
+    # The Celery task that takes the id (thin: it calls jobs.runner.job_process).
+    task: str
+    # Names of the settings that hold the queue, the stale limit and the attempts cap.
+    queue_setting: str
+    stale_after_setting: str
+    max_attempts_setting: str
+    # Each phase's span of the job's progress, in percent, in the order they run; the claim
+    # sets the first.
+    phases: dict[str, tuple[int, int]]
+    # How often a run writes its heartbeat while it reports no progress.
+    heartbeat_every_s: float = 5.0
+    too_many_attempts: str = "The worker stopped while running this job too many times."
+    generic_failure: str = "Something went wrong. Please try again."
+    # Said when Celery's soft time limit stops a run; {minutes} is filled in.
+    over_time_limit: str = "This job took longer than the limit ({minutes:g} minutes)."
+    # given_up(job_id): a job failed for good by the sweep (no run will follow it).
+    given_up: Callable[[int], None] | None = None
+    # Lower runs first in the embedded worker (never the same kind twice while another
+    # kind waits).
+    priority: int = 100
+
+    @property
+    def first_phase(self) -> str:
+        return next(iter(self.phases))
+
+    def work_function(self) -> Callable:
+        return _imported(self.work)
+
+
+@cache
+def _imported(path: str) -> Callable:
+    return import_string(path)
+
+
+_KINDS: dict[str, JobKind] = {}
+_CHORES: list[Callable[[], object]] = []
+
+
+def register(kind: JobKind) -> JobKind:
+    """Add a kind (an app's `ready`). Registering the same name again replaces it."""
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def get(kind: JobKind | str) -> JobKind:
+    """The registered kind of that name (or the kind itself)."""
+    if isinstance(kind, JobKind):
+        return kind
+    try:
+        return _KINDS[kind]
+    except KeyError:
+        raise LookupError(f"No job kind called {kind!r} is registered") from None
+
+
+def all_kinds() -> list[JobKind]:
+    """Every registered kind, in the embedded worker's order (priority, then name)."""
+    return sorted(_KINDS.values(), key=lambda kind: (kind.priority, kind.name))
+
+
+def register_chore(chore: Callable[[], object]) -> None:
+    """A housekeeping step every worker runs with the sweep (an app's `ready`): retrying
+    refused file deletions, say. Idempotent, as any number of workers may run it at once."""
+    if chore not in _CHORES:
+        _CHORES.append(chore)
+
+
+def chores() -> list[Callable[[], object]]:
+    return list(_CHORES)

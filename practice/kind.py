@@ -1,0 +1,35 @@
+"""Exports (renders) as a kind of job (`jobs.kinds`): what the one runner, dispatcher, worker
+and sweep need to know of it. Registered in `PracticeConfig.ready`."""
+
+from jobs.kinds import JobKind
+from practice.events import render_publish
+from practice.models import Render
+
+Phase = Render.Phase
+
+# Copying the stems in is quick; the mix, stretch and encode take most of a render
+# (bench/render.py); storing is one file.
+PHASE_SPANS = {
+    Phase.COPYING: (0, 10),
+    Phase.RENDERING: (10, 90),
+    Phase.STORING: (90, 99),
+}
+
+RENDER = JobKind(
+    name="render",
+    model=Render,
+    work="practice.rendering.render_work",
+    publish=lambda render_id: render_publish(render_id=render_id),
+    task="practice.tasks.render_task",
+    queue_setting="RENDER_QUEUE",
+    stale_after_setting="RENDER_STALE_AFTER_S",
+    max_attempts_setting="RENDER_MAX_ATTEMPTS",
+    phases=PHASE_SPANS,
+    heartbeat_every_s=2.0,
+    too_many_attempts="The worker stopped while rendering this export too many times.",
+    generic_failure="Something went wrong while rendering this export. Please try again.",
+    over_time_limit="Rendering this export took longer than the limit ({minutes:g} minutes).",
+    # Exports are short (a fraction of a separation): the embedded worker takes one first,
+    # but never two in a row while a song waits.
+    priority=10,
+)
