@@ -2,12 +2,14 @@
 keep the pitch, key changes keep the length. The numbers are printed (`pytest -s`) and
 carried in the assertion messages."""
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from catalog.formats import EXPORT_FORMAT_LABELS
 from practice import audio
 from tests.practice.measure import fundamental_hz
 
@@ -110,7 +112,7 @@ def test_a_mix_adds_the_stems_at_their_gains_and_never_clips(tmp_path):
     [
         ({"tempo": 0.4}, "tempo must be between 50 % and 150 %"),
         ({"semitones": 7}, "from 6 semitones down to 6 up"),
-        ({"fmt": "ogg"}, "choose WAV, FLAC or MP3"),
+        ({"fmt": "opus"}, re.escape(f"unknown format 'opus': choose {EXPORT_FORMAT_LABELS}.")),
     ],
 )
 def test_it_refuses_settings_out_of_range(tmp_path, options, message):

@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog.formats import EXPORT_FORMAT_LABELS
 from practice.events import render_events_changed_since
 from practice.models import Render
 from tests.factories import make_band, make_track
@@ -302,7 +303,7 @@ def test_a_jam_listener_can_never_export_the_vocals(alice, bob, bob_client, alic
         ({"balance": "-0.1"}, "The balance is out of range: from 0 to 1."),
         ({"semitones": "1.5"}, "The key moves in whole semitones"),
         ({"semitones": "9"}, "The key is out of range"),
-        ({"format": "ogg"}, "The format must be WAV, FLAC or MP3."),
+        ({"format": "opus"}, f"The format must be {EXPORT_FORMAT_LABELS}."),
         ({"source": "drums"}, "There is nothing called “drums” to export."),
         ({"tempo": "nan"}, "The tempo is out of range"),
     ],
