@@ -33,6 +33,10 @@ EXPORT_FORMATS: tuple[ExportFormat, ...] = (  # in display order
     ExportFormat(
         "mp3", "MP3", ".mp3", "audio/mpeg", 40_000 // 2, 48_000, bit_depth=16, quality="V0"
     ),
+    # libvorbis at quality 0.8 (pedalboard calls it "256 kbps"; ~220-280 kbit/s stereo, as
+    # MP3 V0). It takes any rate but is tuned up to 48 kHz; there white noise, its worst
+    # case, takes 30 kB/s per channel.
+    ExportFormat("ogg", "Ogg Vorbis", ".ogg", "audio/ogg", 40_000, 48_000, quality="256 kbps"),
 )
 DEFAULT_FORMAT = "wav"  # an export asked for without a format
 PLAYER_FORMAT = "mp3"  # what the player's "Download this mix" offers first: a small file
