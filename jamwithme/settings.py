@@ -251,7 +251,7 @@ JAM_USER_MAX_ACTIVE_JOBS = env_int("JAM_USER_MAX_ACTIVE_JOBS", 3, minimum=1)
 # Share links are opened without an account: requests a minute from one address.
 JAM_SHARE_LINK_REQUESTS_PER_MINUTE = env_int("JAM_SHARE_LINK_REQUESTS_PER_MINUTE", 120, minimum=1)
 
-# --- Exports (practice/): a mix or a stem rendered at a tempo and key, as WAV, FLAC or MP3 ----
+# --- Exports (practice/): a mix or a stem rendered at a tempo and key (formats: catalog/) ----
 # Renders hold the whole song in memory (Rubber Band's offline mode): bounded by the length of
 # what they write (a 15-minute song at 50 % tempo is 30 minutes) and by how many run per user.
 JAM_RENDER_MAX_DURATION_S = env_int("JAM_RENDER_MAX_DURATION_S", 2 * 900, minimum=10)

@@ -1,5 +1,5 @@
 """Rendering an export: mix stems at a balance, change tempo and key with Rubber Band, write
-WAV, FLAC or MP3. Pure audio code (no Django, no app), like `engine`.
+it in an export format (`catalog.formats`). Pure audio code (no Django, no app), like `engine`.
 
 Rubber Band runs in its offline, high-quality mode (`pedalboard.time_stretch`), which needs
 the whole song in memory: a stereo 44.1 kHz minute is about 21 MB as float32, so the caller
@@ -19,11 +19,9 @@ import soxr
 from pedalboard.io import AudioFile
 
 from catalog.exports import SEMITONE_RANGE, TEMPO_RANGE
+from catalog.formats import DEFAULT_FORMAT, EXPORT_FORMAT_LABELS, get_export_format
 
-FORMATS = ("wav", "flac", "mp3")
-MP3_MAX_RATE = 48_000  # LAME's highest rate
-MP3_QUALITY = "V0"  # LAME's best variable bit rate (~245 kbit/s)
-PEAK_CEILING = 0.989  # -0.1 dBFS: what we write never clips, also after MP3's filters
+PEAK_CEILING = 0.989  # -0.1 dBFS: what we write never clips, also after a lossy encoder's filters
 READ_BLOCK = 65_536
 # The fractions `render` reports as each phase ends: mixing, stretching (then encoding).
 MIXED, STRETCHED = 0.3, 0.8
@@ -41,11 +39,11 @@ class RenderSpec:
     gains: Sequence[tuple[Path, float]]
     tempo: float = 1.0
     semitones: float = 0.0
-    fmt: str = "wav"
+    fmt: str = DEFAULT_FORMAT  # a name in catalog.formats
 
     def check(self) -> None:
-        if self.fmt not in FORMATS:
-            raise RenderError(f"unknown format {self.fmt!r}: choose WAV, FLAC or MP3.")
+        if get_export_format(self.fmt) is None:
+            raise RenderError(f"unknown format {self.fmt!r}: choose {EXPORT_FORMAT_LABELS}.")
         if not TEMPO_RANGE[0] <= self.tempo <= TEMPO_RANGE[1]:
             raise RenderError("the tempo must be between 50 % and 150 %.")
         if not SEMITONE_RANGE[0] <= self.semitones <= SEMITONE_RANGE[1]:
@@ -101,6 +99,7 @@ def render(
     into Rubber Band: the caller runs this in a thread if it must beat meanwhile.
     """
     spec.check()
+    fmt = get_export_format(spec.fmt)
     progress(0.0)
     audio, rate = _mix(spec.gains, step)
     progress(MIXED)
@@ -114,18 +113,17 @@ def render(
         )
     step()
     progress(STRETCHED)
-    if spec.fmt == "mp3" and rate > MP3_MAX_RATE:
-        audio = soxr.resample(audio.T, rate, MP3_MAX_RATE, quality="VHQ").T.astype(np.float32)
-        rate = MP3_MAX_RATE
+    if fmt.max_sample_rate and rate > fmt.max_sample_rate:
+        audio = soxr.resample(audio.T, rate, fmt.max_sample_rate, quality="VHQ").T
+        audio, rate = audio.astype(np.float32), fmt.max_sample_rate
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if peak > PEAK_CEILING:
         audio *= PEAK_CEILING / peak  # one gain for the whole song: nothing clips
     audio = np.ascontiguousarray(audio, dtype=np.float32)
     channels, frames = audio.shape
-    options: dict = {"bit_depth": 16, "quality": MP3_QUALITY} if spec.fmt == "mp3" else {}
-    if spec.fmt in ("wav", "flac"):
-        options = {"bit_depth": 24}
-    out_path = out_path.with_suffix(f".{spec.fmt}")
+    options = {"bit_depth": fmt.bit_depth, "quality": fmt.quality}
+    options = {name: value for name, value in options.items() if value is not None}
+    out_path = out_path.with_suffix(fmt.extension)
     with AudioFile(str(out_path), "w", rate, channels, **options) as writer:
         for start in range(0, frames, READ_BLOCK * 4):
             writer.write(audio[:, start : start + READ_BLOCK * 4])

@@ -12,9 +12,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
+from catalog.formats import DEFAULT_FORMAT, EXPORT_FORMAT_LABELS, EXPORT_FORMATS, get_export_format
 from catalog.stems import JAM_TRACK, STEMS
 from jobs import services as jobs
-from practice import audio
 from practice.kind import RENDER
 from practice.models import MIX, Render
 from tracks.access import Access
@@ -24,9 +24,8 @@ from tracks.selectors import storage_use_for_user
 logger = logging.getLogger(__name__)
 Status = Render.Status
 
-# What a second of each format takes, per channel, to estimate an export's size for the
-# quota before it is made (24-bit WAV; FLAC at most as much; MP3 V0 at most 320 kbit/s).
-BYTES_PER_SECOND = {"wav": 3 * 48_000, "flac": 3 * 48_000, "mp3": 40_000 // 2}
+# What the quota check suggests when a library is full: the format that takes least room.
+SMALLEST_FORMAT = min(EXPORT_FORMATS, key=lambda fmt: fmt.bytes_per_second)
 
 
 class ExportError(ValueError):
@@ -48,7 +47,7 @@ class ExportSettings:
     balance: int = 0  # percent of the vocals
     tempo: int = 100  # percent
     semitones: int = 0
-    format: str = "wav"
+    format: str = DEFAULT_FORMAT
 
 
 def _number(value, name: str, low: Decimal, high: Decimal, message: str) -> Decimal:
@@ -70,9 +69,9 @@ def export_settings_parse(
     source = (source or MIX).strip()
     if source != MIX and source not in {stem.name for stem in STEMS}:
         raise ExportError(f"There is nothing called “{source[:40]}” to export.")
-    fmt = (fmt or "wav").strip().lower()
-    if fmt not in audio.FORMATS:
-        raise ExportError("The format must be WAV, FLAC or MP3.")
+    fmt = (fmt or DEFAULT_FORMAT).strip().lower()
+    if get_export_format(fmt) is None:
+        raise ExportError(f"The format must be {EXPORT_FORMAT_LABELS}.")
     hundred = Decimal(100)
     share = _number(balance or 0, "balance", Decimal(0), Decimal(1), "from 0 to 1.")
     speed = _number(tempo or 1, "tempo", Decimal("0.5"), Decimal("1.5"), "from 0.5 to 1.5.")
@@ -91,7 +90,7 @@ def export_settings_parse(
 
 def _size_estimate(track: Track, *, tempo: int, fmt: str) -> int:
     seconds = track.duration_s * 100 / tempo
-    return int(seconds * max(track.channels, 1) * BYTES_PER_SECOND[fmt])
+    return int(seconds * max(track.channels, 1) * get_export_format(fmt).bytes_per_second)
 
 
 def _on_the_way_bytes(*, owner_id, besides: int) -> int:
@@ -120,7 +119,7 @@ def _check_room(track: Track, wanted: ExportSettings, user, *, render: Render) -
     whose = "Your library" if user.pk == track.owner_id else "The owner's library"
     raise ExportError(
         f"{whose} has no room for this export (about {filesizeformat(need)}): exports are "
-        "stored with the track. Delete other exports or tracks, or choose MP3."
+        f"stored with the track. Delete other exports or tracks, or choose {SMALLEST_FORMAT.label}."
     )
 
 

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 
+from catalog.formats import DEFAULT_FORMAT, EXPORT_FORMATS
 from catalog.stems import JAM_TRACK, STEMS
 from jobs.models import Job
 
@@ -31,10 +32,8 @@ class Render(Job):
         RENDERING = "rendering", "Rendering"
         STORING = "storing", "Storing the export"
 
-    class Format(models.TextChoices):
-        WAV = "wav", "WAV"
-        FLAC = "flac", "FLAC"
-        MP3 = "mp3", "MP3"
+    # The export formats (a new one is a row there and a migration here).
+    FORMAT_CHOICES = [(fmt.name, fmt.label) for fmt in EXPORT_FORMATS]
 
     track = models.ForeignKey("tracks.Track", on_delete=models.CASCADE, related_name="renders")
     # MIX (the jam track with the other stems at ``balance``), or one stem's name.
@@ -42,7 +41,7 @@ class Render(Job):
     balance = models.PositiveSmallIntegerField(default=0)  # percent of the vocals in a mix
     tempo = models.PositiveSmallIntegerField(default=100)  # percent
     semitones = models.SmallIntegerField(default=0)
-    format = models.CharField(max_length=8, choices=Format.choices, default=Format.WAV)
+    format = models.CharField(max_length=8, choices=FORMAT_CHOICES, default=DEFAULT_FORMAT)
 
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True

@@ -8,6 +8,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from catalog.formats import get_export_format
 from practice.dispatch import ExportError, ExportForbidden, export_request, export_settings_parse
 from practice.events import render_urls
 from practice.models import Render
@@ -53,7 +54,8 @@ NOT_A_FORM = (
 @require_http_methods(["GET", "POST"])
 def exports(request, track_id):
     """GET: the user's exports of this track (JSON). POST: ask for one — `source` ("mix" or
-    a stem), `balance` 0..1, `tempo` 0.5..1.5, `semitones` -6..6, `format` wav|flac|mp3.
+    a stem), `balance` 0..1, `tempo` 0.5..1.5, `semitones` -6..6, `format` (a name in
+    `catalog.formats`).
     A form gets a redirect to the track page; `Accept: application/json` gets the render's
     state (200 when the file is ready — the cache — 202 while it is being made)."""
     track, access = get_track_or_404(request.user, track_id)
@@ -112,7 +114,8 @@ def download(request, track_id, render_id):
     render, _ = _render_or_404(request, track_id, render_id)
     if render.status != Render.Status.DONE or render.asset is None:
         raise Http404("This export is not ready.")
-    name = safe_download_name(render.track.title, render.slug, f".{render.format}")
+    extension = get_export_format(render.format).extension
+    name = safe_download_name(render.track.title, render.slug, extension)
     return stored_file_response(
         request,
         render.asset.name,

@@ -26,10 +26,19 @@ def temporary_upload(path: Path, name: str | None = None) -> TemporaryUploadedFi
 
 
 def make_track(
-    *, owner, tmp_path: Path, title: str = "Song", separated: bool = False, seconds: float = 1.0
+    *,
+    owner,
+    tmp_path: Path,
+    title: str = "Song",
+    separated: bool = False,
+    seconds: float = 1.0,
+    source: Path | None = None,
 ):
-    source = fakes.write_wav(tmp_path / f"{uuid.uuid4().hex}.wav", seconds=seconds)
-    upload = temporary_upload(source, f"{title}.wav")
+    """A track of a tone lasting ``seconds``, or of the song in ``source`` (tests/data);
+    ``separated`` by the fake engine, which halves the song into each stem."""
+    if source is None:
+        source = fakes.write_wav(tmp_path / f"{uuid.uuid4().hex}.wav", seconds=seconds)
+    upload = temporary_upload(source, f"{title}{source.suffix}")
     track = track_submit(owner=owner, upload=upload, title=title)
     upload.close()
     if separated:

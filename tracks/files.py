@@ -20,6 +20,8 @@ from pathlib import Path
 from django.core.files import File
 from django.core.files.storage import default_storage
 
+from catalog.formats import get_export_format
+
 logger = logging.getLogger(__name__)
 
 # The engine reports the container it decoded; we name the stored original after it.
@@ -48,8 +50,11 @@ def new_run_prefix(track_id) -> str:
     return f"{track_folder(track_id)}/{uuid.uuid4().hex[:12]}"
 
 
+STEM_EXTENSION = ".wav"  # stems are stored as WAV (the engine writes them)
+
+
 def stem_name(prefix: str, stem: str) -> str:
-    return f"{prefix}-{stem}.wav"
+    return f"{prefix}-{stem}{STEM_EXTENSION}"
 
 
 def waveform_name(prefix: str, part: str) -> str:
@@ -57,14 +62,13 @@ def waveform_name(prefix: str, part: str) -> str:
     return f"{prefix}-waveform-{part}.png"
 
 
-RENDITION_EXTENSIONS = ("wav", "flac", "mp3")
-
-
 def rendition_name(track_id, settings_slug: str, fmt: str) -> str:
-    """A rendered export: ``settings_slug`` names what it is ("mix-v10-t75-k+2")."""
-    if fmt not in RENDITION_EXTENSIONS:
+    """A rendered export: ``settings_slug`` names what it is ("mix-v10-t75-k+2"), ``fmt``
+    its export format (`catalog.formats`), which gives the extension."""
+    export_format = get_export_format(fmt)
+    if export_format is None:
         raise ValueError(f"no rendition format {fmt!r}")
-    return f"{new_run_prefix(track_id)}-render-{settings_slug}.{fmt}"
+    return f"{new_run_prefix(track_id)}-render-{settings_slug}{export_format.extension}"
 
 
 def peaks_name(prefix: str, part: str) -> str:

@@ -32,6 +32,10 @@ from django.http import (
 from django.utils.text import slugify
 from storages.backends.s3 import S3Storage
 
+from catalog.formats import EXPORT_FORMATS
+
+# By extension: uploads' containers (`tracks.files.CONTAINER_EXTENSIONS`), waveforms, peaks,
+# and every export format's own (`catalog.formats`).
 CONTENT_TYPES = {
     ".wav": "audio/wav",
     ".flac": "audio/flac",
@@ -42,6 +46,7 @@ CONTENT_TYPES = {
     ".aiff": "audio/aiff",
     ".png": "image/png",
     ".json": "application/json",
+    **{fmt.extension: fmt.mime_type for fmt in EXPORT_FORMATS},
 }
 CHUNK = 256 * 1024
 ACCESS_RECHECK_S = 2.0

@@ -4,10 +4,11 @@ template, so `tracks` (below this app) never imports it."""
 from django import template
 
 from catalog.exports import SEMITONE_RANGE
+from catalog.formats import EXPORT_FORMATS, PLAYER_FORMAT
 from catalog.stems import JAM_TRACK, STEMS
-from practice.models import Render
 from practice.selectors import renders_of
 from tracks.access import audible_parts
+from tracks.files import STEM_EXTENSION
 
 register = template.Library()
 
@@ -20,6 +21,13 @@ BALANCES = [
     ("1", "100 % (original)"),
 ]
 TEMPOS = [50, 60, 70, 75, 80, 85, 90, 95, 100, 105, 110, 120, 125, 150]
+
+
+@register.simple_tag
+def player_export_formats():
+    """`{% player_export_formats as formats %}`: (format, chosen) for the player's "Download
+    this mix", every export format in display order with `PLAYER_FORMAT` chosen."""
+    return [(fmt, fmt.name == PLAYER_FORMAT) for fmt in EXPORT_FORMATS]
 
 
 @register.inclusion_tag("practice/_exports.html", takes_context=True)
@@ -40,7 +48,9 @@ def export_panel(context, track, access):
             (str(step), f"{step:+d}" if step else "0 (as recorded)")
             for step in range(SEMITONE_RANGE[0], SEMITONE_RANGE[1] + 1)
         ],
-        "formats": Render.Format.choices,
+        "formats": EXPORT_FORMATS,
+        # A stem is downloaded as stored (WAV) or exported in any other format.
+        "stem_formats": [fmt for fmt in EXPORT_FORMATS if fmt.extension != STEM_EXTENSION],
         "renders": renders_of(track, request.user, access),
         "sees_all": access.can_manage,
     }

@@ -510,7 +510,8 @@
     if (!slot) return;
     var settings = this.exportSettings();
     var format = this.q("export-format");
-    settings.format = format ? format.value : "mp3";
+    // The formats are the server's (catalog/formats.py, in the template); none: its default.
+    settings.format = format ? format.value : "";
     var body = new FormData();
     Object.keys(settings).forEach(function (name) { body.append(name, settings[name]); });
     var token = slot.querySelector("input[name=csrfmiddlewaretoken]");

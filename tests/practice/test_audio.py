@@ -2,12 +2,14 @@
 keep the pitch, key changes keep the length. The numbers are printed (`pytest -s`) and
 carried in the assertion messages."""
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from catalog.formats import EXPORT_FORMAT_LABELS, EXPORT_FORMATS
 from practice import audio
 from tests.practice.measure import fundamental_hz
 
@@ -106,11 +108,30 @@ def test_a_mix_adds_the_stems_at_their_gains_and_never_clips(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "fmt", [fmt for fmt in EXPORT_FORMATS if fmt.max_sample_rate], ids=lambda fmt: fmt.name
+)
+def test_a_song_above_a_formats_highest_rate_is_written_at_that_rate_same_length_and_pitch(
+    tmp_path, fmt
+):
+    rate, seconds = 96_000, 1.0
+    t = np.arange(int(seconds * rate)) / rate
+    wave = (0.3 * np.sin(2 * np.pi * TONE_HZ * t)).astype(np.float32)
+    source = tmp_path / "hires.wav"
+    sf.write(source, np.stack([wave, wave], axis=1), rate, subtype="PCM_24")
+    rendered = audio.render(audio.RenderSpec(gains=[(source, 1.0)], fmt=fmt.name), tmp_path / "o")
+    assert rendered.path.suffix == fmt.extension
+    data, written = sf.read(str(rendered.path), dtype="float32", always_2d=True)
+    assert written == rendered.sample_rate == fmt.max_sample_rate
+    assert len(data) / written == pytest.approx(seconds, abs=0.06)  # MP3 pads a little
+    assert fundamental_hz(data, written) == pytest.approx(TONE_HZ, rel=0.002)
+
+
+@pytest.mark.parametrize(
     ("options", "message"),
     [
         ({"tempo": 0.4}, "tempo must be between 50 % and 150 %"),
         ({"semitones": 7}, "from 6 semitones down to 6 up"),
-        ({"fmt": "ogg"}, "choose WAV, FLAC or MP3"),
+        ({"fmt": "opus"}, re.escape(f"unknown format 'opus': choose {EXPORT_FORMAT_LABELS}.")),
     ],
 )
 def test_it_refuses_settings_out_of_range(tmp_path, options, message):

@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
+from catalog.formats import get_export_format
 from jobs.runner import job_run
 from jobs.services import job_claim
-from practice.dispatch import BYTES_PER_SECOND
 from practice.kind import RENDER
 from practice.models import Render
 from tests.factories import make_band, make_track
@@ -173,7 +173,7 @@ def test_exports_on_the_way_hold_room_in_the_owners_quota(
     alice, alice_client, bob_client, track, band, settings
 ):
     used = storage_use_for_user(user_id=alice.pk).used_bytes
-    wav = int(track.duration_s * track.channels * BYTES_PER_SECOND["wav"])
+    wav = int(track.duration_s * track.channels * get_export_format("wav").bytes_per_second)
     settings.JAM_USER_QUOTA_BYTES = used + wav + wav // 2  # room for one WAV, not two
 
     first = ask(alice_client, track, format="wav")
