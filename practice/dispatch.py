@@ -148,7 +148,7 @@ def export_request(
     ExportError for a track without stems, a song too long, a full library, or too many
     exports of this user on the way."""
     probe = Render(source=wanted.source, balance=wanted.balance)
-    if not all(access.can_hear(part) for part in probe.parts):
+    if not access.can_hear_all(probe.parts):
         if wanted.source == MIX:
             raise ExportForbidden(
                 "The owner shared the jam track without the vocals: export it with the "

@@ -145,7 +145,7 @@ def _tell_who_lost_it(track_ids_and_users: list[tuple], message: str) -> None:
     for track_id, title, user_ids in track_ids_and_users:
         track = Track.objects.select_related("owner").filter(id=track_id).first()
         users = User.objects.filter(pk__in=user_ids)
-        lost = {u.pk for u in users if track is None or not track_access(u, track).can_listen}
+        lost = {u.pk for u in users if track is None or not track_access(u, track).can_play}
         track_revoked_publish(track_id=track_id, user_ids=lost, message=message.format(title))
 
 

@@ -26,7 +26,7 @@ TEMPOS = [50, 60, 70, 75, 80, 85, 90, 95, 100, 105, 110, 120, 125, 150]
 def export_panel(context, track, access):
     request = context["request"]
     stems = [part for part in audible_parts(track, access) if part.stem and part.audio]
-    hears_vocals = all(access.can_hear(stem.name) for stem in STEMS if stem.name != JAM_TRACK)
+    hears_vocals = access.can_hear_all(stem.name for stem in STEMS if stem.name != JAM_TRACK)
     return {
         "request": request,
         "csrf_token": context.get("csrf_token"),
