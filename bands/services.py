@@ -9,8 +9,8 @@ owner leaves only as the last member (the band goes with them) or after handing 
 over. Each change to a band's memberships first locks the band's row, so two changes to one
 band run one after the other.
 
-After the commit, live notices go out (bands/events.py) and `membership_ended` is sent for
-each membership that ended (bands/signals.py).
+After the commit, live notices go out (bands/events.py), `membership_ended` is sent for
+each membership that ended and `membership_changed` for a changed role (bands/signals.py).
 """
 
 import logging
@@ -32,7 +32,7 @@ from bands import events
 from bands.models import Band, Invitation, Membership
 from bands.roles import OWNER, BandRole, band_role, may_give, roles_given_by
 from bands.selectors import invitation_is_for, invitation_token_hash, open_invitations
-from bands.signals import membership_ended
+from bands.signals import membership_changed, membership_ended
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -90,15 +90,19 @@ def _role_to_give(giver: Membership, value: str) -> BandRole:
     return role
 
 
-def _end_membership_on_commit(*, band_id, user_id) -> None:
+def _send_on_commit(signal, *, band_id, user_id) -> None:
     def send():
-        for receiver, error in membership_ended.send_robust(
+        for receiver, error in signal.send_robust(
             sender=Membership, band_id=band_id, user_id=user_id
         ):
             if isinstance(error, Exception):
-                logger.error("membership_ended receiver %r failed", receiver, exc_info=error)
+                logger.error("Membership signal receiver %r failed", receiver, exc_info=error)
 
     transaction.on_commit(send)
+
+
+def _end_membership_on_commit(*, band_id, user_id) -> None:
+    _send_on_commit(membership_ended, band_id=band_id, user_id=user_id)
 
 
 # --- Bands -----------------------------------------------------------------------------------
@@ -344,6 +348,7 @@ def band_set_role(*, band: Band, by, user, role: str) -> Membership:
     if membership.role != new.value:
         membership.role = new.value
         membership.save(update_fields=("role",))
+        _send_on_commit(membership_changed, band_id=band.pk, user_id=user.pk)
     return membership
 
 

@@ -162,6 +162,15 @@ def on_membership_ended(sender, *, band_id, user_id, **kwargs) -> None:
     _tell_who_lost_it(lost, "“{}” is no longer shared with you.")
 
 
+def on_membership_changed(sender, *, band_id, user_id, **kwargs) -> None:
+    """Someone's role in a band changed (bands' `membership_changed`, after commit): the
+    pages they have open of the tracks shared with that band re-fetch what they show (a
+    viewer's lose their download links)."""
+    tracks = Track.objects.filter(shares__band_id=band_id).exclude(owner_id=user_id)
+    for track in tracks.select_related("owner"):
+        track_changed_publish(track=track, user_ids={user_id})
+
+
 def on_band_deleted(sender, instance, **kwargs) -> None:
     """A band is about to be deleted (with its shares): once that commits, tell its members
     which tracks they no longer hear."""

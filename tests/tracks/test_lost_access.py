@@ -121,3 +121,20 @@ def test_someone_still_hearing_it_through_another_band_is_not_told(alice, bob, b
     band_services.band_delete(band=Band.objects.get(pk=band.pk))
     assert track_access(bob, track).can_play
     assert bobs.revoked() == []
+
+
+def test_a_member_made_a_viewer_has_their_pages_of_the_bands_tracks_refetched(
+    carol, bob, band, track, in_memory_layer
+):
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(user_group(bob.pk), channel)
+
+    band_services.band_set_role(band=band, by=carol, user=bob, role="viewer")
+
+    async def first_event():
+        return (await asyncio.wait_for(layer.receive(channel), 5))["event"]
+
+    event = async_to_sync(first_event)()
+    assert (event["type"], event["track_id"]) == ("tracks.changed", str(track.id))
+    assert not track_access(bob, track).can_download and track_access(bob, track).can_play
