@@ -1,11 +1,19 @@
 """Bands: musicians who share jam tracks with each other. A band has one owner, any number
-of admins and members; people join by accepting an invitation."""
+of admins, members and viewers (the rows of `bands.roles`); people join by accepting an
+invitation, which names the role they get."""
 
 import uuid
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from bands.roles import ROLES, BandRole, band_role
+
+# One member per row of `bands.roles.ROLES`: Role.OWNER == "owner", Role.VIEWER.label ...
+Role = models.TextChoices(
+    "Role", [(role.value.upper(), (role.value, role.label)) for role in ROLES]
+)
 
 
 class Band(models.Model):
@@ -21,10 +29,7 @@ class Band(models.Model):
 
 
 class Membership(models.Model):
-    class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        ADMIN = "admin", "Admin"
-        MEMBER = "member", "Member"
+    Role = Role
 
     band = models.ForeignKey(Band, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
@@ -46,8 +51,13 @@ class Membership(models.Model):
         return f"{self.user} in {self.band} ({self.role})"
 
     @property
+    def rights(self) -> BandRole:
+        """The role's row: what this member may do in the band and with its tracks."""
+        return band_role(self.role)
+
+    @property
     def can_invite(self) -> bool:
-        return self.role in (self.Role.OWNER, self.Role.ADMIN)
+        return self.rights.runs_band
 
     @property
     def is_owner(self) -> bool:
@@ -75,12 +85,18 @@ class Invitation(models.Model):
     expires_at = models.DateTimeField()
     answered_at = models.DateTimeField(null=True, blank=True)
     accepted = models.BooleanField(null=True)  # None: not answered (or withdrawn)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
 
     class Meta:
         ordering = ("-created_at",)
 
     def __str__(self) -> str:
         return f"Invitation to {self.band} for {self.user or self.email}"
+
+    @property
+    def rights(self) -> BandRole:
+        """The row of the role the invitee gets by accepting."""
+        return band_role(self.role)
 
     @property
     def is_open(self) -> bool:

@@ -7,6 +7,7 @@ from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from bands.models import Band, Invitation, Membership
+from bands.roles import ROLES
 
 
 def bands_of(*, user_id) -> QuerySet[Band]:
@@ -70,11 +71,11 @@ def invitations_for(*, user) -> QuerySet[Invitation]:
 
 
 def band_members(*, band_id) -> QuerySet[Membership]:
-    """A band's members: the owner, then admins, then members, each by username."""
+    """A band's members by role (the owner, admins, members, viewers: `bands.roles`), each
+    role by username."""
     rank = Case(
-        When(role=Membership.Role.OWNER, then=Value(0)),
-        When(role=Membership.Role.ADMIN, then=Value(1)),
-        default=Value(2),
+        *(When(role=role.value, then=Value(rank)) for rank, role in enumerate(ROLES)),
+        default=Value(len(ROLES)),
     )
     return (
         Membership.objects.filter(band_id=band_id)

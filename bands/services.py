@@ -1,14 +1,16 @@
 """Every change to bands, memberships and invitations: one transaction each, keyword-only
 arguments, one error type. Views call these and show a `BandError`'s message as it is.
 
-Who may do what: any member may leave; the owner and admins may invite and withdraw
-invitations; only the owner removes members, changes roles and hands the band over (the old
-owner becomes an admin). An owner leaves only as the last member (the band goes with them)
-or after handing the band over. Each change to a band's memberships first locks the band's
-row, so two changes to one band run one after the other.
+Who may do what: any member may leave; the owner and admins may invite (naming the role the
+invitee gets) and withdraw invitations; the owner sets anyone's role, admins move people
+between the roles that do not run the band (member, viewer: `bands.roles.may_give`); only
+the owner removes members and hands the band over (the old owner becomes an admin). An
+owner leaves only as the last member (the band goes with them) or after handing the band
+over. Each change to a band's memberships first locks the band's row, so two changes to one
+band run one after the other.
 
-After the commit, live notices go out (bands/events.py) and `membership_ended` is sent for
-each membership that ended (bands/signals.py).
+After the commit, live notices go out (bands/events.py), `membership_ended` is sent for
+each membership that ended and `membership_changed` for a changed role (bands/signals.py).
 """
 
 import logging
@@ -28,8 +30,9 @@ from django.utils import timezone
 
 from bands import events
 from bands.models import Band, Invitation, Membership
+from bands.roles import OWNER, BandRole, band_role, may_give, roles_given_by
 from bands.selectors import invitation_is_for, invitation_token_hash, open_invitations
-from bands.signals import membership_ended
+from bands.signals import membership_changed, membership_ended
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -73,15 +76,33 @@ def _owner_membership(band: Band, by) -> Membership:
     return membership
 
 
-def _end_membership_on_commit(*, band_id, user_id) -> None:
+def _role_to_give(giver: Membership, value: str) -> BandRole:
+    """The row of the role ``giver`` hands out, or a BandError saying why they may not."""
+    role = band_role(value)
+    given = roles_given_by(giver.rights)
+    if role is None or role is OWNER:
+        labels = [r.label.lower() for r in roles_given_by(OWNER)]
+        raise BandError(f"A member's role is {', '.join(labels[:-1])} or {labels[-1]}.")
+    if not given:
+        raise BandError("Only the band's owner and admins can do that.")
+    if role not in given:
+        raise BandError("Only the band's owner can do that.")
+    return role
+
+
+def _send_on_commit(signal, *, band_id, user_id) -> None:
     def send():
-        for receiver, error in membership_ended.send_robust(
+        for receiver, error in signal.send_robust(
             sender=Membership, band_id=band_id, user_id=user_id
         ):
             if isinstance(error, Exception):
-                logger.error("membership_ended receiver %r failed", receiver, exc_info=error)
+                logger.error("Membership signal receiver %r failed", receiver, exc_info=error)
 
     transaction.on_commit(send)
+
+
+def _end_membership_on_commit(*, band_id, user_id) -> None:
+    _send_on_commit(membership_ended, band_id=band_id, user_id=user_id)
 
 
 # --- Bands -----------------------------------------------------------------------------------
@@ -112,15 +133,16 @@ def band_delete(*, band: Band) -> None:
 
 
 @transaction.atomic
-def band_invite(*, band: Band, by, username_or_email: str) -> Invitation:
-    """Invite someone by username or e-mail address: an invitation and an e-mail with its
-    link. An address that belongs to an account invites that account (the inviter is not
-    told whether it does). The returned invitation carries the link's ``token`` (stored only
-    as its sha256), for the caller; it is not kept anywhere else."""
+def band_invite(*, band: Band, by, username_or_email: str, role: str = Role.MEMBER) -> Invitation:
+    """Invite someone by username or e-mail address, to join with ``role``: an invitation
+    and an e-mail with its link. An address that belongs to an account invites that account
+    (the inviter is not told whether it does). The returned invitation carries the link's
+    ``token`` (stored only as its sha256), for the caller; it is not kept anywhere else."""
     band = _locked_band(band)
     inviter = _membership(band, by, missing="You are not in this band.")
     if not inviter.can_invite:
         raise BandError("Only the band's owner and admins can invite people.")
+    role = _role_to_give(inviter, role)
     wanted = username_or_email.strip()
     if not wanted:
         raise BandError("Enter a username or an e-mail address.")
@@ -157,6 +179,7 @@ def band_invite(*, band: Band, by, username_or_email: str) -> Invitation:
         invited_by=by,
         user=invitee,
         email=email,
+        role=role.value,
         token_hash=invitation_token_hash(token),
         expires_at=timezone.now() + timedelta(days=settings.JAM_BAND_INVITATION_DAYS),
     )
@@ -168,6 +191,7 @@ def band_invite(*, band: Band, by, username_or_email: str) -> Invitation:
             "band": band,
             "inviter": by,
             "invitee": invitee,
+            "role": role,
             "url": invitation_url(token),
             "days": settings.JAM_BAND_INVITATION_DAYS,
             "signup_url": settings.JAM_SITE_URL + reverse("signup"),
@@ -219,7 +243,8 @@ def band_invitation_accept(
     *, user, token: str | None = None, invitation_id: int | None = None
 ) -> Membership:
     """Join the band an invitation is for (by its link's token or, from the account page, by
-    its id); it must be meant for ``user``, open and not expired."""
+    its id), with the role it names; it must be meant for ``user``, open and not
+    expired."""
     # The band first, then the invitation: the order every other writer locks them in
     # (withdrawing locks the band, then updates the invitation), so the two never deadlock.
     lookup = (
@@ -237,7 +262,7 @@ def band_invitation_accept(
     membership = Membership.objects.filter(band=band, user=user).first()
     if membership is not None:
         return membership  # joined meanwhile through another invitation
-    membership = Membership.objects.create(band=band, user=user, role=Role.MEMBER)
+    membership = Membership.objects.create(band=band, user=user, role=invitation.role)
     audience = sorted(
         Membership.objects.filter(band=band).exclude(user=user).values_list("user_id", flat=True)
     )
@@ -309,17 +334,21 @@ def band_remove_member(*, band: Band, by, user) -> None:
 
 @transaction.atomic
 def band_set_role(*, band: Band, by, user, role: str) -> Membership:
-    """The owner makes a member an admin, or an admin a member."""
+    """Give a member another role: the owner any role but owner, an admin member or viewer
+    to those who hold one of them (`bands.roles.may_give`). Access to the band's tracks
+    follows at once: the access rule reads the role on every request."""
     band = _locked_band(band)
-    _owner_membership(band, by)
-    if role not in (Role.ADMIN, Role.MEMBER):
-        raise BandError("A member's role is either admin or member.")
+    giver = _membership(band, by, missing="You are not in this band.")
+    new = _role_to_give(giver, role)
     membership = _membership(band, user, missing=f"{user.username} is not in {band.name}.")
     if membership.is_owner:
         raise BandError("The owner stays the owner until they make someone else the owner.")
-    if membership.role != role:
-        membership.role = role
+    if not may_give(giver.rights, membership.rights):
+        raise BandError("Only the band's owner can do that.")
+    if membership.role != new.value:
+        membership.role = new.value
         membership.save(update_fields=("role",))
+        _send_on_commit(membership_changed, band_id=band.pk, user_id=user.pk)
     return membership
 
 

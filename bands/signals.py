@@ -17,6 +17,10 @@ request); the signal is for telling that user's open pages and sockets what they
 
     def on_membership_ended(sender, *, band_id, user_id, **kwargs): ...
 
+``membership_changed`` — someone's role in a band changed (`bands.roles`: say, a member made
+a viewer, who no longer downloads). Sent after the commit, like ``membership_ended`` and
+with the same arguments, so the apps above can tell that user's open pages to re-fetch.
+
 A receiver that raises does not undo the change (it is committed) and does not stop the
 other receivers: bands sends it with ``send_robust`` and logs what a receiver raised.
 """
@@ -24,3 +28,4 @@ other receivers: bands sends it with ``send_robust`` and logs what a receiver ra
 from django.dispatch import Signal
 
 membership_ended = Signal()
+membership_changed = Signal()

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from bands import selectors, services
 from bands.forms import BandForm, InviteForm
 from bands.models import Membership
+from bands.roles import ROLES, roles_given_by, roles_offered
 from bands.services import BandError
 
 INVALID_INVITATION = "This invitation is no longer valid."
@@ -64,17 +65,23 @@ def band_create(request):
 def band_detail(request, band_id):
     membership = _membership_or_404(request, band_id)
     band = membership.band
+    members = list(selectors.band_members(band_id=band.pk))
     return render(
         request,
         "bands/detail.html",
         {
             "band": band,
             "membership": membership,
-            "members": selectors.band_members(band_id=band.pk),
+            "members": members,
+            # Each member with the roles I may move them to (none: not mine to change).
+            "member_rows": [
+                (member, roles_offered(membership.rights, member.rights)) for member in members
+            ],
+            "roles": ROLES,
             "invitations": (
                 selectors.pending_invitations(band_id=band.pk) if membership.can_invite else ()
             ),
-            "invite_form": InviteForm(),
+            "invite_form": InviteForm(roles=roles_given_by(membership.rights)),
         },
     )
 
@@ -85,15 +92,26 @@ def band_invite(request, band_id):
     band = _membership_or_404(request, band_id).band
     form = InviteForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Enter a username or an e-mail address.")
+        if "username_or_email" in form.errors:
+            messages.error(request, "Enter a username or an e-mail address.")
+        else:
+            messages.error(request, "Choose one of the roles offered.")
         return redirect("bands:detail", band.pk)
     wanted = form.cleaned_data["username_or_email"]
     try:
-        services.band_invite(band=band, by=request.user, username_or_email=wanted)
+        invitation = services.band_invite(
+            band=band,
+            by=request.user,
+            username_or_email=wanted,
+            role=form.cleaned_data["role"] or Membership.Role.MEMBER,
+        )
     except BandError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"Invitation sent to {wanted.strip()}.")
+        joins_as = ""
+        if invitation.role != Membership.Role.MEMBER:
+            joins_as = f", to join as {invitation.rights.with_article}"
+        messages.success(request, f"Invitation sent to {wanted.strip()}{joins_as}.")
     return redirect("bands:detail", band.pk)
 
 
@@ -152,7 +170,7 @@ def member_role(request, band_id, user_id: int):
     except BandError as error:
         messages.error(request, str(error))
     else:
-        role = "an admin" if membership.role == Membership.Role.ADMIN else "a member"
+        role = membership.rights.with_article
         messages.success(request, f"{user.username} is now {role} of {band.name}.")
     return redirect("bands:detail", band.pk)
 

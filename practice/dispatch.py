@@ -138,11 +138,13 @@ def export_request(
 ) -> Render:
     """The render of ``track`` at ``wanted``: the same row (and file) as anyone's earlier
     request with the same settings, queued for a worker if it is not made yet (or failed
-    before). ExportForbidden when the export would hold a part ``access`` may not hear;
-    ExportError for a track without stems, a song too long, a full library, or too many
-    exports of this user on the way."""
+    before). ExportForbidden when ``access`` may not export (a band's viewer) or the export
+    would hold a part it may not hear; ExportError for a track without stems, a song too
+    long, a full library, or too many exports of this user on the way."""
     probe = Render(source=wanted.source, balance=wanted.balance)
-    if not all(access.can_hear(part) for part in probe.parts):
+    if not access.can_export:
+        raise ExportForbidden("You may play this track, not export it.")
+    if not access.can_hear_all(probe.parts):
         if wanted.source == MIX:
             raise ExportForbidden(
                 "The owner shared the jam track without the vocals: export it with the "

@@ -68,7 +68,7 @@ class Render(Job):
 
     @property
     def parts(self) -> list[str]:
-        """The parts whose sound it holds, for the access rule (`Access.can_hear`)."""
+        """The parts whose sound it holds, for the access rule (`Access.can_hear_all`)."""
         if self.source != MIX:
             return [self.source]
         if self.balance == 0:

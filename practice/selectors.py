@@ -1,7 +1,7 @@
 from collections.abc import Callable
 
 from practice.models import Render
-from tracks.access import Access, still_hears
+from tracks.access import Access, Need, still_allowed
 from tracks.models import Track
 
 
@@ -15,7 +15,7 @@ def renders_of(track: Track, user, access: Access, *, limit: int = 20) -> list[R
         renders = renders.filter(requesters=user)
     listed = []
     for render in renders:
-        if not all(access.can_hear(part) for part in render.parts):
+        if not access.can_hear_all(render.parts):
             continue
         render.track = track
         render.asked_by = [
@@ -28,7 +28,9 @@ def renders_of(track: Track, user, access: Access, *, limit: int = 20) -> list[R
 
 
 def render_still_heard(*, user_id, render: Render) -> Callable[[], bool]:
-    """For a download in progress: is the render still there, and may this user still hear
-    everything it holds (`tracks.access.still_hears`)?"""
-    hears = still_hears(user_id=user_id, track_id=render.track_id, parts=render.parts)
+    """For a download in progress: is the render still there, and may this user still
+    export everything it holds (`tracks.access.still_allowed`)?"""
+    hears = still_allowed(
+        user_id=user_id, track_id=render.track_id, need=Need.EXPORT, parts=render.parts
+    )
     return lambda: Render.objects.filter(id=render.id).exists() and hears()

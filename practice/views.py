@@ -15,7 +15,7 @@ from practice.models import Render
 from practice.selectors import render_still_heard, renders_of
 from practice.services import render_delete
 from practice.zipstream import stems_zip_response
-from tracks.access import Access, audible_parts, get_track_or_404, still_hears
+from tracks.access import Access, Need, audible_parts, get_track_or_404, still_allowed
 from tracks.media import safe_download_name, stored_file_response
 
 
@@ -57,8 +57,9 @@ def exports(request, track_id):
     a stem), `balance` 0..1, `tempo` 0.5..1.5, `semitones` -6..6, `format` (a name in
     `catalog.formats`).
     A form gets a redirect to the track page; `Accept: application/json` gets the render's
-    state (200 when the file is ready — the cache — 202 while it is being made)."""
-    track, access = get_track_or_404(request.user, track_id)
+    state (200 when the file is ready — the cache — 202 while it is being made). Exports
+    are downloads: someone who may only play the track (a band's viewer) gets a 403."""
+    track, access = get_track_or_404(request.user, track_id, need=Need.EXPORT)
     if request.method == "GET":
         listed = renders_of(track, request.user, access)
         exports = [{**render_state(r), "asked_by": r.asked_by} for r in listed]
@@ -93,9 +94,9 @@ def exports(request, track_id):
 
 
 def _render_or_404(request, track_id, render_id) -> tuple[Render, Access]:
-    track, access = get_track_or_404(request.user, track_id)
+    track, access = get_track_or_404(request.user, track_id, need=Need.EXPORT)
     render = track.renders.filter(id=render_id).first()
-    if render is None or not all(access.can_hear(part) for part in render.parts):
+    if render is None or not access.can_hear_all(render.parts):
         raise Http404("No such export.")
     render.track = track
     return render, access
@@ -130,9 +131,9 @@ def delete(request, track_id, render_id):
     """The owner deletes an export of her track (whoever asked for it); anyone else takes it
     off their list, and it goes with its file once no one who asked for it is left. A 404
     for an export the user may not see (as the status and download views)."""
-    track, access = get_track_or_404(request.user, track_id)
+    track, access = get_track_or_404(request.user, track_id, need=Need.EXPORT)
     render = track.renders.filter(id=render_id).first()
-    visible = render is not None and all(access.can_hear(part) for part in render.parts)
+    visible = render is not None and access.can_hear_all(render.parts)
     if visible and not access.can_manage:
         visible = render.requesters.filter(pk=request.user.pk).exists()
     if not visible:
@@ -149,8 +150,10 @@ def delete(request, track_id, render_id):
 @require_GET
 def stems_zip(request, track_id):
     """Every stem the user may hear, as WAVs in one zip, streamed."""
-    track, access = get_track_or_404(request.user, track_id)
-    # It stops if the user can no longer hear a part they could when it began.
+    track, access = get_track_or_404(request.user, track_id, need=Need.DOWNLOAD)
+    # It stops if the user can no longer download a part they could when it began.
     heard = [part.name for part in audible_parts(track, access)]
-    check = still_hears(user_id=request.user.pk, track_id=track.id, parts=heard)
+    check = still_allowed(
+        user_id=request.user.pk, track_id=track.id, need=Need.DOWNLOAD, parts=heard
+    )
     return stems_zip_response(request, track, access, still_allowed=check)

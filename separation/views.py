@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from separation.forms import SongUploadForm
 from separation.services.dispatch import JobLimitReached, job_cancel, job_retry, track_submit
-from tracks.access import get_track_or_404
+from tracks.access import Need, get_track_or_404
 from tracks.navigation import safe_next_url
 from tracks.services import TrackStorageError, TrackUploadError
 
@@ -62,7 +62,7 @@ def upload(request):
 @login_required
 @require_POST
 def job_retry_view(request, track_id):
-    track, _ = get_track_or_404(request.user, track_id, need="manage")
+    track, _ = get_track_or_404(request.user, track_id, need=Need.MANAGE)
     job = getattr(track, "job", None)
     try:
         retried = job is not None and job_retry(job=job)
@@ -79,7 +79,7 @@ def job_retry_view(request, track_id):
 @login_required
 @require_POST
 def job_cancel_view(request, track_id):
-    track, _ = get_track_or_404(request.user, track_id, need="manage")
+    track, _ = get_track_or_404(request.user, track_id, need=Need.MANAGE)
     job = getattr(track, "job", None)
     if job is not None and job_cancel(job=job):
         messages.success(request, f"Separation of “{track.title}” cancelled.")

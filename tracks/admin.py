@@ -175,7 +175,10 @@ class TrackAdmin(ModeratedAdmin):
         extra_context = dict(extra_context or {})
         if track is not None:
             extra_context["file_links"] = _file_links(track)
-            extra_context["can_listen"] = track_access(request.user, track).can_listen
+            access = track_access(request.user, track)
+            # Every part's file: what its owner and moderators may open (a bandmate who is
+            # also staff would find some links refused).
+            extra_context["opens_files"] = access.hears_all and access.can_download
         return super().change_view(request, object_id, form_url, extra_context)
 
 

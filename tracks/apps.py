@@ -10,7 +10,7 @@ class TracksConfig(AppConfig):
         from django.db.models.signals import post_save, pre_delete
 
         from bands.models import Band, Membership
-        from bands.signals import membership_ended
+        from bands.signals import membership_changed, membership_ended
         from jobs.kinds import register_chore
         from notifications.events import register_event_check
         from tracks import sharing
@@ -23,6 +23,10 @@ class TracksConfig(AppConfig):
         # Whoever loses a track is told at once (open pages stop playing it).
         membership_ended.connect(
             sharing.on_membership_ended, sender=Membership, dispatch_uid="tracks"
+        )
+        # A changed role changes what its pages may offer (a viewer downloads nothing).
+        membership_changed.connect(
+            sharing.on_membership_changed, sender=Membership, dispatch_uid="tracks"
         )
         pre_delete.connect(sharing.on_band_deleted, sender=Band, dispatch_uid="tracks")
         post_save.connect(sharing.on_user_saved, sender=get_user_model(), dispatch_uid="tracks")

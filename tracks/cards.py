@@ -39,7 +39,7 @@ class Card:
     jam: Stem | None = None
     audio_url: str = ""
     peaks_url: str = ""  # "" when the jam track has no peaks (separated long ago)
-    download_url: str = ""
+    download_url: str = ""  # "" for someone who may play it but not download it
     # Before separation: the original's waveform picture, for those who may hear it.
     waveform_url: str = ""
 
@@ -101,8 +101,9 @@ def library_cards(rows: Iterable[tuple[Track, Access]]) -> list[Card]:
             fields |= {
                 "jam": get_stem(JAM_TRACK),
                 "audio_url": url("tracks:audio", track, JAM_TRACK),
-                "download_url": url("tracks:download", track, JAM_TRACK),
             }
+            if access.can_download:
+                fields["download_url"] = url("tracks:download", track, JAM_TRACK)
             if (Kind.PEAKS, JAM_TRACK) in have:
                 fields["peaks_url"] = url("tracks:peaks", track, JAM_TRACK)
         elif (Kind.WAVEFORM, "") in have and access.hears_all:

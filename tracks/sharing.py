@@ -145,7 +145,7 @@ def _tell_who_lost_it(track_ids_and_users: list[tuple], message: str) -> None:
     for track_id, title, user_ids in track_ids_and_users:
         track = Track.objects.select_related("owner").filter(id=track_id).first()
         users = User.objects.filter(pk__in=user_ids)
-        lost = {u.pk for u in users if track is None or not track_access(u, track).can_listen}
+        lost = {u.pk for u in users if track is None or not track_access(u, track).can_play}
         track_revoked_publish(track_id=track_id, user_ids=lost, message=message.format(title))
 
 
@@ -160,6 +160,15 @@ def on_membership_ended(sender, *, band_id, user_id, **kwargs) -> None:
     others = Track.objects.filter(shares__band_id=band_id).exclude(owner_id=user_id)
     lost += [(track.id, track.title, {user_id}) for track in others]
     _tell_who_lost_it(lost, "“{}” is no longer shared with you.")
+
+
+def on_membership_changed(sender, *, band_id, user_id, **kwargs) -> None:
+    """Someone's role in a band changed (bands' `membership_changed`, after commit): the
+    pages they have open of the tracks shared with that band re-fetch what they show (a
+    viewer's lose their download links)."""
+    tracks = Track.objects.filter(shares__band_id=band_id).exclude(owner_id=user_id)
+    for track in tracks.select_related("owner"):
+        track_changed_publish(track=track, user_ids={user_id})
 
 
 def on_band_deleted(sender, instance, **kwargs) -> None:

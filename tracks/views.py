@@ -13,10 +13,11 @@ from django.views.decorators.http import require_GET, require_POST
 from bands.selectors import bands_of, membership_of
 from tracks.access import (
     Access,
+    Need,
     audible_parts,
     get_track_or_404,
     link_access,
-    still_hears,
+    still_allowed,
     track_access_many,
 )
 from tracks.cards import library_cards
@@ -160,7 +161,7 @@ def panel(request, track_id):
 @login_required
 @require_POST
 def rename(request, track_id):
-    track, access = get_track_or_404(request.user, track_id, need="manage")
+    track, access = get_track_or_404(request.user, track_id, need=Need.MANAGE)
     form = RenameForm(request.POST, instance=Track.objects.get(pk=track.pk))
     if form.is_valid():
         track_rename(track=track, title=form.cleaned_data["title"])
@@ -172,7 +173,7 @@ def rename(request, track_id):
 @login_required
 @require_POST
 def delete(request, track_id):
-    track, _ = get_track_or_404(request.user, track_id, need="manage")
+    track, _ = get_track_or_404(request.user, track_id, need=Need.MANAGE)
     deletion = track_delete(track=track)
     if deletion.files_left:
         messages.warning(
@@ -189,7 +190,7 @@ def delete(request, track_id):
 @require_POST
 def share(request, track_id):
     """The owner sets which of their bands hear the track, and whether they get the vocals."""
-    track, _ = get_track_or_404(request.user, track_id, need="manage")
+    track, _ = get_track_or_404(request.user, track_id, need=Need.MANAGE)
     try:
         track_share(
             track=track,
@@ -238,7 +239,7 @@ def _uuids(request, name: str) -> list[str]:
 @login_required
 @require_POST
 def link_create(request, track_id):
-    track, _ = get_track_or_404(request.user, track_id, need="manage")
+    track, _ = get_track_or_404(request.user, track_id, need=Need.MANAGE)
     try:
         days = link_lifetime_parse(request.POST.get("expires_in_days"))
         _, token = share_link_create(track=track, by=request.user, expires_in_days=days)
@@ -254,7 +255,7 @@ def link_create(request, track_id):
 @login_required
 @require_POST
 def link_revoke(request, track_id, link_id):
-    track, _ = get_track_or_404(request.user, track_id, need="manage")
+    track, _ = get_track_or_404(request.user, track_id, need=Need.MANAGE)
     link = track.share_links.filter(id=link_id).first()
     if link is None:
         raise Http404
@@ -314,15 +315,17 @@ def _serve_part(request, track, access, kind: str, what: str, still_allowed):
 @require_GET
 def audio(request, track_id, kind):
     track, access = get_track_or_404(request.user, track_id)
-    check = still_hears(user_id=request.user.pk, track_id=track.id, parts=[kind])
+    check = still_allowed(user_id=request.user.pk, track_id=track.id, need=Need.PLAY, parts=[kind])
     return _serve_part(request, track, access, kind, "audio", check)
 
 
 @login_required
 @require_GET
 def download(request, track_id, kind):
-    track, access = get_track_or_404(request.user, track_id)
-    check = still_hears(user_id=request.user.pk, track_id=track.id, parts=[kind])
+    track, access = get_track_or_404(request.user, track_id, need=Need.DOWNLOAD)
+    check = still_allowed(
+        user_id=request.user.pk, track_id=track.id, need=Need.DOWNLOAD, parts=[kind]
+    )
     return _serve_part(request, track, access, kind, "download", check)
 
 
@@ -347,7 +350,7 @@ def peaks(request, track_id, kind):
 def _link_or_404(request, token: str):
     link = share_link_find(token)
     access = link_access(link) if link is not None else Access.NONE
-    if not access.can_listen:
+    if not access.can_play:
         raise Http404("This link does not open anything (any more).")
     return link, access
 

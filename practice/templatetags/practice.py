@@ -34,7 +34,7 @@ def player_export_formats():
 def export_panel(context, track, access):
     request = context["request"]
     stems = [part for part in audible_parts(track, access) if part.stem and part.audio]
-    hears_vocals = all(access.can_hear(stem.name) for stem in STEMS if stem.name != JAM_TRACK)
+    hears_vocals = access.can_hear_all(stem.name for stem in STEMS if stem.name != JAM_TRACK)
     return {
         "request": request,
         "csrf_token": context.get("csrf_token"),

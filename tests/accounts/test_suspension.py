@@ -68,18 +68,18 @@ def test_suspension_ends_open_sessions_and_the_users_shares(
     track = make_track(owner=alice, tmp_path=tmp_path, separated=True)
     band = make_band(owner=alice, members=[bob])
     track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
-    assert track_access(bob, track) is Access.JAM
+    assert track_access(bob, track) == Access.JAM
 
     user_suspend(user=alice, by=moderator, reason="Spam.")
     track.refresh_from_db()
-    assert track_access(bob, track) is Access.NONE
+    assert track_access(bob, track) == Access.NONE
     signed_out = alice_client.get(reverse("tracks:library")).content.decode()
     assert "Take the vocals out of any song" in signed_out  # the visitors' front page
     assert reverse("tracks:detail", args=[track.id]) not in signed_out
 
     user_reinstate(user=alice, by=moderator, reason="Appeal accepted.")
     track.refresh_from_db()
-    assert track_access(bob, track) is Access.JAM
+    assert track_access(bob, track) == Access.JAM
     assert [e.action for e in AuditEntry.objects.order_by("id")] == [
         "user.suspend",
         "user.reinstate",

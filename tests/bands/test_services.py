@@ -65,6 +65,31 @@ def test_inviting_by_username_e_mails_a_link_that_works(settings, band, alice, b
     assert Membership.objects.get(band=band, user=bob).role == Role.MEMBER
 
 
+def test_an_invitation_names_the_role_its_invitee_joins_with(band, alice, bob, outbox):
+    invitation = band_invite(band=band, by=alice, username_or_email="bob", role=Role.VIEWER)
+    assert invitation.role == Role.VIEWER
+    assert "as a viewer" in outbox[0].body
+    membership = band_invitation_accept(user=bob, token=invitation.token)
+    assert Membership.objects.get(pk=membership.pk).role == Role.VIEWER
+
+
+def test_an_invitation_makes_a_member_unless_it_says_otherwise(band, alice, bob, outbox):
+    invitation = band_invite(band=band, by=alice, username_or_email="bob")
+    assert invitation.role == Role.MEMBER
+    assert " as a" not in outbox[0].body
+
+
+def test_an_admin_invites_members_and_viewers_but_not_admins(band, alice, bob, charlie):
+    join(band, bob, role=Role.ADMIN)
+    with pytest.raises(BandError, match="Only the band's owner"):
+        band_invite(band=band, by=bob, username_or_email="charlie", role=Role.ADMIN)
+    with pytest.raises(BandError, match="admin, member or viewer"):
+        band_invite(band=band, by=alice, username_or_email="charlie", role=Role.OWNER)
+    assert not Invitation.objects.filter(user=charlie).exists()
+    invitation = band_invite(band=band, by=bob, username_or_email="charlie", role=Role.VIEWER)
+    assert invitation.role == Role.VIEWER
+
+
 def test_the_invitation_lifetime_comes_from_the_setting(settings, band, alice, bob):
     settings.JAM_BAND_INVITATION_DAYS = 2
     invitation = band_invite(band=band, by=alice, username_or_email="bob")
@@ -293,13 +318,49 @@ def test_the_owner_makes_a_member_an_admin_and_back(band, alice, bob):
     assert Membership.objects.get(band=band, user=bob).role == Role.MEMBER
 
 
+def test_the_owner_makes_a_member_a_viewer_and_back(band, alice, bob):
+    join(band, bob)
+    membership = band_set_role(band=band, by=alice, user=bob, role=Role.VIEWER)
+    assert membership.role == Role.VIEWER
+    assert Membership.objects.get(band=band, user=bob).role == Role.VIEWER
+    assert not membership.rights.downloads and not membership.can_invite
+    band_set_role(band=band, by=alice, user=bob, role=Role.MEMBER)
+    assert Membership.objects.get(band=band, user=bob).rights.downloads
+
+
+def test_an_admin_moves_people_between_member_and_viewer_and_no_further(band, alice, bob, charlie):
+    join(band, bob, role=Role.ADMIN)
+    join(band, charlie)
+    band_set_role(band=band, by=bob, user=charlie, role=Role.VIEWER)
+    assert Membership.objects.get(band=band, user=charlie).role == Role.VIEWER
+    band_set_role(band=band, by=bob, user=charlie, role=Role.MEMBER)
+    with pytest.raises(BandError, match="Only the band's owner"):
+        band_set_role(band=band, by=bob, user=charlie, role=Role.ADMIN)
+    with pytest.raises(BandError, match="Only the band's owner"):
+        band_set_role(band=band, by=bob, user=bob, role=Role.VIEWER)  # not their own
+    assert Membership.objects.get(band=band, user=charlie).role == Role.MEMBER
+    assert Membership.objects.get(band=band, user=bob).role == Role.ADMIN
+
+
+def test_members_and_viewers_change_no_roles(band, alice, bob, charlie):
+    join(band, bob)
+    join(band, charlie, role=Role.VIEWER)
+    with pytest.raises(BandError, match="owner and admins"):
+        band_set_role(band=band, by=bob, user=charlie, role=Role.MEMBER)
+    with pytest.raises(BandError, match="owner and admins"):
+        band_set_role(band=band, by=charlie, user=charlie, role=Role.MEMBER)
+    assert Membership.objects.get(band=band, user=charlie).role == Role.VIEWER
+
+
 def test_roles_change_only_by_the_owner_and_never_to_owner(band, alice, bob, charlie):
     join(band, bob, role=Role.ADMIN)
     join(band, charlie)
     with pytest.raises(BandError, match="Only the band's owner"):
         band_set_role(band=band, by=bob, user=charlie, role=Role.ADMIN)
-    with pytest.raises(BandError, match="either admin or member"):
+    with pytest.raises(BandError, match="admin, member or viewer"):
         band_set_role(band=band, by=alice, user=charlie, role=Role.OWNER)
+    with pytest.raises(BandError, match="admin, member or viewer"):
+        band_set_role(band=band, by=alice, user=charlie, role="boss")
     with pytest.raises(BandError, match="owner stays the owner"):
         band_set_role(band=band, by=alice, user=alice, role=Role.MEMBER)
     assert Membership.objects.get(band=band, user=charlie).role == Role.MEMBER

@@ -119,6 +119,38 @@ def test_the_owner_invites_from_the_band_page(alice_client, band, bob, outbox):
     assert "Waiting for an answer" in page
 
 
+def test_the_owner_invites_a_viewer_from_the_band_page(alice_client, band, bob):
+    response = alice_client.post(
+        reverse("bands:invite", args=[band.pk]),
+        {"username_or_email": "bob", "role": "viewer"},
+        follow=True,
+    )
+    assert Invitation.objects.get().role == Role.VIEWER
+    page = response.content.decode()
+    assert "Invitation sent to bob, to join as a viewer." in page
+    assert "as viewer · invited by alice" in page
+
+
+def test_an_admin_is_offered_the_roles_they_may_give(bob_client, band, bob, charlie):
+    join(band, bob, role=Role.ADMIN)
+    join(band, charlie)
+    page = bob_client.get(reverse("bands:detail", args=[band.pk])).content.decode()
+    assert 'aria-label="Make charlie a viewer"' in page
+    assert 'aria-label="Make charlie an admin"' not in page
+    assert 'aria-label="Make alice' not in page  # the owner's role is not theirs to change
+    assert '<option value="admin"' not in page and '<option value="viewer"' in page
+    bob_client.post(reverse("bands:role", args=[band.pk, charlie.pk]), {"role": "viewer"})
+    assert Membership.objects.get(band=band, user=charlie).role == Role.VIEWER
+
+
+def test_a_viewer_is_told_what_the_role_allows(charlie_client, band, charlie):
+    join(band, charlie, role=Role.VIEWER)
+    page = charlie_client.get(reverse("bands:detail", args=[band.pk])).content.decode()
+    assert "You are a viewer" in page
+    assert "you cannot download or export them" in page
+    assert "Make " not in page and "Invite someone" not in page
+
+
 def test_a_refused_invitation_shows_the_reason(alice_client, band, bob):
     join(band, bob)
     response = alice_client.post(

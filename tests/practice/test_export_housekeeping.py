@@ -226,3 +226,18 @@ def test_the_exports_list_drops_an_export_the_bandmate_can_no_longer_hear(
     assert bob_client.post(delete_url(track, with_vocals)).status_code == 404
     # The owner still sees it (it is in her storage) and may delete it.
     assert listed(alice_client, track) == [jam_only, with_vocals]
+
+
+def test_the_export_service_itself_refuses_a_bands_viewer(alice, bob, track):
+    """Not only the view: a viewer's access reaching `export_request` queues nothing."""
+    from practice.dispatch import ExportForbidden, export_request, export_settings_parse
+    from tracks.access import track_access
+
+    band = make_band(owner=alice)
+    band.memberships.create(user=bob, role="viewer")
+    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=True)
+    access = track_access(bob, track)
+    assert access.can_play and not access.can_export
+    with pytest.raises(ExportForbidden, match="not export it"):
+        export_request(track=track, access=access, user=bob, wanted=export_settings_parse())
+    assert not Render.objects.exists()

@@ -3,8 +3,11 @@ everyone, against the one access rule (tracks.access). Alice owns a separated tr
 shared it with her band (the vocals not allowed); the people:
 
 owner       alice: everything
-band_admin  dave, an admin of the band: the jam track only — plays, downloads, reports it
+band_admin  dave, an admin of the band: the jam track only — plays, downloads, exports,
+            reports it
 bandmate    bob, a member: the same
+viewer      vera, a viewer in the band: plays the jam track and reports it, but downloads
+            and exports nothing (403: she may see the track)
 former      erin, who left the band: an outsider again (404)
 other       carol, in no band of alice's: 404, never a hint that the track exists
 staff       stan, staff without the moderator permission: an outsider like any other (404)
@@ -28,9 +31,13 @@ from django.utils import timezone
 
 from bands.models import Membership
 from jamwithme.asgi import application
+from practice.models import MIX, Render
 from separation.events import job_publish
+from tests import fakes
 from tests.factories import make_band, make_track
+from tracks.access import Need, still_allowed
 from tracks.models import Report, ShareLink, Track
+from tracks.services import track_record_rendition, track_store_rendition
 from tracks.sharing import share_link_create, share_link_revoke, track_share
 
 OK, REDIRECT, FORBIDDEN, HIDDEN, LOG_IN = 200, 302, 403, 404, "log in"
@@ -38,6 +45,7 @@ WHO = (
     "owner",
     "band_admin",
     "bandmate",
+    "viewer",
     "former",
     "other",
     "staff",
@@ -48,38 +56,48 @@ WHO = (
 OUT = {"former": HIDDEN, "other": HIDDEN, "staff": HIDDEN, "suspended": LOG_IN}
 OUT["anonymous"] = LOG_IN
 
-# (url name, extra args, method, owner, bandmate (and band admin), moderator)
+# (url name, extra args, method, owner, bandmate (and band admin), viewer, moderator);
+# RENDER in the args stands for a finished export of the jam track that alice asked for.
+RENDER = "render"
 TRACK_URLS = [
-    ("tracks:detail", [], "get", OK, OK, OK),
-    ("tracks:row", [], "get", OK, OK, OK),
-    ("tracks:panel", [], "get", OK, OK, OK),
-    ("tracks:audio", ["original"], "get", OK, HIDDEN, OK),
-    ("tracks:audio", ["instrumental"], "get", OK, OK, OK),
-    ("tracks:audio", ["vocals"], "get", OK, HIDDEN, OK),
-    ("tracks:download", ["instrumental"], "get", OK, OK, OK),
-    ("tracks:download", ["vocals"], "get", OK, HIDDEN, OK),
-    ("tracks:waveform", ["original"], "get", OK, HIDDEN, OK),
-    ("tracks:waveform", ["instrumental"], "get", OK, OK, OK),
-    ("tracks:waveform", ["vocals"], "get", OK, HIDDEN, OK),
-    ("tracks:peaks", ["original"], "get", OK, HIDDEN, OK),
-    ("tracks:peaks", ["instrumental"], "get", OK, OK, OK),
-    ("tracks:peaks", ["vocals"], "get", OK, HIDDEN, OK),
-    ("tracks:rename", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN),
-    ("tracks:share", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN),
-    ("tracks:link_create", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN),
-    ("tracks:report", [], "post", REDIRECT, REDIRECT, REDIRECT),
-    ("separation:retry", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN),
-    ("separation:cancel", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN),
-    ("tracks:delete", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN),
+    ("tracks:detail", [], "get", OK, OK, OK, OK),
+    ("tracks:row", [], "get", OK, OK, OK, OK),
+    ("tracks:panel", [], "get", OK, OK, OK, OK),
+    ("tracks:audio", ["original"], "get", OK, HIDDEN, HIDDEN, OK),
+    ("tracks:audio", ["instrumental"], "get", OK, OK, OK, OK),
+    ("tracks:audio", ["vocals"], "get", OK, HIDDEN, HIDDEN, OK),
+    ("tracks:download", ["instrumental"], "get", OK, OK, FORBIDDEN, OK),
+    ("tracks:download", ["vocals"], "get", OK, HIDDEN, FORBIDDEN, OK),
+    ("tracks:waveform", ["original"], "get", OK, HIDDEN, HIDDEN, OK),
+    ("tracks:waveform", ["instrumental"], "get", OK, OK, OK, OK),
+    ("tracks:waveform", ["vocals"], "get", OK, HIDDEN, HIDDEN, OK),
+    ("tracks:peaks", ["original"], "get", OK, HIDDEN, HIDDEN, OK),
+    ("tracks:peaks", ["instrumental"], "get", OK, OK, OK, OK),
+    ("tracks:peaks", ["vocals"], "get", OK, HIDDEN, HIDDEN, OK),
+    ("practice:stems_zip", [], "get", OK, OK, FORBIDDEN, OK),
+    ("practice:exports", [], "get", OK, OK, FORBIDDEN, OK),
+    ("practice:exports", [], "post", REDIRECT, REDIRECT, FORBIDDEN, REDIRECT),
+    ("practice:status", [RENDER], "get", OK, OK, FORBIDDEN, OK),
+    ("practice:download", [RENDER], "get", OK, OK, FORBIDDEN, OK),
+    # Others take off their list only exports they asked for.
+    ("practice:delete", [RENDER], "post", REDIRECT, HIDDEN, FORBIDDEN, HIDDEN),
+    ("tracks:rename", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    ("tracks:share", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    ("tracks:link_create", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    ("tracks:report", [], "post", REDIRECT, REDIRECT, REDIRECT, REDIRECT),
+    ("separation:retry", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    ("separation:cancel", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    ("tracks:delete", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN, FORBIDDEN),
 ]
 
 
 def expected(row, who):
-    *_, owner, bandmate, moderator = row
+    *_, owner, bandmate, viewer, moderator = row
     return {
         "owner": owner,
         "band_admin": bandmate,
         "bandmate": bandmate,
+        "viewer": viewer,
         "moderator": moderator,
     }.get(who, OUT.get(who))
 
@@ -95,6 +113,7 @@ def people(db, alice, bob, moderator, staff, password):
         "owner": alice,
         "band_admin": make("dave", "dave@example.com", password),
         "bandmate": bob,
+        "viewer": make("vera", "vera@example.com", password),
         "former": make("erin", "erin@example.com", password),
         "other": make("carol", "carol@example.com", password),
         "staff": staff,
@@ -109,9 +128,11 @@ def band(people):
         owner=people["owner"],
         name="The Cats",
         admins=[people["band_admin"]],
-        members=[people["bandmate"], people["former"], people["suspended"]],
+        members=[people["bandmate"], people["viewer"], people["former"], people["suspended"]],
     )
     Membership.objects.filter(band=band, user=people["former"]).delete()  # erin left
+    viewer = Membership.objects.filter(band=band, user=people["viewer"])
+    viewer.update(role=Membership.Role.VIEWER)
     return band
 
 
@@ -122,6 +143,19 @@ def track(people, band, tmp_path, fake_engine):
     )
     track_share(track=track, by=people["owner"], band_ids=[band.id], share_vocals=False)
     return track
+
+
+@pytest.fixture
+def render(people, track, tmp_path):
+    """A finished export of the jam track (balance 0, WAV), asked for by alice."""
+    path = fakes.write_wav(tmp_path / "render.wav", seconds=0.5)
+    stored = track_store_rendition(track_id=track.id, settings_slug="mix-v0", fmt="wav", path=path)
+    asset = track_record_rendition(track_id=track.id, output=stored, parameters={})
+    render = Render.objects.create(
+        track=track, source=MIX, balance=0, format="wav", status=Render.Status.DONE, asset=asset
+    )
+    render.requesters.add(people["owner"])
+    return render
 
 
 @pytest.fixture
@@ -136,9 +170,15 @@ def clients(client, people, track):
     return made
 
 
+# What every POST sends: the fields of a rename, a report, a share (no band) and an export
+# of the jam track at the settings of `render` (the same file, not made again).
+POSTED = {"title": "Renamed", "reason": "spam", "band": []}
+POSTED |= {"source": MIX, "balance": "0", "tempo": "1", "semitones": "0", "format": "wav"}
+
+
 def call(client, method, url):
     if method == "post":
-        return client.post(url, {"title": "Renamed", "reason": "spam", "band": []})
+        return client.post(url, POSTED)
     response = client.get(url)
     if hasattr(response, "streaming_content"):
         b"".join(response.streaming_content)
@@ -154,8 +194,9 @@ def check(response, outcome):
 
 
 @pytest.mark.parametrize(("row", "who"), CASES, ids=IDS)
-def test_each_person_gets_what_the_access_rule_allows(clients, track, row, who):
+def test_each_person_gets_what_the_access_rule_allows(clients, track, render, row, who):
     name, args, method, *_ = row
+    args = [render.id if arg == RENDER else arg for arg in args]
     response = call(clients[who], method, reverse(name, args=[track.id, *args]))
     outcome = expected(row, who)
     check(response, outcome)
@@ -166,7 +207,9 @@ def test_each_person_gets_what_the_access_rule_allows(clients, track, row, who):
         assert list(track.shares.values_list("band__name", flat=True)) == ["The Cats"]
         assert not track.share_links.exists()
     reported = Report.objects.filter(track=track).exists()
-    assert reported == (name == "tracks:report" and who in ("band_admin", "bandmate"))
+    assert reported == (name == "tracks:report" and who in ("band_admin", "bandmate", "viewer"))
+    render_kept = Render.objects.filter(pk=render.pk).exists()
+    assert render_kept == (who != "owner" or name not in ("practice:delete", "tracks:delete"))
 
 
 # --- Pages that are about a band, not a track -----------------------------------------------
@@ -179,7 +222,7 @@ BAND_CASES = [(name, members_get, who) for name, members_get in BAND_URLS for wh
 )
 def test_a_bands_pages_are_for_its_members(clients, band, track, name, members_get, who):
     response = call(clients[who], "get", reverse(name, args=[band.id]))
-    members = ("owner", "band_admin", "bandmate")
+    members = ("owner", "band_admin", "bandmate", "viewer")
     check(response, members_get if who in members else OUT.get(who, HIDDEN))
     if who in members and name == "tracks:band_library":
         assert "Alice&#x27;s song" in response.content.decode()
@@ -240,7 +283,9 @@ def unmasked(page: bytes) -> bytes:
 
 
 # --- Live events: who hears that the track's separation changed -----------------------------
-HEARS = {"owner": True, "band_admin": True, "bandmate": True, "former": False, "other": False}
+# A viewer may play the track, so she hears of it too.
+HEARS = {"owner": True, "band_admin": True, "bandmate": True, "viewer": True}
+HEARS.update(former=False, other=False)
 HEARS.update(staff=False, moderator=False)
 
 
@@ -311,9 +356,9 @@ def test_with_the_vocals_allowed_bandmates_and_links_hear_every_part(clients, tr
     )
     _, token = share_link_create(track=track, by=people["owner"], expires_in_days=None)
     for what, part in PARTS:
-        for who in ("bandmate", "band_admin"):
+        for who in ("bandmate", "band_admin", "viewer"):
             response = call(clients[who], "get", reverse(f"tracks:{what}", args=[track.id, part]))
-            check(response, OK)
+            check(response, FORBIDDEN if who == "viewer" and what == "download" else OK)
         link_url = reverse(f"tracks:link_{what}", args=[token, part])
         check(call(clients["anonymous"], "get", link_url), OK)
 
@@ -327,7 +372,7 @@ def test_a_hidden_track_or_a_suspended_owner_leaves_only_moderators(clients, tra
         User.objects.filter(pk=people["owner"].pk).update(is_active=False)
     for what, part in PARTS:
         url = reverse(f"tracks:{what}", args=[track.id, part])
-        for who in ("bandmate", "band_admin"):
+        for who in ("bandmate", "band_admin", "viewer"):
             check(call(clients[who], "get", url), HIDDEN)
         check(call(clients["moderator"], "get", url), OK)
         check(
@@ -384,6 +429,47 @@ def test_only_the_owners_and_shared_tracks_are_listed(clients, track, people, tm
     assert (
         "Alice&#x27;s song" not in clients["former"].get(reverse("tracks:shared")).content.decode()
     )
+
+
+def test_a_viewer_gets_the_player_and_no_download_or_export(clients, track):
+    page = clients["viewer"].get(reverse("tracks:detail", args=[track.id])).content.decode()
+    assert reverse("tracks:audio", args=[track.id, "instrumental"]) in page
+    assert "/download/" not in page and ".zip" not in page
+    assert reverse("practice:exports", args=[track.id]) not in page  # no panel, no player slot
+    assert "You may play it, not download or export it" in page
+    assert reverse("tracks:report", args=[track.id]) in page
+    row = clients["viewer"].get(reverse("tracks:row", args=[track.id])).content.decode()
+    assert reverse("tracks:audio", args=[track.id, "instrumental"]) in row
+    assert "/download/" not in row
+    shared = clients["viewer"].get(reverse("tracks:shared")).content.decode()
+    assert "Alice&#x27;s song" in shared and "/download/" not in shared
+
+
+def test_a_bandmate_sees_the_download_links_and_the_export_panel(clients, track):
+    page = clients["bandmate"].get(reverse("tracks:detail", args=[track.id])).content.decode()
+    assert reverse("tracks:download", args=[track.id, "instrumental"]) in page
+    assert reverse("practice:stems_zip", args=[track.id]) in page
+    assert reverse("practice:exports", args=[track.id]) in page
+
+
+def test_in_two_bands_the_role_that_downloads_counts(clients, band, track, people):
+    other_band = make_band(owner=people["owner"], name="The Dogs", members=[people["viewer"]])
+    url = reverse("tracks:download", args=[track.id, "instrumental"])
+    check(call(clients["viewer"], "get", url), FORBIDDEN)
+    band_ids = [band.id, other_band.id]
+    track_share(track=track, by=people["owner"], band_ids=band_ids, share_vocals=False)
+    check(call(clients["viewer"], "get", url), OK)
+
+
+def test_a_download_in_progress_stops_when_its_member_is_made_a_viewer(track, people):
+    bob = people["bandmate"]
+    parts = ["instrumental"]
+    downloading = still_allowed(user_id=bob.pk, track_id=track.id, need=Need.DOWNLOAD, parts=parts)
+    playing = still_allowed(user_id=bob.pk, track_id=track.id, need=Need.PLAY, parts=parts)
+    assert downloading() and playing()
+    Membership.objects.filter(user=bob).update(role=Membership.Role.VIEWER)
+    assert not downloading()
+    assert playing()
 
 
 @pytest.mark.parametrize("name", ["tracks:shared", "separation:upload"])

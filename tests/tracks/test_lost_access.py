@@ -77,7 +77,7 @@ def test_a_removed_members_own_tracks_leave_the_band_and_the_bandmates_are_told(
     bobs = inbox(bob)
     band_services.band_remove_member(band=band, by=carol, user=alice)
     assert not TrackShare.objects.filter(track=track).exists()
-    assert not track_access(bob, track).can_listen
+    assert not track_access(bob, track).can_play
     assert bobs.revoked() == [str(track.id)]
 
 
@@ -90,7 +90,7 @@ def test_after_leaving_a_band_bulk_sharing_with_another_still_works(alice, band,
 def test_deleting_the_band_tells_its_members(alice, bob, band, track, inbox):
     bobs = inbox(bob)
     band_services.band_delete(band=Band.objects.get(pk=band.pk))
-    assert not track_access(bob, track).can_listen
+    assert not track_access(bob, track).can_play
     assert bobs.revoked() == [str(track.id)]
 
 
@@ -119,5 +119,22 @@ def test_someone_still_hearing_it_through_another_band_is_not_told(alice, bob, b
     track_share(track=track, by=alice, band_ids=[band.id, other.id], share_vocals=False)
     bobs = inbox(bob)
     band_services.band_delete(band=Band.objects.get(pk=band.pk))
-    assert track_access(bob, track).can_listen
+    assert track_access(bob, track).can_play
     assert bobs.revoked() == []
+
+
+def test_a_member_made_a_viewer_has_their_pages_of_the_bands_tracks_refetched(
+    carol, bob, band, track, in_memory_layer
+):
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(user_group(bob.pk), channel)
+
+    band_services.band_set_role(band=band, by=carol, user=bob, role="viewer")
+
+    async def first_event():
+        return (await asyncio.wait_for(layer.receive(channel), 5))["event"]
+
+    event = async_to_sync(first_event)()
+    assert (event["type"], event["track_id"]) == ("tracks.changed", str(track.id))
+    assert not track_access(bob, track).can_download and track_access(bob, track).can_play

@@ -89,10 +89,10 @@ def test_hiding_asks_for_a_reason_then_hides_for_everyone_but_owner_and_moderato
     act(moderator_client, "tracks_track", "hide", [track.id], reason="Copyright claim")
     track.refresh_from_db()
     assert track.is_hidden and track.hidden_reason == "Copyright claim"
-    assert track_access(bob, track) is Access.NONE
-    assert track_access(alice, track) is Access.MANAGE
-    assert track_access(moderator, track) is Access.MODERATE
-    assert link_access(share_link_find(token)) is Access.NONE
+    assert track_access(bob, track) == Access.NONE
+    assert track_access(alice, track) == Access.MANAGE
+    assert track_access(moderator, track) == Access.MODERATE
+    assert link_access(share_link_find(token)) == Access.NONE
     assert Report.objects.get().resolution == Report.Resolution.HIDDEN
     entry = AuditEntry.objects.get()
     assert (entry.actor, entry.action, entry.target_id, entry.reason) == (

@@ -37,10 +37,10 @@ def track(alice, tmp_path, fake_engine):
 def test_a_bandmate_hears_only_the_jam_track_until_the_owner_allows_the_vocals(
     alice, bob, band, track
 ):
-    assert track_access(bob, track) is Access.NONE
+    assert track_access(bob, track) == Access.NONE
     track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
     access = track_access(bob, track)
-    assert access is Access.JAM
+    assert access == Access.JAM
     assert access.can_hear("instrumental") and not access.can_hear("vocals")
     assert not access.can_hear("original") and not access.can_manage
 
@@ -52,10 +52,10 @@ def test_a_bandmate_hears_only_the_jam_track_until_the_owner_allows_the_vocals(
 def test_unsharing_and_leaving_the_band_end_access_at_once(alice, bob, band, track):
     track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
     track_share(track=track, by=alice, band_ids=[], share_vocals=False)
-    assert track_access(bob, track) is Access.NONE
+    assert track_access(bob, track) == Access.NONE
     track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
     Membership.objects.filter(band=band, user=bob).delete()
-    assert track_access(bob, track) is Access.NONE
+    assert track_access(bob, track) == Access.NONE
 
 
 def test_only_the_owner_shares_and_only_with_their_own_bands(alice, bob, carol, band, track):
@@ -79,15 +79,15 @@ def test_a_hidden_track_or_a_suspended_owner_stops_every_share(alice, bob, band,
     track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
     track.hidden_at = timezone.now()
     track.save()
-    assert track_access(bob, track) is Access.NONE
-    assert track_access(alice, track) is Access.MANAGE  # the owner still sees it
+    assert track_access(bob, track) == Access.NONE
+    assert track_access(alice, track) == Access.MANAGE  # the owner still sees it
     assert track_audience(track) == [alice.id]
     track.hidden_at = None
     track.save()
     alice.is_active = False
     alice.save()
     track.refresh_from_db()
-    assert track_access(bob, track) is Access.NONE
+    assert track_access(bob, track) == Access.NONE
     assert list(tracks_heard_by(user_id=bob.id)) == []
 
 
@@ -95,23 +95,23 @@ def test_bulk_sharing_adds_the_band_to_each_track_once(alice, bob, band, tmp_pat
     tracks = [make_track(owner=alice, tmp_path=tmp_path, title=f"T{n}") for n in range(3)]
     assert track_share_many(tracks=tracks[:2], by=alice, band_id=band.id) == 2
     assert track_share_many(tracks=tracks, by=alice, band_id=band.id) == 1
-    assert all(track_access(bob, track) is Access.JAM for track in tracks)
+    assert all(track_access(bob, track) == Access.JAM for track in tracks)
 
 
 def test_a_share_link_opens_the_jam_track_until_revoked_or_expired(alice, bob, track):
     link, token = share_link_create(track=track, by=alice, expires_in_days=7)
     assert link.token_hash != token and token not in link.token_hash
     assert share_link_find(token) == link
-    assert link_access(link) is Access.JAM
+    assert link_access(link) == Access.JAM
     assert share_link_find(token + "x") is None
 
     link.expires_at = timezone.now() - timedelta(seconds=1)
     link.save()
-    assert link_access(share_link_find(token)) is Access.NONE
+    assert link_access(share_link_find(token)) == Access.NONE
 
     again, token2 = share_link_create(track=track, by=alice, expires_in_days=None)
     share_link_revoke(link=again, by=alice)
-    assert link_access(share_link_find(token2)) is Access.NONE
+    assert link_access(share_link_find(token2)) == Access.NONE
     with pytest.raises(SharingError):
         share_link_create(track=track, by=bob, expires_in_days=1)
 
