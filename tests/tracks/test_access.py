@@ -30,6 +30,7 @@ from bands.models import Membership
 from jamwithme.asgi import application
 from separation.events import job_publish
 from tests.factories import make_band, make_track
+from tests.sentinels import heard_before_a_sentinel
 from tracks.models import Report, ShareLink, Track
 from tracks.sharing import share_link_create, share_link_revoke, track_share
 
@@ -267,7 +268,7 @@ async def test_a_job_event_reaches_exactly_the_tracks_audience(people, track, se
             event = await communicator.receive_json_from(timeout=2)
             assert (event["type"], event["track_id"]) == ("separation.done", str(track.id))
         else:
-            assert await communicator.receive_nothing(timeout=0.3)
+            assert await heard_before_a_sentinel(communicator, people[who].id) == []
     finally:
         await communicator.disconnect()
 
