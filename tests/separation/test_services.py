@@ -468,26 +468,34 @@ def test_process_by_id_runs_a_queued_job(job):
 
 def test_a_slow_storage_write_does_not_lose_the_claim(job, settings, monkeypatch):
     """Storing takes longer than the stale limit; the heartbeat goes on while it stores, so
-    another worker's recovery pass in the middle of it finds nothing to take back."""
+    another worker's recovery pass in the middle of it finds nothing to take back. The
+    disk's slowness is the clock moving: before every chunk the heartbeat is aged past the
+    stale limit, as if that chunk had taken that long; only a beat from storing itself
+    makes it fresh again before the recovery pass after each file."""
     from separation.services import running
 
-    monkeypatch.setattr(running, "HEARTBEAT_EVERY_S", 0.1)
-    settings.SEPARATION_STALE_AFTER_S = 0.6
+    monkeypatch.setattr(running, "HEARTBEAT_EVERY_S", 0)  # due again whenever storing reports
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {**settings.STORAGES["default"], "BACKEND": "tests.fakes.SlowStorage"},
     }
-    recovered = []
-    monkeypatch.setattr(fakes.SlowStorage, "delay_s", 0.25)
+    aged, recovered = [], []
+    stale = timezone.now() - timedelta(seconds=settings.SEPARATION_STALE_AFTER_S + 1)
+
+    def a_chunk_takes_longer_than_the_stale_limit():
+        aged.append(SeparationJob.objects.filter(id=job.id).update(heartbeat_at=stale))
+
+    monkeypatch.setattr(
+        fakes.SlowStorage, "before_chunk", a_chunk_takes_longer_than_the_stale_limit
+    )
     monkeypatch.setattr(
         fakes.SlowStorage, "after_save", lambda name: recovered.extend(job_recover_orphans())
     )
     claimed = job_claim(job_id=job.id, worker_id="otherhost:1:slow")
-    started = timezone.now()
 
     assert job_run(job=claimed, worker_id="otherhost:1:slow", engine=fakes.FakeEngine()) == "done"
 
-    assert (timezone.now() - started).total_seconds() > 2 * settings.SEPARATION_STALE_AFTER_S
+    assert aged and set(aged) == {1}  # every chunk stood for a stale stretch of the run
     assert recovered == []
     job.refresh_from_db()
     assert (job.status, job.attempts) == (Status.DONE, 1)
