@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import bound_socket
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,12 +60,6 @@ def sign_up(page, server: str, log: Path, username: str = "erin", on_sent=None) 
     page.wait_for_url(f"{server}/")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def chromium_path() -> str:
     """Debian's chromium: skipped where it is missing, a failure in CI."""
     if not CHROMIUM.exists():
@@ -74,18 +70,21 @@ def chromium_path() -> str:
 
 
 def serve(tmp_path):
-    """Run `manage.py serve` until the generator is closed; yields its URL."""
-    port = free_port()
+    """Run `manage.py serve` until the generator is closed, on a socket bound here and
+    handed over (the port is never free for another process to take); yields its URL."""
+    listening = bound_socket()
+    port = listening.getsockname()[1]
     env = {**os.environ, "JAM_VAR_DIR": str(tmp_path / "var"), "DEBUG": "false"}
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port)],
+        [sys.executable, "manage.py", "serve", "--fd", str(listening.fileno())],
         cwd=ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        pass_fds=(listening.fileno(),),
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -106,3 +105,4 @@ def serve(tmp_path):
         process.kill()
         process.wait()
     log.close()
+    listening.close()

@@ -72,27 +72,31 @@ class FakeEngine:
 
 
 class SlowStorage(FileSystemStorage):
-    """Real file storage that takes ``delay_s`` for every chunk it writes (a slow disk or
-    network), and calls ``after_save(name)`` once each file is stored."""
+    """Real file storage on a slow disk or network: ``before_chunk()`` is called ahead of
+    every chunk it reads (the time that chunk takes: a test moves its clock there, e.g.
+    ages a heartbeat, instead of sleeping), and ``after_save(name)`` once each file is
+    stored."""
 
-    delay_s = 0.0
+    before_chunk = None
     after_save = None
 
     def _save(self, name, content):
-        saved = super()._save(name, File(_SlowReader(content, self.delay_s), name=content.name))
+        reader = _SlowReader(content, type(self).before_chunk)
+        saved = super()._save(name, File(reader, name=content.name))
         if type(self).after_save is not None:
             type(self).after_save(saved)
         return saved
 
 
 class _SlowReader:
-    def __init__(self, content, delay_s):
+    def __init__(self, content, before_chunk):
         self._content = content
-        self._delay_s = delay_s
+        self._before_chunk = before_chunk
         self.size = content.size
 
     def read(self, *args):
-        time.sleep(self._delay_s)
+        if self._before_chunk is not None:
+            self._before_chunk()
         return self._content.read(*args)
 
     def seek(self, *args):

@@ -62,19 +62,47 @@ def log_in(browser, server, **context):
 
 # Each stem's output, listened to after its own gain: the last 32768 frames of both, taken in
 # the same task (so from the same render quantum), with the player's idea of the position.
-LISTEN = """() => {
+# The look waits, in the page and on the audio clock, until the taps hold only what it wants:
+# `settled` seconds of output since the player was last told where to play (a seek, a tempo
+# or key change), in a loop a whole window after the last wrap, and the context time past
+# `after` (looks apart on the audio clock, not the test's).
+LISTEN = """async ({settled, after}) => {
   const p = PLAYER_EXPR;
   if (!p.taps) {
     p.taps = {};
     p.stems.forEach(s => { const a = p.ctx.createAnalyser(); a.fftSize = 32768;
                            s.gain.connect(a); p.taps[s.name] = a; });
   }
-  const out = {position: p.position(), rate: p.ctx.sampleRate};
+  const windowS = Object.values(p.taps)[0].fftSize / p.ctx.sampleRate;
+  const ready = () => p.ctx.currentTime >= after
+    && p.ctx.currentTime - p.anchor.output >= settled
+    && (!p.loopOn() || p.position() - p.loopA >= (windowS + 0.02) * p.anchor.rate);
+  while (!ready()) await new Promise(done => setTimeout(done, 5));
+  const out = {position: p.position(), rate: p.ctx.sampleRate, time: p.ctx.currentTime};
   Object.entries(p.taps).forEach(([name, tap]) => {
     const data = new Float32Array(tap.fftSize); tap.getFloatTimeDomainData(data);
     out[name] = Array.from(data);
   });
   return out;
+}""".replace("PLAYER_EXPR", PLAYER)
+# After a seek: the taps (0.74 s) hold only what played since, with room to spare.
+AFTER_SEEK_S = 1.2
+
+
+def listen(page, *, settled: float = 0.0, after: float = 0.0) -> dict:
+    return page.evaluate(LISTEN, {"settled": settled, "after": after})
+
+
+# Positions every few milliseconds in the page until the loop has wrapped round once.
+UNTIL_A_WRAP = """async () => {
+  const p = PLAYER_EXPR, positions = [p.position()];
+  const until = p.ctx.currentTime + 20;
+  while (p.ctx.currentTime < until) {
+    await new Promise(done => setTimeout(done, 20));
+    positions.push(p.position());
+    if (positions.at(-1) < positions.at(-2) - 1) return positions;
+  }
+  return positions;
 }""".replace("PLAYER_EXPR", PLAYER)
 
 
@@ -105,31 +133,30 @@ def stems_of(page, server):
 
 
 def check_in_sync(page, stems, rate, label, looks: int = 5, loop=None, seek_to=None):
-    """Where each stem's output is in its source, `looks` times 0.25 s apart. Matching a
-    stretched output to its source is itself off by a few milliseconds now and then (a
-    phase vocoder's output is not its input), so the median of the looks is held to the
-    tolerance; every look is printed. Only looks where each stem's window matched its source
-    (normalised correlation of SURE or more) count, and in a `loop` (A, B) only those whose window
-    (0.74 s) lies after the last wrap: one across a wrap holds two places of the song.
-    `seek_to`: each look comes 1.2 s after a seek there (the taps hold 0.74 s: all of it
-    after the seek), so the looks neither run off the end of the song nor share a seek."""
+    """Where each stem's output is in its source, `looks` times 0.25 s apart on the audio
+    clock. Matching a stretched output to its source is itself off by a few milliseconds now
+    and then (a phase vocoder's output is not its input), so the median of the looks is held
+    to the tolerance; every look is printed. Only looks where each stem's window matched its
+    source (normalised correlation of SURE or more) count. In a `loop` (A, B) each look is
+    taken when its window (0.74 s) lies after the last wrap (one across a wrap holds two
+    places of the song): `listen` waits for that. `seek_to`: each look comes 1.2 s of output
+    after a seek there, so the looks neither run off the end of the song nor share a seek."""
     gaps = []
-    # In a loop about half the looks are skipped before matching (their window holds the
-    # wrap), so it gets twice the tries for the same number of sure looks.
-    tries = looks * (12 if loop else 6)
+    tries = looks * 6  # for the looks that do not match for sure; none is skipped otherwise
+    after = 0.0
     for _ in range(tries):
         if len(gaps) == looks:
             break
+        settled = 0.0
         if seek_to is not None:
             page.evaluate(f"() => {PLAYER}.seek({seek_to})")
-            page.wait_for_timeout(1200)
-        elif gaps or loop:
-            page.wait_for_timeout(250)
-        heard = page.evaluate(LISTEN)
+            settled = AFTER_SEEK_S
+        heard = listen(page, settled=settled, after=after)
+        after = heard["time"] + 0.25
         assert heard["rate"] == rate
         window_s = len(heard["instrumental"]) / rate
-        if loop and not loop[0] + window_s + 0.02 <= heard["position"] <= loop[1]:
-            continue
+        if loop:  # the window lies after the last wrap
+            assert loop[0] + window_s + 0.02 <= heard["position"] <= loop[1] + 0.01, label
         found = {}
         for name in ("instrumental", "vocals"):
             window = np.asarray(heard[name], dtype=np.float32)
@@ -151,6 +178,18 @@ def check_in_sync(page, stems, rate, label, looks: int = 5, loop=None, seek_to=N
     median = float(np.median(gaps))
     assert median <= SYNC_TOLERANCE_S, f"{label}: stems {median * 1000:.1f} ms apart (median)"
     return heard
+
+
+# The player's position 1 s before the song is due after its count-in, and 0.5 s after, each
+# read once the audio clock is there (with the clock and the moment due, to show it).
+COUNT_IN_POSITIONS = """async () => {
+  const p = PLAYER_EXPR, due = p.anchor.output;
+  const at = async (time) => {
+    while (p.ctx.currentTime < time) await new Promise(done => setTimeout(done, 5));
+    return {position: p.position(), time: p.ctx.currentTime, due};
+  };
+  return [await at(due - 1.0), await at(due + 0.5)];
+}"""
 
 
 def rms(values) -> float:
@@ -188,7 +227,7 @@ def test_a_musician_practises_with_the_stems_played_as_one(
             page.fill(f"{player} [data-role=balance]", "100")  # the full original
             page.dispatch_event(f"{player} [data-role=balance]", "input")
             stems, rate = stems_of(page, server)
-            page.evaluate(LISTEN)  # the taps go in now: they hold 0.74 s by the first look
+            listen(page)  # the taps go in now
 
             check_in_sync(page, stems, rate, "after a seek to 6 s", seek_to=6.0)
 
@@ -219,8 +258,7 @@ def test_a_musician_practises_with_the_stems_played_as_one(
                 page.fill(f"{player} [data-role=balance]", str(level))
                 page.dispatch_event(f"{player} [data-role=balance]", "input")
                 page.evaluate(f"() => {PLAYER}.seek(6.0)")
-                page.wait_for_timeout(1200)
-                heard = page.evaluate(LISTEN)
+                heard = listen(page, settled=AFTER_SEEK_S)
                 window = np.asarray(heard["instrumental"], dtype=np.float32)
                 end = round(heard["position"] * rate)  # the stems are heard there (above)
                 sung = rms(stems["vocals"][end - len(window) : end])
@@ -242,10 +280,7 @@ def test_a_musician_practises_with_the_stems_played_as_one(
             loop = page.evaluate(f"() => [{PLAYER}.loopA, {PLAYER}.loopB]")
             assert loop[0] == pytest.approx(2.0, abs=0.1) and loop[1] == pytest.approx(4.0, abs=0.1)
             page.evaluate(f"() => {PLAYER}.seek(3.0)")
-            positions = []
-            for _ in range(40):
-                positions.append(page.evaluate(f"() => {PLAYER}.position()"))
-                page.wait_for_timeout(100)
+            positions = page.evaluate(UNTIL_A_WRAP)
             print("loop positions:", " ".join(f"{p:.2f}" for p in positions))
             assert all(loop[0] - 0.01 <= p <= loop[1] + 0.01 for p in positions)
             wraps = sum(1 for a, b in itertools.pairwise(positions) if b < a - 1)
@@ -310,10 +345,11 @@ def test_a_musician_practises_with_the_stems_played_as_one(
             print(f"count-in: {clicks} clicks, the song {lead:.2f} s later (4 beats at 96: 2.50 s)")
             assert clicks == 4
             assert 2.3 < lead <= 2.9  # 2.5 s of beats after a start scheduled just ahead
-            page.wait_for_timeout(1000)
-            assert page.evaluate(f"() => {PLAYER}.position()") == pytest.approx(held, abs=0.01)
-            page.wait_for_timeout(2500)
-            assert page.evaluate(f"() => {PLAYER}.position()") > held + 0.3
+            # On the audio clock: 1 s before the song is due, held; 0.5 s after, moving.
+            counting, moving = page.evaluate(COUNT_IN_POSITIONS.replace("PLAYER_EXPR", PLAYER))
+            assert counting["time"] < counting["due"], counting
+            assert counting["position"] == pytest.approx(held, abs=0.01)
+            assert moving["position"] > held + 0.3
             page.click(f"{player} [data-action=play]")  # pause
             page.select_option(f"{player} [data-role=count-in]", "0")
 

@@ -1,8 +1,6 @@
 """Live notices reach the right users: captured from the real in-memory channel layer (each
 user's group gets a listening channel), and once through the real socket."""
 
-import asyncio
-
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
@@ -14,6 +12,7 @@ from bands.services import band_invitation_accept, band_invite, band_leave, band
 from jamwithme.asgi import application
 from notifications.events import CHANNEL_MESSAGE, user_group
 from tests.bands.conftest import join
+from tests.sentinels import layer_heard_before_a_sentinel
 
 
 class Ears:
@@ -28,22 +27,11 @@ class Ears:
             self.channels[user.username] = channel
 
     def heard(self, username) -> list[dict]:
-        """The events that reached this user's group since last asked."""
-        events = []
-        channel = self.channels[username]
-        while True:
-            message = async_to_sync(self._receive)(channel)
-            if message is None:
-                break
-            assert message["type"] == CHANNEL_MESSAGE
-            events.append(message["event"])
-        return events
-
-    async def _receive(self, channel):
-        try:
-            return await asyncio.wait_for(self.layer.receive(channel), timeout=0.05)
-        except TimeoutError:
-            return None
+        """The events that reached this user's group since last asked (up to a sentinel
+        sent to the channel now)."""
+        heard = async_to_sync(layer_heard_before_a_sentinel)(self.layer, self.channels[username])
+        assert all(message["type"] == CHANNEL_MESSAGE for message in heard)
+        return [message["event"] for message in heard]
 
 
 @pytest.fixture

@@ -12,16 +12,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from django.core.management.base import CommandError
 
 from jamwithme.management.commands import serve
+from tests.ports import bound_socket, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(log: Path, pattern: str, *, after: int = 0, timeout: float = 90) -> re.Match:
@@ -55,9 +51,27 @@ def test_the_back_off_doubles_up_to_a_minute_and_resets_after_a_healthy_run(monk
     assert child.schedule_restart() == 1
 
 
+def test_a_handed_over_socket_is_served_on_at_its_own_address(tmp_path):
+    with bound_socket() as listening:
+        assert serve.bound_address(listening.fileno()) == listening.getsockname()
+        assert serve.web_command("127.0.0.1", 0, fd=listening.fileno())[3:5] == [
+            "--fd",
+            str(listening.fileno()),
+        ]
+
+
+def test_a_handed_over_file_that_is_no_bound_socket_is_refused(tmp_path):
+    not_a_socket = (tmp_path / "not-a-socket").open("w")
+    with not_a_socket, pytest.raises(CommandError, match="is not a socket"):
+        serve.bound_address(not_a_socket.fileno())
+    with socket.socket() as unbound, pytest.raises(CommandError, match="is not bound to a port"):
+        serve.bound_address(unbound.fileno())
+
+
 @pytest.mark.model  # the worker it starts loads the real model
 def test_a_killed_worker_is_started_again_and_the_site_stays_up(tmp_path):
-    port = free_port()
+    listening = bound_socket()  # handed to serve: the port is never free for others to take
+    port = listening.getsockname()[1]
     log = tmp_path / "serve.log"
     env = {
         **os.environ,
@@ -69,11 +83,12 @@ def test_a_killed_worker_is_started_again_and_the_site_stays_up(tmp_path):
     env.pop("REDIS_URL", None)
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            [sys.executable, "manage.py", "serve", "--fd", str(listening.fileno())],
             cwd=ROOT,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            pass_fds=(listening.fileno(),),
         )
     login = f"http://127.0.0.1:{port}/accounts/login/"
     try:
@@ -90,6 +105,7 @@ def test_a_killed_worker_is_started_again_and_the_site_stays_up(tmp_path):
         assert process.poll() is None
     finally:
         interrupt(process)
+        listening.close()
     assert process.returncode == 0
     assert "Stopped." in log.read_text()
 

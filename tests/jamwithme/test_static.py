@@ -3,7 +3,6 @@ collectstatic first."""
 
 import os
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -11,18 +10,19 @@ from pathlib import Path
 import pytest
 
 from jamwithme.management.commands.serve import web_command
-from tests.browsing import free_port
+from tests.ports import bound_socket
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def documented_web_server(tmp_path, **env):
+def documented_web_server(tmp_path, listening, **env):
     """`python -m uvicorn ... jamwithme.asgi:application`, as in docs/deploy.md (the same
-    command `serve` runs), with nothing done before."""
-    port = free_port()
+    command `serve` runs), with nothing done before; it serves on ``listening``, a socket
+    this test bound and listens on: a request waits in its queue until uvicorn takes it,
+    so the first one needs no retries (the port was never given up, either)."""
     with (tmp_path / "web.log").open("w") as log:  # the child keeps its own copy
         process = subprocess.Popen(
-            web_command("127.0.0.1", port),
+            web_command("127.0.0.1", 0, fd=listening.fileno()),
             cwd=ROOT,
             env={
                 **os.environ,
@@ -33,19 +33,16 @@ def documented_web_server(tmp_path, **env):
             },
             stdout=log,
             stderr=subprocess.STDOUT,
+            pass_fds=(listening.fileno(),),
         )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "/static/none", timeout=2)
-        except urllib.error.HTTPError:
-            break  # it answers
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("uvicorn did not start:\n" + (tmp_path / "web.log").read_text())
-            time.sleep(0.2)
+    url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+    try:
+        urllib.request.urlopen(url + "/static/none", timeout=60)
+    except urllib.error.HTTPError:
+        pass  # it answers
+    except OSError:
+        process.kill()
+        pytest.fail("uvicorn did not answer:\n" + (tmp_path / "web.log").read_text())
     return process, url
 
 
@@ -59,10 +56,12 @@ def fetch(url):
 
 @pytest.fixture
 def web_server(tmp_path):
-    process, url = documented_web_server(tmp_path)
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    with bound_socket() as listening:
+        listening.listen()
+        process, url = documented_web_server(tmp_path, listening)
+        yield url
+        process.terminate()
+        process.wait(timeout=20)
 
 
 def test_the_documented_web_server_serves_static_files_without_collectstatic(web_server, tmp_path):

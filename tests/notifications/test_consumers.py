@@ -14,6 +14,7 @@ from separation.services.running import job_run
 from separation.services.state import job_claim
 from tests import fakes
 from tests.factories import make_track
+from tests.sentinels import RelaySentinel, heard_before_a_sentinel
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PATH = "/ws/notifications/"
@@ -41,6 +42,13 @@ def no_relay(settings):
 def fast_relay(settings):
     settings.NOTIFICATIONS_RELAY_FROM_DB = True
     settings.NOTIFICATIONS_POLL_INTERVAL_S = 0.05
+
+
+@pytest.fixture
+def relay_sentinel():
+    sentinel = RelaySentinel()
+    yield sentinel
+    sentinel.close()
 
 
 @pytest.fixture
@@ -97,7 +105,7 @@ async def test_a_logged_in_user_connects(alice_cookie, no_relay):
     await communicator.disconnect()
 
 
-async def test_events_reach_only_their_owner(alice, alice_cookie, bob_cookie, no_relay):
+async def test_events_reach_only_their_owner(alice, bob, alice_cookie, bob_cookie, no_relay):
     alice_socket, bob_socket = socket(alice_cookie), socket(bob_cookie)
     assert (await alice_socket.connect())[0]
     assert (await bob_socket.connect())[0]
@@ -107,7 +115,7 @@ async def test_events_reach_only_their_owner(alice, alice_cookie, bob_cookie, no
         assert received["type"] == "test.ping"
         assert received["progress"] == 10
         assert "audience" not in received
-        assert await bob_socket.receive_nothing(timeout=0.3)
+        assert await heard_before_a_sentinel(bob_socket, bob.id) == []
     finally:
         await alice_socket.disconnect()
         await bob_socket.disconnect()
@@ -120,13 +128,13 @@ async def test_an_event_for_someone_else_is_dropped_even_in_my_group(
     assert (await communicator.connect())[0]
     try:
         await get_channel_layer().group_send(user_group(alice.id), message_for([bob.id]))
-        assert await communicator.receive_nothing(timeout=0.3)
+        assert await heard_before_a_sentinel(communicator, alice.id) == []
     finally:
         await communicator.disconnect()
 
 
 async def test_the_worker_publishes_progress_and_completion_to_the_owner(
-    alice_track, alice_cookie, bob_cookie, no_relay
+    alice_track, bob, alice_cookie, bob_cookie, no_relay
 ):
     alice_socket, bob_socket = socket(alice_cookie), socket(bob_cookie)
     assert (await alice_socket.connect())[0]
@@ -152,14 +160,14 @@ async def test_the_worker_publishes_progress_and_completion_to_the_owner(
         assert events[-1]["progress"] == 100
         assert events[-1]["status_label"] == "Done"
         assert events[-1]["message"] == "The jam track of “Alice's song” is ready."
-        assert await bob_socket.receive_nothing(timeout=0.3)
+        assert await heard_before_a_sentinel(bob_socket, bob.id) == []
     finally:
         await alice_socket.disconnect()
         await bob_socket.disconnect()
 
 
 async def test_without_a_shared_layer_the_socket_relays_changes_in_the_owners_job_rows(
-    alice_track, alice_cookie, bob_cookie, fast_relay, monkeypatch
+    alice_track, bob, alice_cookie, bob_cookie, fast_relay, relay_sentinel, monkeypatch
 ):
     # The worker is another process: nothing it publishes reaches this one.
     monkeypatch.setattr("notifications.events.get_channel_layer", lambda: None)
@@ -181,21 +189,24 @@ async def test_without_a_shared_layer_the_socket_relays_changes_in_the_owners_jo
         while received["type"] != "separation.done":
             received = await alice_socket.receive_json_from(timeout=3)
         assert received["progress"] == 100
-        assert await bob_socket.receive_nothing(timeout=0.3)
+        assert await relay_sentinel.heard_before(bob_socket, bob.id) == []
     finally:
         await alice_socket.disconnect()
         await bob_socket.disconnect()
 
 
-async def test_the_relay_sends_each_state_once(alice_track, alice_cookie, fast_relay):
+async def test_the_relay_sends_each_state_once(
+    alice, alice_track, alice_cookie, fast_relay, relay_sentinel
+):
     communicator = socket(alice_cookie)
     assert (await communicator.connect())[0]
     try:
         await database_sync_to_async(job_claim)(job_id=alice_track.job.id, worker_id="w")
         first = await communicator.receive_json_from(timeout=3)
         assert first["status"] == "running"
-        # The lookback window re-reads the same row, but an unchanged state is not re-sent.
-        assert await communicator.receive_nothing(timeout=0.4)
+        # The lookback window re-reads the same row, but an unchanged state is not re-sent:
+        # the poll that brings the sentinel read the row again after the first send.
+        assert await relay_sentinel.heard_before(communicator, alice.id) == []
     finally:
         await communicator.disconnect()
 
@@ -210,7 +221,7 @@ async def test_an_event_about_a_track_is_dropped_for_someone_who_may_not_listen_
     try:
         message = message_for([bob.id], track_id=str(alice_track.id))
         await get_channel_layer().group_send(user_group(bob.id), message)
-        assert await communicator.receive_nothing(timeout=0.3)
+        assert await heard_before_a_sentinel(communicator, bob.id) == []
     finally:
         await communicator.disconnect()
 
@@ -220,7 +231,7 @@ async def test_a_moderator_is_not_in_a_jobs_audience(alice_track, moderator, no_
     assert (await communicator.connect())[0]
     try:
         assert await database_sync_to_async(separate_now)(alice_track) == "done"
-        assert await communicator.receive_nothing(timeout=0.3)
+        assert await heard_before_a_sentinel(communicator, moderator.id) == []
     finally:
         await communicator.disconnect()
 
@@ -350,7 +361,7 @@ async def test_a_socket_of_an_ended_session_is_closed_while_another_sessions_soc
 
 
 async def test_a_new_track_is_announced_to_every_open_page_of_its_owner_and_no_one_else(
-    alice, alice_cookie, alice_on_another_device, bob_cookie, no_relay, tmp_path
+    alice, bob, alice_cookie, alice_on_another_device, bob_cookie, no_relay, tmp_path
 ):
     first_tab, second_tab = socket(alice_cookie), socket(alice_on_another_device)
     bob_socket = socket(bob_cookie)
@@ -372,7 +383,7 @@ async def test_a_new_track_is_announced_to_every_open_page_of_its_owner_and_no_o
             }
             then = await tab.receive_json_from(timeout=2)  # the job's news comes after
             assert (then["type"], then["status"]) == ("separation.progress", "queued")
-        assert await bob_socket.receive_nothing(timeout=0.3)
+        assert await heard_before_a_sentinel(bob_socket, bob.id) == []
     finally:
         for communicator in (first_tab, second_tab, bob_socket):
             await communicator.disconnect()

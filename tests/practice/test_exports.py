@@ -484,6 +484,7 @@ def test_progress_is_pushed_to_the_requester_while_the_render_runs(alice, alice_
     from channels.layers import get_channel_layer
 
     from notifications.events import user_group
+    from tests.sentinels import layer_heard_before_a_sentinel
 
     long_track = make_track(owner=alice, tmp_path=tmp_path, separated=True, seconds=30.0)
     layer = get_channel_layer()
@@ -491,14 +492,8 @@ def test_progress_is_pushed_to_the_requester_while_the_render_runs(alice, alice_
     async_to_sync(layer.group_add)(user_group(alice.pk), channel)
     ask(alice_client, long_track, tempo="0.5", format="flac")
     work()
-    events = []
-    while True:
-        try:
-            message = async_to_sync(_receive)(layer, channel)
-        except TimeoutError:
-            break
-        if message["event"]["type"].startswith("practice."):
-            events.append(message["event"])
+    heard = async_to_sync(layer_heard_before_a_sentinel)(layer, channel)
+    events = [m["event"] for m in heard if m["event"]["type"].startswith("practice.")]
     steps = [(event["status"], event["progress"]) for event in events]
     print(f"render progress pushed: {steps}")
     assert steps[0] == ("queued", 0)
@@ -506,9 +501,3 @@ def test_progress_is_pushed_to_the_requester_while_the_render_runs(alice, alice_
     running = [progress for status, progress in steps if status == "running"]
     assert len([p for p in running if 10 < p < 90]) >= 3, steps  # moving during the stretch
     assert running == sorted(running)
-
-
-async def _receive(layer, channel):
-    import asyncio
-
-    return await asyncio.wait_for(layer.receive(channel), timeout=0.2)

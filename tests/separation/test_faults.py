@@ -5,7 +5,6 @@ is this test's own `redis-server` on a free port."""
 
 import os
 import signal
-import socket
 import subprocess
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from separation.models import SeparationJob
 from tests import fakes
 from tests.notifications.test_consumers import message_for, session_cookie
 from tests.notifications.test_consumers import socket as notification_socket
+from tests.ports import free_port
 from tests.separation.test_upload import post_file
 from tests.separation.workers import wait_for
 from tracks.models import Asset
@@ -86,18 +86,12 @@ def test_a_batch_survives_a_worker_killed_part_way_each_job_done_once(
 
 
 # --- The channel layer's Redis restarted ----------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class OwnRedis:
     """A `redis-server` of this test only, without persistence, stopped and started again
     on the same port."""
 
     def __init__(self, folder: Path):
-        self.port = _free_port()
+        self.port = free_port()  # redis-server cannot be handed a socket
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.log_path = folder / "redis.log"
         self.process = None

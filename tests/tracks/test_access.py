@@ -35,6 +35,7 @@ from practice.models import MIX, Render
 from separation.events import job_publish
 from tests import fakes
 from tests.factories import make_band, make_track
+from tests.sentinels import heard_before_a_sentinel
 from tracks.access import Need, still_allowed
 from tracks.models import Report, ShareLink, Track
 from tracks.services import track_record_rendition, track_store_rendition
@@ -312,7 +313,7 @@ async def test_a_job_event_reaches_exactly_the_tracks_audience(people, track, se
             event = await communicator.receive_json_from(timeout=2)
             assert (event["type"], event["track_id"]) == ("separation.done", str(track.id))
         else:
-            assert await communicator.receive_nothing(timeout=0.3)
+            assert await heard_before_a_sentinel(communicator, people[who].id) == []
     finally:
         await communicator.disconnect()
 

@@ -17,6 +17,7 @@ from bands import services as band_services
 from bands.models import Band
 from notifications.events import user_group
 from tests.factories import make_band, make_track
+from tests.sentinels import layer_heard_before_a_sentinel
 from tracks.access import track_access
 from tracks.models import TrackShare
 from tracks.moderation import track_hide
@@ -46,7 +47,7 @@ def track(alice, band, tmp_path, fake_engine):
 @pytest.fixture
 def inbox(in_memory_layer):
     """inbox(user) listens to the user's group; .revoked() returns the track ids of the
-    tracks.revoked events it got since."""
+    tracks.revoked events it got since (up to a sentinel sent after them)."""
     layer = get_channel_layer()
 
     class Inbox:
@@ -55,18 +56,9 @@ def inbox(in_memory_layer):
             async_to_sync(layer.group_add)(user_group(user.pk), self.channel)
 
         def revoked(self):
-            async def drain():
-                found = []
-                while True:
-                    try:
-                        message = await asyncio.wait_for(layer.receive(self.channel), 0.3)
-                    except TimeoutError:
-                        return found
-                    event = message.get("event", {})
-                    if event.get("type") == "tracks.revoked":
-                        found.append(event["revoked_track_id"])
-
-            return async_to_sync(drain)()
+            heard = async_to_sync(layer_heard_before_a_sentinel)(layer, self.channel)
+            events = [message.get("event", {}) for message in heard]
+            return [e["revoked_track_id"] for e in events if e.get("type") == "tracks.revoked"]
 
     return Inbox
 

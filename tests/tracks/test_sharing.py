@@ -120,13 +120,12 @@ def test_a_share_link_opens_the_jam_track_until_revoked_or_expired(alice, bob, t
 def test_leaving_the_band_tells_the_open_pages_the_track_is_gone(
     in_memory_layer, alice, bob, band, track
 ):
-    import asyncio
-
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
     from bands.services import band_leave
     from notifications.events import user_group
+    from tests.sentinels import layer_heard_before_a_sentinel
 
     track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
     layer = get_channel_layer()
@@ -135,16 +134,8 @@ def test_leaving_the_band_tells_the_open_pages_the_track_is_gone(
 
     band_leave(band=band, user=bob)
 
-    async def drain():
-        events = []
-        while True:
-            try:
-                message = await asyncio.wait_for(layer.receive(channel), timeout=0.5)
-            except TimeoutError:
-                return events
-            events.append(message.get("event", {}))
-
-    revoked = [e for e in async_to_sync(drain)() if e.get("type") == "tracks.revoked"]
+    heard = async_to_sync(layer_heard_before_a_sentinel)(layer, channel)
+    revoked = [m["event"] for m in heard if m["event"].get("type") == "tracks.revoked"]
     assert [(e["revoked_track_id"], e["audience"]) for e in revoked] == [(str(track.id), [bob.id])]
 
 

@@ -24,17 +24,16 @@ WEB_DB_POOL_SIZE = 20
 HEALTHY_AFTER_S = 60.0  # a child that ran this long before exiting starts from 1 s again
 
 
-def web_command(host: str, port: int) -> list[str]:
+def web_command(host: str, port: int, *, fd: int | None = None) -> list[str]:
     """uvicorn: it streams request bodies with flow control (daphne held each upload in
-    memory whole, about 12x its size; see bench/web_memory.py and docs/running.md)."""
+    memory whole, about 12x its size; see bench/web_memory.py and docs/running.md). With
+    ``fd``, it serves on that inherited socket, already bound, instead of binding one."""
+    where = ["--host", host, "--port", str(port)] if fd is None else ["--fd", str(fd)]
     return [
         sys.executable,
         "-m",
         "uvicorn",
-        "--host",
-        host,
-        "--port",
-        str(port),
+        *where,
         "--ws",
         "websockets-sansio",
         "--lifespan",
@@ -67,6 +66,7 @@ class Child:
     backoff_s: float = FIRST_BACKOFF_S
     restarts: int = field(default=0)
     env: dict[str, str] | None = None  # added to this process's environment
+    pass_fds: tuple[int, ...] = ()  # inherited by the process (a socket to serve on)
 
     def start(self) -> None:
         # Its own session: Ctrl-C reaches only `serve`, which stops the children in order.
@@ -75,6 +75,7 @@ class Child:
             cwd=settings.BASE_DIR,
             start_new_session=True,
             env={**os.environ, **self.env} if self.env else None,
+            pass_fds=self.pass_fds,
         )
         self.started_at = time.monotonic()
         self.restart_at = None
@@ -119,6 +120,18 @@ def _accepts_connections(host: str, port: int) -> bool:
         return False
 
 
+def bound_address(fd: int) -> tuple[str, int]:
+    """The host and port an inherited socket is bound to (CommandError if it is none)."""
+    try:
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            host, port = sock.getsockname()[:2]
+    except OSError as exc:
+        raise CommandError(f"--fd {fd} is not a socket: {exc}") from exc
+    if not port:
+        raise CommandError(f"--fd {fd} is not bound to a port.")
+    return host, port
+
+
 class Command(BaseCommand):
     help = "Set up the database, then run the web server and the worker."
 
@@ -126,11 +139,22 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
         parser.add_argument("--port", type=int, default=8000, help="Port to listen on (8000).")
         parser.add_argument("--no-worker", action="store_true", help="Run only the web server.")
+        parser.add_argument(
+            "--fd",
+            type=int,
+            help="Serve on this inherited TCP socket, already bound (by a supervisor, or a "
+            "test that must not lose its port); --host and --port are then read from it.",
+        )
 
-    def handle(self, *args, host: str, port: int, no_worker: bool, **options):
+    def handle(self, *args, host: str, port: int, no_worker: bool, fd: int | None, **options):
+        if fd is not None:
+            host, port = bound_address(fd)
         call_command("migrate", interactive=False, verbosity=1)
 
-        children = [Child("web", web_command(host, port), env=web_environment())]
+        inherited = () if fd is None else (fd,)  # kept open here: a restarted server reuses it
+        children = [
+            Child("web", web_command(host, port, fd=fd), env=web_environment(), pass_fds=inherited)
+        ]
         if not no_worker:
             children.append(Child("worker", worker_command()))
 
