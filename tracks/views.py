@@ -22,9 +22,10 @@ from tracks.access import (
 from tracks.cards import library_cards
 from tracks.forms import RenameForm, ReportForm
 from tracks.media import safe_download_name, stored_file_response
-from tracks.models import ShareLink, Track, played_together
+from tracks.models import ShareLink, Track
 from tracks.moderation import ModerationError, report_create
 from tracks.navigation import is_safe_here, safe_next_url
+from tracks.parts import played_together, track_part
 from tracks.ratelimit import rate_limited
 from tracks.selectors import (
     storage_use_for_user,
@@ -286,7 +287,7 @@ def report(request, track_id):
 
 
 def _part_or_404(track: Track, name: str, access: Access):
-    part = track.part(name)
+    part = track_part(track, name)
     if part is None or not access.can_hear(name):
         raise Http404
     return part
