@@ -43,7 +43,9 @@ class Access(enum.Enum):
         return self is not Access.NONE
 
     def can_hear(self, part: str) -> bool:
-        """May play and download this part ("original" or a stem name)."""
+        """May hear this part ("original" or a stem name): play it, read its waveform and
+        peaks, export a mix that holds it, and download it where a part may be downloaded at
+        all (stems; never the original). It does not say whether the track has the part."""
         if self is Access.JAM:
             return part == JAM_TRACK
         return self.can_listen

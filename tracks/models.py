@@ -137,7 +137,11 @@ class Asset(models.Model):
     parameters = models.JSONField(default=dict, blank=True)
     name = models.CharField(max_length=255, unique=True)  # the storage name
     size_bytes = models.PositiveBigIntegerField(default=0)
-    # The separation job that made it, by id: tracks never depends on separation.
+    # The id of the separation job whose run stored it (a stem, waveform or peaks); null for
+    # the original and for renditions, whose render points at its file instead
+    # (`practice.models.Render.asset`). A plain integer, not a foreign key (tracks imports no
+    # separation code), so nothing checks it or follows it: a track has one separation job,
+    # run again on retry, and each run's files carry that same id.
     job_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
