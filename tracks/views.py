@@ -21,7 +21,7 @@ from tracks.access import (
 )
 from tracks.cards import library_cards
 from tracks.forms import RenameForm, ReportForm
-from tracks.media import safe_download_name, stored_file_response
+from tracks.media import DownloadName, stored_file_response
 from tracks.models import ShareLink, Track
 from tracks.moderation import ModerationError, report_create
 from tracks.navigation import is_safe_here, safe_next_url
@@ -302,12 +302,11 @@ def _serve_part(request, track, access, kind: str, what: str, still_allowed):
         return stored_file_response(request, picture_or_data.name)
     if part.audio is None or (what == "download" and not part.downloadable):
         raise Http404
-    download_name = None
+    download = None
     if what == "download":
-        extension = PurePath(part.audio.name).suffix
-        download_name = safe_download_name(track.title, kind, extension)
+        download = DownloadName(track.title, kind, PurePath(part.audio.name).suffix)
     return stored_file_response(
-        request, part.audio.name, download_name=download_name, still_allowed=still_allowed
+        request, part.audio.name, download=download, still_allowed=still_allowed
     )
 
 

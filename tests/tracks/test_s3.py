@@ -190,7 +190,7 @@ def test_a_download_redirect_makes_the_bucket_send_an_attachment(alice_client, t
     assert response.status_code == 302
     status, headers, body = fetch(response["Location"])
     assert status == 200
-    assert headers["Content-Disposition"] == 'attachment; filename="blue-song-instrumental.wav"'
+    assert headers["Content-Disposition"] == 'attachment; filename="Blue Song - instrumental.wav"'
     assert headers["Content-Type"] == "audio/wav"
     assert body[:4] == b"RIFF"
 
