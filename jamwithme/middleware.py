@@ -11,7 +11,10 @@ file", so the responses it returns itself are known to be its own; every other r
 on down the chain untouched.
 """
 
+from pathlib import Path
+
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse
 from whitenoise.middleware import WhiteNoiseMiddleware
@@ -28,6 +31,8 @@ def _not_static(request):
 class StaticFilesMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
+        # WhiteNoise warns at start-up when STATIC_ROOT is missing (nothing collected yet).
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
         self.whitenoise = WhiteNoiseMiddleware(get_response=_not_static)
 
     def __call__(self, request):
