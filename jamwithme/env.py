@@ -4,11 +4,16 @@ A value that is set but malformed raises ImproperlyConfigured instead of silentl
 back to the default: a misspelt `DEBUG=Flase` must stop the process, not turn debug off.
 """
 
+import functools
 import ipaddress
 import os
+import secrets
+import tempfile
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.functional import lazy
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -164,3 +169,28 @@ def s3_storage_from_env(bucket: str) -> dict:
         options["access_key"] = access_key
         options["secret_key"] = secret_key
     return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
+def kept_secret_key(path: Path):
+    """A SECRET_KEY kept in a file on this machine, for every process one `serve` starts:
+    a lazy string, read when first used and made then (with its folder) if it is not there,
+    so that importing settings writes nothing. Django casts it wherever it reads the key."""
+    return lazy(_read_or_make_key, str)(path)
+
+
+@functools.cache
+def _read_or_make_key(path: Path) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole under another name (mode 0600), then linked into place: of processes
+        # starting together the first wins, and none reads a key half written.
+        handle, fresh = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(handle, "w") as file:
+                file.write(secrets.token_urlsafe(50))
+            os.link(fresh, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(fresh)
+    return path.read_text().strip()

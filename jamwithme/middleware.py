@@ -4,23 +4,41 @@ The middleware chain runs on the request's thread (jamwithme/handlers.py), so Wh
 runs as it does under WSGI. Its response reads the file with a sync iterator; Django's ASGI
 handler would warn ("StreamingHttpResponse must consume synchronous iterators") and read the
 whole file into a list first. Under ASGI the chunks are read one at a time on a thread.
+
+WhiteNoise is used only through its public interface, as any Django middleware: built with
+a `get_response` and called with a request. It is given one that answers "not a static
+file", so the responses it returns itself are known to be its own; every other request goes
+on down the chain untouched.
 """
 
+from pathlib import Path
+
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpResponse
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 
-class StaticFilesMiddleware(WhiteNoiseMiddleware):
+class _NotStatic(HttpResponse):
+    """WhiteNoise's answer when the request is not for a static file; never sent."""
+
+
+def _not_static(request):
+    return _NotStatic(status=404)
+
+
+class StaticFilesMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+        # WhiteNoise warns at start-up when STATIC_ROOT is missing (nothing collected yet).
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+        self.whitenoise = WhiteNoiseMiddleware(get_response=_not_static)
+
     def __call__(self, request):
-        # WhiteNoise's own __call__, then the static file's response made streamable.
-        if self.autorefresh:  # DEBUG: looks on disk
-            static_file = self.find_file(request.path_info)
-        else:
-            static_file = self.files.get(request.path_info)
-        if static_file is None:
+        response = self.whitenoise(request)
+        if isinstance(response, _NotStatic):
             return self.get_response(request)
-        response = self.serve(static_file, request)
         if isinstance(request, ASGIRequest) and response.streaming and not response.is_async:
             response.streaming_content = _read_on_a_thread(response.streaming_content)
         return response

@@ -6,7 +6,6 @@ DATABASE_URL, REDIS_URL and CELERY_BROKER_URL for the scale-out mode.
 """
 
 import re
-import secrets
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from jamwithme.env import (
     env_networks,
     env_str,
     env_url,
+    kept_secret_key,
     s3_storage_from_env,
 )
 
@@ -30,7 +30,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("JAM_VAR_DIR", str(BASE_DIR / "var")))
 
 
-def _secret_key() -> str:
+def _secret_key():
     """SECRET_KEY from the environment, else one generated once and kept in var/: enough
     for one machine (`manage.py serve`), whose processes all read the same file. Several
     web nodes must share one key, or a session signed by one is refused by the next: with
@@ -47,14 +47,9 @@ def _secret_key() -> str:
             "each machine would sign sessions the others refuse). Make one with: python -c "
             '"import secrets; print(secrets.token_urlsafe(50))"'
         )
-    key_file = VAR_DIR / "secret_key"
-    if key_file.exists():
-        return key_file.read_text().strip()
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(50)
-    key_file.write_text(key)
-    key_file.chmod(0o600)
-    return key
+    # Read, or made, when first used (a session, a signed link): importing settings writes
+    # nothing.
+    return kept_secret_key(VAR_DIR / "secret_key")
 
 
 SECRET_KEY = _secret_key()
@@ -133,8 +128,7 @@ if DATABASE_URL:
         )
     }
 else:
-    # Also with SECRET_KEY from the environment (then nothing else makes the folder).
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # Its folder is made when the apps are ready (`JamWithMeConfig.ready`), not here.
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -206,7 +200,7 @@ STATICFILES_DIRS = [
     ("vendor/signalsmith-stretch", NODE_MODULES / "signalsmith-stretch"),
 ]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "static_build")))
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns at start-up without it
+# Made, if missing, by the static files' middleware (jamwithme/middleware.py) at start-up.
 # WhiteNoise serves the files where they live (the finders: static/ and each app's), indexed
 # once at start-up, in every mode: a web server started any way serves them, and always
 # those of the code it runs — no collectstatic step to forget, nor a stale STATIC_ROOT after

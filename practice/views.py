@@ -16,7 +16,7 @@ from practice.selectors import render_still_heard, renders_of
 from practice.services import render_delete
 from practice.zipstream import stems_zip_response
 from tracks.access import Access, Need, audible_parts, get_track_or_404, still_allowed
-from tracks.media import safe_download_name, stored_file_response
+from tracks.media import DownloadName, stored_file_response
 
 
 def render_state(render: Render) -> dict:
@@ -116,11 +116,10 @@ def download(request, track_id, render_id):
     if render.status != Render.Status.DONE or render.asset is None:
         raise Http404("This export is not ready.")
     extension = get_export_format(render.format).extension
-    name = safe_download_name(render.track.title, render.slug, extension)
     return stored_file_response(
         request,
         render.asset.name,
-        download_name=name,
+        download=DownloadName(render.track.title, render.slug, extension),
         still_allowed=render_still_heard(user_id=request.user.pk, render=render),
     )
 

@@ -19,7 +19,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, StreamingHttpResponse
 
 from tracks.access import Access, audible_parts
-from tracks.media import CHUNK, Recheck, safe_download_name
+from tracks.media import CHUNK, DownloadName, Recheck, content_disposition
 from tracks.models import Track
 
 
@@ -105,7 +105,7 @@ def stems_zip_response(
         if part.stem is None or part.audio is None:
             continue  # the original is not a stem
         extension = PurePath(part.audio.name).suffix
-        arcname = safe_download_name(track.title, part.name, extension)
+        arcname = DownloadName(track.title, part.name, extension).whole
         entries.append((arcname, part.audio.name, part.audio.size_bytes))
     if not entries:
         raise Http404("This track has no stems yet.")
@@ -114,8 +114,9 @@ def stems_zip_response(
     else:
         body = zip_chunks(entries, still_allowed)
     response = StreamingHttpResponse(body, content_type="application/zip")
-    name = safe_download_name(track.title, "stems", ".zip")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Content-Disposition"] = content_disposition(
+        DownloadName(track.title, "stems", ".zip")
+    )
     response["Cache-Control"] = "private, max-age=0"
     response["X-Content-Type-Options"] = "nosniff"
     return response

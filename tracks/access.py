@@ -37,6 +37,7 @@ from bands.roles import band_role
 from bands.selectors import member_ids
 from catalog.stems import JAM_TRACK
 from tracks.models import ShareLink, Track, TrackShare
+from tracks.parts import track_parts
 
 MODERATE_PERMISSION = "tracks.moderate_track"
 
@@ -80,7 +81,10 @@ class Access:
         return self.hears is not Hears.NOTHING
 
     def can_hear(self, part: str) -> bool:
-        """May play this part ("original" or a stem name); download it if `can_download`."""
+        """May hear this part ("original" or a stem name): play it, read its waveform and
+        peaks, export a mix that holds it, and download it where a part may be downloaded at
+        all (stems; never the original) if `can_download`. It does not say whether the track
+        has the part."""
         if self.hears is Hears.JAM_TRACK:
             return part == JAM_TRACK
         return self.can_play
@@ -239,7 +243,7 @@ def tracks_heard_by(*, user_id: int) -> QuerySet[Track]:
 def audible_parts(track: Track, access: Access) -> list:
     """The parts (original, stems) this access may play (and download, if it downloads), in
     page order."""
-    return [part for part in track.parts() if access.can_hear(part.name)]
+    return [part for part in track_parts(track) if access.can_hear(part.name)]
 
 
 def still_allowed(*, user_id, track_id, need: Need, parts: Iterable[str]) -> Callable[[], bool]:
@@ -274,12 +278,7 @@ def get_track_or_404(
 ) -> tuple[Track, Access]:
     """The track and what the user may do with it, or 404 (cannot see it) / 403 (can see it
     but not do ``need``)."""
-    track = (
-        Track.objects.select_related("owner", "job")
-        .prefetch_related("assets")
-        .filter(id=track_id)
-        .first()
-    )
+    track = Track.objects.select_related("owner", "job").with_assets().filter(id=track_id).first()
     access = track_access(user, track) if track is not None else Access.NONE
     if not access.can_play:
         raise Http404("No such track.")

@@ -13,6 +13,7 @@ from tracks.moderation import (
     track_remove,
     track_unhide,
 )
+from tracks.parts import track_parts
 
 
 def _hide(track, by, reason):
@@ -139,7 +140,7 @@ class TrackAdmin(ModeratedAdmin):
         return (
             super()
             .get_queryset(request)
-            .prefetch_related("assets")
+            .with_assets()
             .annotate(reports_open=Count("reports", filter=Q(reports__resolved_at=None)))
         )
 
@@ -184,7 +185,7 @@ class TrackAdmin(ModeratedAdmin):
 
 def _file_links(track: Track) -> list[tuple[str, str]]:
     links = []
-    for part in track.parts():
+    for part in track_parts(track):
         if part.audio is None:
             continue
         links.append((reverse("tracks:audio", args=[track.id, part.name]), f"Play {part.label}"))

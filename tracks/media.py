@@ -16,7 +16,9 @@ such a URL keeps working until it expires, also if access is revoked meanwhile.
 
 import re
 import time
+import unicodedata
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import IO
 
@@ -29,6 +31,7 @@ from django.http import (
     HttpResponseRedirect,
     StreamingHttpResponse,
 )
+from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 from storages.backends.s3 import S3Storage
 
@@ -60,10 +63,65 @@ class Unsatisfiable(Exception):
     """A valid single range that selects nothing of the file: 416."""
 
 
-def safe_download_name(title: str, suffix: str, extension: str) -> str:
-    """An ASCII file name built from a user's title: nothing a browser or shell can misread."""
-    base = slugify(title)[:80] or "track"
-    return f"{base}-{suffix}{extension}"
+# --- Download names ------------------------------------------------------------------------
+# A downloaded file is named after the whole title, in any script ("Ночной город - vocals.wav"),
+# sent as RFC 6266 says: `filename*=utf-8''…` (RFC 8187) for the name, after a plain ASCII
+# `filename="…"` for clients that read only that. What could be misread is taken out first.
+_TITLE_BYTES = 120  # of UTF-8: the whole name stays well under a file system's 255
+# Path separators and what Windows refuses in a name; quotes become single ones.
+_UNSAFE = str.maketrans(dict.fromkeys("/\\<>:|*", "-") | {'"': "'", "?": ""})
+# Format characters that may stay: the joiners, which emoji and some scripts need. The
+# others (bidirectional overrides that turn "gnp.exe" round, byte-order marks...) go.
+_JOINERS = {"\u200c", "\u200d"}
+
+
+def _safe_title(title: str) -> str:
+    """The title as a file name's start: no control or format characters (line breaks
+    included), no path separators or quotes, no dots or dashes to start it or dots to end
+    it, whitespace made single spaces, at most `_TITLE_BYTES`; "track" if nothing is left."""
+    kept = []
+    for char in unicodedata.normalize("NFC", title):
+        category = unicodedata.category(char)
+        if category in ("Cc", "Zl", "Zp") or char.isspace():
+            kept.append(" ")
+        elif category != "Cf" or char in _JOINERS:
+            kept.append(char)
+    text = " ".join("".join(kept).translate(_UNSAFE).split())
+    text = text.encode()[:_TITLE_BYTES].decode(errors="ignore")  # not mid-character
+    return text.lstrip(" .-").rstrip(" .") or "track"
+
+
+@dataclass(frozen=True)
+class DownloadName:
+    """The name a download is saved under: a user's title, what the file is ("vocals",
+    "stems", an export's settings) and its extension (".wav")."""
+
+    title: str
+    what: str
+    extension: str
+
+    @property
+    def whole(self) -> str:
+        """The title whole, made safe: "Ночной город - vocals.wav". Also a zip's entries."""
+        return f"{_safe_title(self.title)} - {self.what}{self.extension}"
+
+    @property
+    def ascii(self) -> str:
+        """For clients that read only `filename`: the title's ASCII letters and digits
+        ("so-danco-samba-vocals.wav"), or "track-vocals.wav" for a title with none."""
+        return f"{slugify(self.title)[:80] or 'track'}-{self.what}{self.extension}"
+
+
+def content_disposition(download: DownloadName | None) -> str:
+    """The one place a Content-Disposition is made: "inline" to play, else an attachment
+    with the whole name (Django's `content_disposition_header`), and the ASCII name first
+    when the whole one needs `filename*`."""
+    if download is None:
+        return "inline"
+    header = content_disposition_header(True, download.whole)
+    if "filename*=" in header:
+        header = header.replace("attachment; ", f'attachment; filename="{download.ascii}"; ', 1)
+    return header
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -180,7 +238,7 @@ def stored_file_response(
     request: HttpRequest,
     name: str,
     *,
-    download_name: str | None = None,
+    download: DownloadName | None = None,
     still_allowed: Callable[[], bool] | None = None,
 ) -> HttpResponse:
     """Stream a stored file. Honours one `Range: bytes=a-b`; a download is an attachment.
@@ -188,7 +246,7 @@ def stored_file_response(
     On S3, a redirect to a short-lived signed URL instead (see `signed_redirect`)."""
     content_type = CONTENT_TYPES.get(PurePath(name).suffix.lower(), "application/octet-stream")
     if isinstance(default_storage, S3Storage):
-        return signed_redirect(name, content_type=content_type, download_name=download_name)
+        return signed_redirect(name, content_type=content_type, download=download)
     size = default_storage.size(name)
     byte_range = None
     header = request.headers.get("Range", "")
@@ -215,19 +273,16 @@ def stored_file_response(
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, max-age=0"
     response["X-Content-Type-Options"] = "nosniff"
-    if download_name:
-        response["Content-Disposition"] = f'attachment; filename="{download_name}"'
-    else:
-        response["Content-Disposition"] = "inline"
+    response["Content-Disposition"] = content_disposition(download)
     return response
 
 
-def signed_redirect(name: str, *, content_type: str, download_name: str | None) -> HttpResponse:
+def signed_redirect(name: str, *, content_type: str, download: DownloadName | None) -> HttpResponse:
     """302 to a presigned GET of the object, valid for the storage's `querystring_expire`
     seconds; the bucket answers Range requests itself. The URL asks the bucket for the same
     Content-Type and Content-Disposition we would send. Call it only after checking access:
     whoever holds the URL can read the object until it expires."""
-    disposition = f'attachment; filename="{download_name}"' if download_name else "inline"
+    disposition = content_disposition(download)
     url = default_storage.url(
         name,
         parameters={

@@ -3,11 +3,22 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from catalog.stems import JAM_TRACK, STEMS, get_stem
+from catalog.stems import JAM_TRACK
 from engine.audio import format_label
 
 # The part name of the uploaded mix beside the stems: in URLs and waveform names.
 ORIGINAL_PART = "original"
+
+# Where `Track.objects.with_assets()` keeps each track's stored files (`Track.stored_files`).
+STORED_FILES = "stored_file_list"
+
+
+class TrackQuerySet(models.QuerySet):
+    def with_assets(self) -> "TrackQuerySet":
+        """Each track's stored files read in one query for all, kept as a list on the track
+        (`Track.stored_files()`): pages that look up several of a track's files make no
+        query per lookup."""
+        return self.prefetch_related(models.Prefetch("assets", to_attr=STORED_FILES))
 
 
 class Track(models.Model):
@@ -41,6 +52,8 @@ class Track(models.Model):
     hidden_at = models.DateTimeField(null=True, blank=True)
     hidden_reason = models.TextField(blank=True)
 
+    objects = TrackQuerySet.as_manager()
+
     class Meta:
         ordering = ("-created_at",)
         indexes = [models.Index(fields=("owner", "-created_at"))]
@@ -65,19 +78,20 @@ class Track(models.Model):
         """What people read: "MP3", "FLAC", "WAV 24-bit"."""
         return format_label(self.container, self.codec) if self.container else ""
 
-    # --- Stored files (prefetch "assets" to read them all in one query) ---------------------
-    def _assets(self) -> list["Asset"]:
-        # Prefetched (`get_track_or_404` does): read the prefetched rows as they are, without
-        # a new queryset for every lookup (a track page makes dozens).
-        prefetched = getattr(self, "_prefetched_objects_cache", {}).get("assets")
+    # --- Stored files ---------------------------------------------------------------------
+    def stored_files(self) -> list["Asset"]:
+        """Every stored file of the track: the list `Track.objects.with_assets()` prefetched
+        (`stored_file_list`), else the rows of `assets` (no query either when a caller
+        prefetched "assets" itself), else read now."""
+        prefetched = getattr(self, STORED_FILES, None)
         if prefetched is not None:
-            return list(prefetched)
+            return prefetched
         return list(self.assets.all())
 
     def asset(self, kind: str, stem: str = "") -> "Asset | None":
         """The current file of one kind: the original (stem ""), a stem, or the waveform of
         the original (stem "") or of a stem."""
-        for asset in self._assets():
+        for asset in self.stored_files():
             if asset.kind == kind and asset.stem == stem and not asset.parameters:
                 return asset
         return None
@@ -87,93 +101,14 @@ class Track(models.Model):
         return self.asset(Asset.Kind.ORIGINAL)
 
     @property
+    def has_jam_track(self) -> bool:
+        """The jam track (the registry's JAM_TRACK) is stored: the track was separated."""
+        return self.asset(Asset.Kind.STEM, JAM_TRACK) is not None
+
+    @property
     def stored_names(self) -> list[str]:
         """Every storage name this track owns, for deletion."""
-        return [asset.name for asset in self._assets()]
-
-    def parts(self) -> list["TrackPart"]:
-        """What the track page shows, in order: the original, then every stem it has."""
-        assets = getattr(self, "_prefetched_objects_cache", {}).get("assets")
-        if assets is not None:
-            # Prefetched: the same rows each time, so worked out once.
-            cached = getattr(self, "_parts_of", None)
-            if cached is None or cached[0] is not assets:
-                self._parts_of = (assets, self._find_parts())
-            return self._parts_of[1]
-        return self._find_parts()
-
-    def _find_parts(self) -> list["TrackPart"]:
-        parts = [
-            TrackPart(
-                self,
-                "",
-                self.original,
-                self.asset(Asset.Kind.WAVEFORM),
-                self.asset(Asset.Kind.PEAKS),
-            )
-        ]
-        for stem in STEMS:
-            audio = self.asset(Asset.Kind.STEM, stem.name)
-            if audio is not None:
-                waveform = self.asset(Asset.Kind.WAVEFORM, stem.name)
-                peaks = self.asset(Asset.Kind.PEAKS, stem.name)
-                parts.append(TrackPart(self, stem.name, audio, waveform, peaks))
-        return parts
-
-    def part(self, name: str) -> "TrackPart | None":
-        return next((part for part in self.parts() if part.name == name), None)
-
-    def jam_track(self) -> "TrackPart | None":
-        """The part that is the jam track (the registry's JAM_TRACK), once separated."""
-        return self.part(JAM_TRACK)
-
-
-class TrackPart:
-    """One playable part of a track for templates: the original mix ("") or a stem."""
-
-    def __init__(
-        self,
-        track: Track,
-        stem: str,
-        audio: "Asset | None",
-        waveform: "Asset | None",
-        peaks: "Asset | None" = None,
-    ):
-        self.track = track
-        self.stem = get_stem(stem) if stem else None
-        self.audio = audio
-        self.waveform = waveform
-        self.peaks = peaks  # the waveform's data for the player; tracks separated before lack it
-
-    @property
-    def name(self) -> str:
-        """The URL key: "original" or the stem's name."""
-        return self.stem.name if self.stem else ORIGINAL_PART
-
-    @property
-    def label(self) -> str:
-        return self.stem.label if self.stem else "Original"
-
-    @property
-    def downloadable(self) -> bool:
-        return self.stem is not None
-
-    @property
-    def is_guide(self) -> bool:
-        """A stem beside the jam track (the vocals): the player's balance fades it in."""
-        return self.stem is not None and self.stem.name != JAM_TRACK
-
-    @property
-    def colour(self) -> str:
-        """The registry's colour of the stem (the player's mute/solo strip)."""
-        return self.stem.colour if self.stem else ""
-
-
-def played_together(parts: list[TrackPart]) -> list[TrackPart]:
-    """What the practice player plays as one: every stem given (the caller gives only the
-    audible ones), or the original alone while there are no stems yet."""
-    stems = [part for part in parts if part.stem is not None and part.audio is not None]
-    return stems or [part for part in parts if part.audio is not None]
+        return [asset.name for asset in self.stored_files()]
 
 
 class Asset(models.Model):
@@ -194,7 +129,11 @@ class Asset(models.Model):
     parameters = models.JSONField(default=dict, blank=True)
     name = models.CharField(max_length=255, unique=True)  # the storage name
     size_bytes = models.PositiveBigIntegerField(default=0)
-    # The separation job that made it, by id: tracks never depends on separation.
+    # The id of the separation job whose run stored it (a stem, waveform or peaks); null for
+    # the original and for renditions, whose render points at its file instead
+    # (`practice.models.Render.asset`). A plain integer, not a foreign key (tracks imports no
+    # separation code), so nothing checks it or follows it: a track has one separation job,
+    # run again on retry, and each run's files carry that same id.
     job_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -248,7 +248,10 @@ def _file_deletion_failed(name: str, reason: str) -> None:
 
 @dataclass(frozen=True)
 class StoredOutput:
-    """A file one separation run stored, not yet recorded on its track."""
+    """A file saved in storage for a track and not yet one of its `Asset` rows: a stem,
+    waveform or peaks of a separation run (`track_store_outputs`) or an export's rendition
+    (`track_store_rendition`). It becomes an asset in the transaction that finishes its job
+    (`track_record_outputs`, `track_record_rendition`); until then only the caller knows it."""
 
     kind: str  # Asset.Kind.STEM, WAVEFORM, PEAKS or RENDITION
     stem: str  # the stem it is or draws; "" for the original's waveform (or peaks)

@@ -22,10 +22,11 @@ from tracks.access import (
 )
 from tracks.cards import library_cards
 from tracks.forms import RenameForm, ReportForm
-from tracks.media import safe_download_name, stored_file_response
-from tracks.models import ShareLink, Track, played_together
+from tracks.media import DownloadName, stored_file_response
+from tracks.models import ShareLink, Track
 from tracks.moderation import ModerationError, report_create
 from tracks.navigation import is_safe_here, safe_next_url
+from tracks.parts import played_together, track_part
 from tracks.ratelimit import rate_limited
 from tracks.selectors import (
     storage_use_for_user,
@@ -287,7 +288,7 @@ def report(request, track_id):
 
 
 def _part_or_404(track: Track, name: str, access: Access):
-    part = track.part(name)
+    part = track_part(track, name)
     if part is None or not access.can_hear(name):
         raise Http404
     return part
@@ -302,12 +303,11 @@ def _serve_part(request, track, access, kind: str, what: str, still_allowed):
         return stored_file_response(request, picture_or_data.name)
     if part.audio is None or (what == "download" and not part.downloadable):
         raise Http404
-    download_name = None
+    download = None
     if what == "download":
-        extension = PurePath(part.audio.name).suffix
-        download_name = safe_download_name(track.title, kind, extension)
+        download = DownloadName(track.title, kind, PurePath(part.audio.name).suffix)
     return stored_file_response(
-        request, part.audio.name, download_name=download_name, still_allowed=still_allowed
+        request, part.audio.name, download=download, still_allowed=still_allowed
     )
 
 

@@ -2,11 +2,14 @@
 in one go, not one middleware at a time (jamwithme/handlers.py)."""
 
 import asyncio
+import inspect
 
+import django
 import pytest
-from asgiref.sync import SyncToAsync
+from asgiref.sync import SyncToAsync, iscoroutinefunction
 from channels.db import database_sync_to_async
 from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.base import BaseHandler
 from django.test import Client
 
 from jamwithme.handlers import OneThreadASGIHandler
@@ -76,3 +79,21 @@ def test_the_web_process_serves_http_with_this_handler():
     from jamwithme.asgi import application
 
     assert isinstance(application.application_mapping["http"].app, OneThreadASGIHandler)
+
+
+def test_the_installed_django_still_runs_the_chain_the_way_the_handler_relies_on():
+    """A version guard: Django documents no way to choose how a handler runs its chain, so
+    `OneThreadASGIHandler` overrides two undocumented methods (jamwithme/handlers.py). When
+    this fails, read Django's `ASGIHandler` and `BaseHandler` again before changing it."""
+    assert django.VERSION[:2] == (5, 2), "a new Django: re-read jamwithme/handlers.py"
+    # ASGIHandler builds its chain through load_middleware(is_async=...) ...
+    assert list(inspect.signature(BaseHandler.load_middleware).parameters) == ["self", "is_async"]
+    assert "self.load_middleware(is_async=True)" in inspect.getsource(ASGIHandler.__init__)
+    # ... and runs every request through get_response_async, which may therefore call the
+    # sync get_response, the WSGI path, on a thread.
+    assert "await self.get_response_async(request)" in inspect.getsource(
+        ASGIHandler.run_get_response
+    )
+    assert iscoroutinefunction(BaseHandler.get_response_async)
+    assert not iscoroutinefunction(BaseHandler.get_response)
+    assert list(inspect.signature(BaseHandler.get_response).parameters) == ["self", "request"]

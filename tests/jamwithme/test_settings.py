@@ -44,7 +44,40 @@ def test_the_embedded_defaults_need_no_environment(tmp_path):
     result = load_settings(tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
-    assert (tmp_path / "secret_key").exists()
+
+
+def test_importing_the_settings_creates_nothing(tmp_path):
+    var, static = tmp_path / "var", tmp_path / "static_root"
+    code = "import jamwithme.settings as s; print(len(s.DATABASES), s.STATIC_ROOT)"
+    inherited = {name: value for name, value in os.environ.items() if name not in SCALE_OUT}
+    env = {**inherited, "JAM_VAR_DIR": str(var), "STATIC_ROOT": str(static)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", str(static)]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_generated_secret_key_is_made_on_first_use_and_shared_by_later_processes(tmp_path):
+    var = tmp_path / "var"
+    signing = "__import__('django.core.signing', fromlist=['signing'])"
+    first = load_settings(var, show=f"{signing}.dumps('hello')")
+    assert first.returncode == 0, first.stderr
+    assert oct((var / "secret_key").stat().st_mode & 0o777) == "0o600"
+    assert [path.name for path in var.iterdir()] == ["secret_key"]  # nothing left beside it
+    signed = first.stdout.strip()
+    second = load_settings(var, show=f"{signing}.loads({signed!r})")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() == "hello"
+
+
+def test_the_sqlite_folder_is_made_when_the_apps_are_ready(tmp_path):
+    var = tmp_path / "var"
+    result = load_settings(var, show="settings.DATABASES['default']['NAME']")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(var / "db.sqlite3")
+    assert var.is_dir() and not (var / "secret_key").exists()
 
 
 def test_stored_files_have_no_public_base_url():
@@ -69,9 +102,14 @@ def test_several_nodes_on_the_word_of_jam_multi_node_need_a_shared_secret_key(tm
 
 
 def test_one_machine_on_sqlite_keeps_its_generated_secret_key(tmp_path):
-    result = load_settings(tmp_path, SECRET_KEY="", DATABASE_URL=f"sqlite:///{tmp_path}/db")
+    result = load_settings(
+        tmp_path,
+        show="len(settings.SECRET_KEY)",
+        SECRET_KEY="",
+        DATABASE_URL=f"sqlite:///{tmp_path}/db",
+    )
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "secret_key").exists()
+    assert result.stdout.strip() == str(len((tmp_path / "secret_key").read_text().strip()))
 
 
 PRODUCTION = {

@@ -9,6 +9,7 @@ import sys
 import zipfile
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -85,7 +86,7 @@ def test_an_export_is_asked_for_made_by_the_worker_and_downloads_at_the_asked_te
     response = alice_client.get(state["download_url"])
     assert response.status_code == 200
     assert response["Content-Type"] == "audio/flac"
-    assert response["Content-Disposition"].endswith('-mix-v10-t75-k+2.flac"')
+    assert response["Content-Disposition"].endswith(' - mix-v10-t75-k+2.flac"')
     data, rate = sf.read(io.BytesIO(body(response)), dtype="float32", always_2d=True)
     length = len(data) / rate
     rise = fundamental_hz(data, rate) / 440.0
@@ -201,10 +202,25 @@ def test_all_stems_download_as_one_streamed_zip(alice_client, track):
     assert response.streaming
     assert response["Content-Type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(body(response)))
-    assert sorted(archive.namelist()) == ["song-instrumental.wav", "song-vocals.wav"]
+    assert response["Content-Disposition"] == 'attachment; filename="Song - stems.zip"'
+    assert sorted(archive.namelist()) == ["Song - instrumental.wav", "Song - vocals.wav"]
     for stem in ("instrumental", "vocals"):
         with default_storage.open(track.asset(Asset.Kind.STEM, stem).name, "rb") as stored:
-            assert archive.read(f"song-{stem}.wav") == stored.read()
+            assert archive.read(f"Song - {stem}.wav") == stored.read()
+
+
+def test_a_stems_zip_keeps_a_japanese_title_whole_in_its_name_and_entries(
+    alice_client, alice, tmp_path, fake_engine
+):
+    track = make_track(owner=alice, tmp_path=tmp_path, title="夜のドライブ", separated=True)
+    response = alice_client.get(reverse("practice:stems_zip", args=[track.id]))
+    assert response["Content-Disposition"] == (
+        "attachment; filename=\"track-stems.zip\"; filename*=utf-8''"
+        + quote("夜のドライブ - stems.zip")
+    )
+    archive = zipfile.ZipFile(io.BytesIO(body(response)))
+    names = sorted(archive.namelist())
+    assert names == ["夜のドライブ - instrumental.wav", "夜のドライブ - vocals.wav"]
 
 
 @pytest.mark.parametrize(
@@ -225,8 +241,8 @@ def test_a_stems_zip_in_progress_stops_when_access_to_what_it_holds_is_taken_awa
     url = reverse("practice:stems_zip", args=[track.id])
     whole = body(bob_client.get(url))  # asked before every chunk, and allowed every time
     assert sorted(zipfile.ZipFile(io.BytesIO(whole)).namelist()) == [
-        "song-instrumental.wav",
-        "song-vocals.wav",
+        "Song - instrumental.wav",
+        "Song - vocals.wav",
     ]
 
     response = bob_client.get(url)
@@ -334,7 +350,7 @@ def test_a_jam_listener_can_never_export_the_vocals(alice, bob, bob_client, alic
     archive = zipfile.ZipFile(
         io.BytesIO(body(bob_client.get(reverse("practice:stems_zip", args=[track.id]))))
     )
-    assert archive.namelist() == ["song-instrumental.wav"]
+    assert archive.namelist() == ["Song - instrumental.wav"]
 
     allowed = ask(bob_client, track, balance="0", tempo="0.9")
     assert allowed.status_code == 202

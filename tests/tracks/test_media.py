@@ -1,6 +1,7 @@
 """Serving stored files: chunked streaming under ASGI and WSGI, and Range as RFC 9110 says."""
 
 import os
+from urllib.parse import unquote
 
 import pytest
 from django.core.files.base import ContentFile
@@ -8,8 +9,10 @@ from django.core.files.storage import default_storage
 from django.test import AsyncRequestFactory, RequestFactory
 from django.urls import reverse
 
+from tests.factories import make_track
 from tracks import media
 from tracks.media import Unsatisfiable, parse_range, stored_file_response
+from tracks.models import Track
 
 SIZE = 1000
 
@@ -264,3 +267,73 @@ async def test_a_client_that_goes_away_mid_song_stops_the_reading_and_closes_the
     [handle] = counting_open
     assert handle.closed
     assert handle.bytes_read < 8 * media.CHUNK
+
+
+# --- Download names: the whole title, in any script, and nothing a client could misread ---
+
+
+def saved_as(header: str) -> str:
+    """The file name a browser saves under, read as RFC 6266 §4.3 says: `filename*` (RFC 8187,
+    UTF-8 percent-encoded) when there is one, else the quoted `filename`."""
+    disposition, *params = (param.strip() for param in header.split(";"))
+    assert disposition == "attachment"
+    values = dict(param.split("=", 1) for param in params)
+    if "filename*" in values:
+        charset, _, encoded = values["filename*"].split("'", 2)
+        assert charset.lower() == "utf-8"
+        return unquote(encoded, errors="strict")
+    quoted = values["filename"]
+    assert quoted[0] == quoted[-1] == '"'
+    return quoted[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+
+
+def downloaded_name(client, track) -> tuple[str, str]:
+    response = client.get(reverse("tracks:download", args=[track.id, "instrumental"]))
+    assert response.status_code == 200
+    header = response["Content-Disposition"]
+    assert header.isascii() and "\r" not in header and "\n" not in header
+    return saved_as(header), header
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        pytest.param("Ночной город", id="cyrillic"),
+        pytest.param("夜のドライブ", id="japanese"),
+        pytest.param("Νυχτερινή βόλτα", id="greek"),
+    ],
+)
+def test_a_title_in_any_script_downloads_whole(alice_client, alice, tmp_path, title):
+    track = make_track(owner=alice, tmp_path=tmp_path, title=title, separated=True)
+    name, header = downloaded_name(alice_client, track)
+    assert name == f"{title} - instrumental.wav"
+    # Clients that read only `filename` get an ASCII name, before `filename*`.
+    assert header.startswith('attachment; filename="track-instrumental.wav"; filename*=')
+
+
+def test_an_ascii_title_downloads_whole_with_no_filename_star(alice_client, alice, tmp_path):
+    track = make_track(owner=alice, tmp_path=tmp_path, title="Night Drive (take 2)", separated=True)
+    name, header = downloaded_name(alice_client, track)
+    assert header == 'attachment; filename="Night Drive (take 2) - instrumental.wav"'
+    assert name == "Night Drive (take 2) - instrumental.wav"
+
+
+def test_a_hostile_title_downloads_under_a_safe_name(alice_client, alice, tmp_path):
+    track = make_track(owner=alice, tmp_path=tmp_path, separated=True)
+    hostile = '../../etc/passwd\r\nSet-Cookie: a="b"\\..\u202egnp.exe\x00'
+    Track.objects.filter(id=track.id).update(title=hostile)
+    name, header = downloaded_name(alice_client, track)
+    assert name == "etc-passwd Set-Cookie- a='b'-..gnp.exe - instrumental.wav"
+    assert not any(char in name for char in '/\\"\r\n\x00\u202e')
+    assert "Set-Cookie" not in header.split(";")[0]
+
+
+def test_a_long_title_is_cut_whole_characters_short_of_the_file_systems_limit():
+    name = media.DownloadName("夜" * 300, "instrumental", ".wav").whole
+    assert name == "夜" * 40 + " - instrumental.wav"  # 120 bytes of title, 3 bytes each
+    assert len(name.encode()) < 255
+
+
+def test_a_title_of_nothing_but_dots_and_separators_downloads_as_track():
+    assert media.DownloadName(" ../.. ", "vocals", ".wav").whole == "track - vocals.wav"
+    assert media.content_disposition(None) == "inline"

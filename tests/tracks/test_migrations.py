@@ -89,7 +89,7 @@ def test_a_track_separated_before_the_migration_still_plays_and_downloads(alice,
         assert played.status_code == 200
         assert b"".join(played.streaming_content) == source.read_bytes()
     downloaded = client.get(reverse("tracks:download", args=[track.id, "instrumental"]))
-    assert downloaded["Content-Disposition"] == 'attachment; filename="old-song-instrumental.wav"'
+    assert downloaded["Content-Disposition"] == 'attachment; filename="Old song - instrumental.wav"'
     assert b"".join(downloaded.streaming_content) == wav.read_bytes()
     waveform = client.get(reverse("tracks:waveform", args=[track.id, "vocals"]))
     assert waveform.status_code == 200

@@ -19,7 +19,7 @@ from separation.models import SeparationJob
 from tests.factories import make_track
 from tests.separation.test_upload import post_file
 from tracks import files
-from tracks.models import Track
+from tracks.models import Asset, Track
 from tracks.sharing import share_link_create, share_link_revoke
 
 pytestmark = [pytest.mark.s3, pytest.mark.django_db(transaction=True)]
@@ -158,7 +158,7 @@ def test_the_owner_is_redirected_to_a_short_lived_url_where_the_bucket_serves_ra
     url = response["Location"]
     assert "X-Amz-Signature=" in url and "X-Amz-Expires=60" in url
 
-    name = track.part("instrumental").audio.name
+    name = track.asset(Asset.Kind.STEM, "instrumental").name
     whole = s3.get_object(Bucket=bucket, Key=name)["Body"].read()
     status, headers, body = fetch(url, {"Range": "bytes=100-199"})
     assert status == 206
@@ -190,7 +190,7 @@ def test_a_download_redirect_makes_the_bucket_send_an_attachment(alice_client, t
     assert response.status_code == 302
     status, headers, body = fetch(response["Location"])
     assert status == 200
-    assert headers["Content-Disposition"] == 'attachment; filename="blue-song-instrumental.wav"'
+    assert headers["Content-Disposition"] == 'attachment; filename="Blue Song - instrumental.wav"'
     assert headers["Content-Type"] == "audio/wav"
     assert body[:4] == b"RIFF"
 

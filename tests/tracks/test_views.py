@@ -129,12 +129,14 @@ def separated(alice, tmp_path, fake_engine):
     return make_track(owner=alice, tmp_path=tmp_path, title="Só Danço Samba / live", separated=True)
 
 
-def test_the_instrumental_downloads_as_a_wav_with_a_safe_name(alice_client, separated):
+def test_the_instrumental_downloads_as_a_wav_named_after_the_whole_title(alice_client, separated):
     response = alice_client.get(reverse("tracks:download", args=[separated.id, "instrumental"]))
     assert response.status_code == 200
     assert response["Content-Type"] == "audio/wav"
+    # The title whole, its slash made a dash; an ASCII name for clients that want one.
     assert response["Content-Disposition"] == (
-        'attachment; filename="so-danco-samba-live-instrumental.wav"'
+        'attachment; filename="so-danco-samba-live-instrumental.wav"; '
+        "filename*=utf-8''S%C3%B3%20Dan%C3%A7o%20Samba%20-%20live%20-%20instrumental.wav"
     )
     data, rate = sf.read(io.BytesIO(b"".join(response.streaming_content)))
     assert rate == 44100
