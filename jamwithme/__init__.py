@@ -1,5 +1,4 @@
-# The Celery app is loaded in every process (web, workers, manage.py), so tasks are sent with
-# this project's configuration (broker, queue `separation`), not Celery's default app.
-from jamwithme.celery import app as celery_app
-
-__all__ = ("celery_app",)
+# The Celery app (jamwithme/celery.py) is loaded where it is used: by `celery -A jamwithme`
+# (which finds jamwithme.celery) and, in the scale-out mode, by the first job a process
+# sends (`jobs.services`, through JOBS_CELERY_APP). A process that sends nothing (the
+# embedded mode, `manage.py separate`) does not load Celery at all.

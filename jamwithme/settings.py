@@ -337,6 +337,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # agree on it.
 SEPARATION_QUEUE = env_str("JAM_SEPARATION_QUEUE", "separation")
 CELERY_TASK_DEFAULT_QUEUE = SEPARATION_QUEUE
+# The Celery app jobs are sent with (loaded on the first send; `jobs.services`).
+JOBS_CELERY_APP = "jamwithme.celery.app"
 # Exports are shorter than separations: their own queue, so they never wait behind songs.
 RENDER_QUEUE = env_str("JAM_RENDER_QUEUE", "renders")
 # Each job kind sends to the queue its setting names (`jobs.kinds`); the routes say the same

@@ -11,10 +11,10 @@ import logging
 from datetime import timedelta
 from functools import partial
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from jobs import kinds, state
@@ -128,6 +128,12 @@ def job_dispatch(kind: JobKind | str, *, job_id: int) -> None:
     kind.publish(job_id)
 
 
+def celery_app():
+    """The project's Celery app (JOBS_CELERY_APP), loaded on the first send: a process in
+    the embedded mode never loads Celery."""
+    return import_string(settings.JOBS_CELERY_APP)
+
+
 def job_send(kind: JobKind | str, *, job_id: int) -> bool:
     """Send the job's message to the kind's queue (by task name: the web process imports
     no task module). False when the broker is unreachable."""
@@ -136,7 +142,7 @@ def job_send(kind: JobKind | str, *, job_id: int) -> bool:
     # take `separation-gpu`), even where Celery's router was built before it.
     queue = getattr(settings, kind.queue_setting)
     try:
-        current_app.send_task(kind.task, args=(job_id,), queue=queue)
+        celery_app().send_task(kind.task, args=(job_id,), queue=queue)
     except BrokerUnreachable:
         logger.warning(
             "Could not send %s %s to the broker; the sweep will", kind.name, job_id, exc_info=True
