@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
+from django.conf import settings
 from django.utils.module_loading import import_string
 
 
 @dataclass(frozen=True)
 class JobKind:
-    name: str  # "separation", "render": in logs, Celery task names and the registry
+    name: str  # "separation", "render": in logs and the registry
     model: type  # a concrete `jobs.models.Job`
     # "package.module.function": work(job, run, **options) -> Made (jobs.runner).
     work: str
@@ -26,19 +27,15 @@ class JobKind:
     publish: Callable[[int], None]
     # The Celery task that takes the id (thin: it calls jobs.runner.job_process).
     task: str
-    # Names of the settings that hold the queue, the stale limit and the attempts cap.
-    queue_setting: str
-    stale_after_setting: str
-    max_attempts_setting: str
     # Each phase's span of the job's progress, in percent, in the order they run; the claim
     # sets the first.
     phases: dict[str, tuple[int, int]]
+    # What a run does, for its messages: "separating this track".
+    doing: str
+    # Its settings: <prefix>_QUEUE, <prefix>_STALE_AFTER_S, <prefix>_MAX_ATTEMPTS.
+    settings_prefix: str
     # How often a run writes its heartbeat while it reports no progress.
     heartbeat_every_s: float = 5.0
-    too_many_attempts: str = "The worker stopped while running this job too many times."
-    generic_failure: str = "Something went wrong. Please try again."
-    # Said when Celery's soft time limit stops a run; {minutes} is filled in.
-    over_time_limit: str = "This job took longer than the limit ({minutes:g} minutes)."
     # given_up(job_id): a job failed for good by the sweep (no run will follow it).
     given_up: Callable[[int], None] | None = None
     # Lower runs first in the embedded worker (never the same kind twice while another
@@ -48,6 +45,30 @@ class JobKind:
     @property
     def first_phase(self) -> str:
         return next(iter(self.phases))
+
+    @property
+    def queue(self) -> str:
+        return getattr(settings, f"{self.settings_prefix}_QUEUE")
+
+    @property
+    def stale_after_s(self) -> float:
+        return getattr(settings, f"{self.settings_prefix}_STALE_AFTER_S")
+
+    @property
+    def max_attempts(self) -> int:
+        return getattr(settings, f"{self.settings_prefix}_MAX_ATTEMPTS")
+
+    @property
+    def too_many_attempts(self) -> str:
+        return f"The worker stopped while {self.doing} too many times."
+
+    @property
+    def generic_failure(self) -> str:
+        return f"Something went wrong while {self.doing}. Please try again."
+
+    def over_time_limit(self, minutes: float) -> str:
+        """Said when Celery's soft time limit stops a run."""
+        return f"{self.doing.capitalize()} took longer than the limit ({minutes:g} minutes)."
 
     def work_function(self) -> Callable:
         return _imported(self.work)

@@ -175,7 +175,7 @@ def _run(kind: JobKind, job: Job, worker_id: str, should_stop, clock, options) -
     except SoftTimeLimitExceeded:
         logger.warning("%s %s passed the soft time limit", kind.name, job.pk)
         minutes = settings.SEPARATION_SOFT_TIME_LIMIT_S / 60
-        return _failed(kind, job, worker_id, kind.over_time_limit.format(minutes=minutes))
+        return _failed(kind, job, worker_id, kind.over_time_limit(minutes))
     except Exception:
         # The task edge: one bad job must never take the worker down with it.
         logger.exception("%s %s failed", kind.name, job.pk)

@@ -26,11 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 def _stale_before(kind: JobKind):
-    return timezone.now() - timedelta(seconds=getattr(settings, kind.stale_after_setting))
-
-
-def _max_attempts(kind: JobKind) -> int:
-    return getattr(settings, kind.max_attempts_setting)
+    return timezone.now() - timedelta(seconds=kind.stale_after_s)
 
 
 # --- State changes that tell people ----------------------------------------------------------
@@ -69,7 +65,7 @@ def job_take_over(kind: JobKind | str, *, job_id: int, worker_id: str) -> Job | 
         pk=job_id,
         worker_id=worker_id,
         stale_before=_stale_before(kind),
-        max_attempts=_max_attempts(kind),
+        max_attempts=kind.max_attempts,
         reason=kind.too_many_attempts,
         phase=kind.first_phase,
     )
@@ -140,9 +136,8 @@ def job_send(kind: JobKind | str, *, job_id: int) -> bool:
     kind = kinds.get(kind)
     # The queue named here, not only in CELERY_TASK_ROUTES: the setting decides (GPU workers
     # take `separation-gpu`), even where Celery's router was built before it.
-    queue = getattr(settings, kind.queue_setting)
     try:
-        celery_app().send_task(kind.task, args=(job_id,), queue=queue)
+        celery_app().send_task(kind.task, args=(job_id,), queue=kind.queue)
     except BrokerUnreachable:
         logger.warning(
             "Could not send %s %s to the broker; the sweep will", kind.name, job_id, exc_info=True
@@ -167,7 +162,7 @@ def job_recover_orphans(kind: JobKind | str) -> list[int]:
             pk=row["id"],
             claimed_by=row["claimed_by"],
             attempts=row["attempts"],
-            max_attempts=_max_attempts(kind),
+            max_attempts=kind.max_attempts,
             reason=kind.too_many_attempts,
             phase="",
         )

@@ -15,21 +15,17 @@ PHASE_SPANS = {
     Phase.STORING: (90, 99),
 }
 
+# Exports are short (a fraction of a separation): the embedded worker takes one first, but
+# never two in a row while a song waits; a render's heartbeat is due sooner.
 RENDER = JobKind(
     name="render",
     model=Render,
     work="practice.rendering.render_work",
     publish=lambda render_id: render_publish(render_id=render_id),
     task="practice.tasks.render_task",
-    queue_setting="RENDER_QUEUE",
-    stale_after_setting="RENDER_STALE_AFTER_S",
-    max_attempts_setting="RENDER_MAX_ATTEMPTS",
     phases=PHASE_SPANS,
+    doing="rendering this export",
+    settings_prefix="RENDER",
     heartbeat_every_s=2.0,
-    too_many_attempts="The worker stopped while rendering this export too many times.",
-    generic_failure="Something went wrong while rendering this export. Please try again.",
-    over_time_limit="Rendering this export took longer than the limit ({minutes:g} minutes).",
-    # Exports are short (a fraction of a separation): the embedded worker takes one first,
-    # but never two in a row while a song waits.
     priority=10,
 )
