@@ -1,4 +1,4 @@
-"""Rendering an export: mix stems at a balance, change tempo and key with Rubber Band, write
+"""Rendering an export: mix stems at their gains, change tempo and key with Rubber Band, write
 it in an export format (`catalog.formats`). Pure audio code (no Django, no app), like `engine`.
 
 Rubber Band runs in its offline, high-quality mode (`pedalboard.time_stretch`), which needs

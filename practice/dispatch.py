@@ -3,6 +3,7 @@ pipeline, `jobs.services`, sends it: Celery's `render_task` in the scale-out mod
 in the embedded mode)."""
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -13,10 +14,10 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
 from catalog.formats import DEFAULT_FORMAT, EXPORT_FORMAT_LABELS, EXPORT_FORMATS, get_export_format
-from catalog.stems import JAM_TRACK, STEMS
+from catalog.stems import JAM_TRACK, STEM_NAMES, STEMS, get_stem
 from jobs import services as jobs
 from practice.kind import RENDER
-from practice.models import MIX, Render
+from practice.models import JAM_ONLY, MIX, Render, gains_key
 from tracks.access import Access
 from tracks.models import Asset, Track
 from tracks.selectors import storage_use_for_user
@@ -44,7 +45,7 @@ class ExportSettings:
     """A request's settings, checked and rounded as the row keeps them."""
 
     source: str = MIX
-    balance: int = 0  # percent of the vocals
+    gains: str = JAM_ONLY  # a mix's per-stem gains in percent, as `Render.gains` ("" for a stem)
     tempo: int = 100  # percent
     semitones: int = 0
     format: str = DEFAULT_FORMAT
@@ -60,29 +61,61 @@ def _number(value, name: str, low: Decimal, high: Decimal, message: str) -> Deci
     return number
 
 
+GAIN = "gain_"  # a per-stem gain's field: "gain_vocals"
+
+
+def _percent(value: Decimal) -> int:
+    return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _mix_gains(balance, gains: Mapping[str, str]) -> str:
+    """The mix's gains as `Render.gains` keeps them: from per-stem ``gains`` (0..1 each; a
+    stem not named is silent), or else from the ``balance`` (the vocals — every stem but the
+    jam track — at 0..1 over the full jam track)."""
+    if gains and balance not in ("", None):
+        raise ExportError("Send the balance or the stems' gains, not both.")
+    if not gains:
+        share = _number(balance or 0, "balance", Decimal(0), Decimal(1), "from 0 to 1.")
+        level = _percent(share)
+        return gains_key({stem.name: 100 if stem.name == JAM_TRACK else level for stem in STEMS})
+    percent = {}
+    for name, value in gains.items():
+        if get_stem(name) is None:
+            known = ", ".join(STEM_NAMES)
+            raise ExportError(f"There is no stem called “{name[:40]}” to mix (stems: {known}).")
+        level = _number(value or 0, f"gain of the {name}", Decimal(0), Decimal(1), "from 0 to 1.")
+        percent[name] = _percent(level)
+    key = gains_key(percent)
+    if not key:
+        raise ExportError("There is nothing to export: every stem's gain is 0.")
+    return key
+
+
 def export_settings_parse(
-    *, source="", balance="", tempo="", semitones="", fmt=""
+    *, source="", balance="", gains: Mapping[str, str] | None = None, tempo="", semitones="", fmt=""
 ) -> ExportSettings:
-    """The settings the browser sends — balance 0..1 (0: instrumental only, 1: the full
-    original), tempo 0.5..1.5, semitones -6..+6 (whole), format wav|flac|mp3, source "mix"
-    or a stem's name — checked, with a clear message for each bad value. Empty: default."""
+    """The settings the browser sends — the mix as balance 0..1 (the vocals over the full jam
+    track: 0 is the jam track only, 1 the full original) or as per-stem ``gains`` ({stem:
+    0..1}, those not named silent), tempo 0.5..1.5, semitones -6..+6 (whole), a format of
+    `catalog.formats`, source "mix" or a stem's name — checked, with a clear message for
+    each bad value. Empty: default (the jam track alone, as recorded, WAV)."""
     source = (source or MIX).strip()
-    if source != MIX and source not in {stem.name for stem in STEMS}:
+    if source != MIX and get_stem(source) is None:
         raise ExportError(f"There is nothing called “{source[:40]}” to export.")
     fmt = (fmt or DEFAULT_FORMAT).strip().lower()
     if get_export_format(fmt) is None:
         raise ExportError(f"The format must be {EXPORT_FORMAT_LABELS}.")
-    hundred = Decimal(100)
-    share = _number(balance or 0, "balance", Decimal(0), Decimal(1), "from 0 to 1.")
+    if source != MIX and gains:
+        raise ExportError("A stem exports as it is: the stems' gains are for a mix.")
+    mix = _mix_gains(balance, gains or {}) if source == MIX else ""
     speed = _number(tempo or 1, "tempo", Decimal("0.5"), Decimal("1.5"), "from 0.5 to 1.5.")
     key = _number(semitones or 0, "key", Decimal(-6), Decimal(6), "from -6 to +6 semitones.")
     if key != key.to_integral_value():
         raise ExportError("The key moves in whole semitones, from -6 to +6.")
-    percent = (share * hundred).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     return ExportSettings(
         source=source,
-        balance=int(percent) if source == MIX else 0,
-        tempo=int((speed * hundred).quantize(Decimal(1), rounding=ROUND_HALF_UP)),
+        gains=mix,
+        tempo=_percent(speed),
         semitones=int(key),
         format=fmt,
     )
@@ -141,7 +174,7 @@ def export_request(
     before). ExportForbidden when ``access`` may not export (a band's viewer) or the export
     would hold a part it may not hear; ExportError for a track without stems, a song too
     long, a full library, or too many exports of this user on the way."""
-    probe = Render(source=wanted.source, balance=wanted.balance)
+    probe = Render(source=wanted.source, gains=wanted.gains)
     if not access.can_export:
         raise ExportForbidden("You may play this track, not export it.")
     if not access.can_hear_all(probe.parts):
@@ -151,9 +184,8 @@ def export_request(
                 "balance at 0 (instrumental only)."
             )
         raise ExportForbidden("The owner has not shared that part with you.")
-    needed = [JAM_TRACK] if wanted.source == MIX else [wanted.source]
-    if any(track.asset(Asset.Kind.STEM, stem) is None for stem in needed):
-        raise ExportError("This track has no jam track yet: export it once it is separated.")
+    if any(track.asset(Asset.Kind.STEM, stem) is None for stem in probe.parts):
+        raise ExportError("This track has no stems yet: export it once it is separated.")
     length = track.duration_s * 100 / wanted.tempo
     if length > settings.JAM_RENDER_MAX_DURATION_S:
         limit = settings.JAM_RENDER_MAX_DURATION_S / 60
@@ -170,7 +202,7 @@ def export_request(
         same = {
             "track": track,
             "source": wanted.source,
-            "balance": wanted.balance,
+            "gains": wanted.gains,
             "tempo": wanted.tempo,
             "semitones": wanted.semitones,
             "format": wanted.format,

@@ -12,10 +12,9 @@ import time
 import uuid
 from pathlib import Path, PurePath
 
-from catalog.stems import JAM_TRACK, STEMS
 from jobs.runner import JobFailed, JobInterrupted, Made, Run
 from practice import audio
-from practice.models import MIX, Render
+from practice.models import Render
 from tracks import files
 from tracks.models import Asset
 from tracks.services import track_discard_files, track_record_rendition, track_store_rendition
@@ -24,20 +23,14 @@ Phase = Render.Phase
 
 
 def _gains(render: Render) -> list[tuple[str, float]]:
-    """(storage name, gain) of each stem the render mixes."""
-    track = render.track
-    if render.source != MIX:
-        wanted = [(render.source, 1.0)]
-    else:
-        vocals = render.balance / 100
-        wanted = [(stem.name, 1.0 if stem.name == JAM_TRACK else vocals) for stem in STEMS]
+    """(storage name, gain) of each stem the render mixes: its stored per-stem gains (a stem
+    export: that stem at 1)."""
     gains = []
-    for stem, gain in wanted:
-        asset = track.asset(Asset.Kind.STEM, stem)
+    for stem, percent in render.stem_gains.items():
+        asset = render.track.asset(Asset.Kind.STEM, stem)
         if asset is None:
             raise audio.RenderError("the track's stems are missing.")
-        if gain:
-            gains.append((asset.name, gain))
+        gains.append((asset.name, percent / 100))
     return gains
 
 
@@ -124,7 +117,7 @@ def render_work(render: Render, run: Run) -> Made:
     )
     parameters = {
         "source": render.source,
-        "balance": render.balance,
+        "gains": render.stem_gains,
         "tempo": render.tempo,
         "semitones": render.semitones,
         "format": render.format,

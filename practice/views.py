@@ -9,7 +9,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.formats import get_export_format
-from practice.dispatch import ExportError, ExportForbidden, export_request, export_settings_parse
+from catalog.stems import STEMS
+from practice.dispatch import (
+    GAIN,
+    ExportError,
+    ExportForbidden,
+    export_request,
+    export_settings_parse,
+)
 from practice.events import render_urls
 from practice.models import Render
 from practice.selectors import render_still_heard, renders_of
@@ -26,7 +33,10 @@ def render_state(render: Render) -> dict:
         "track_id": str(render.track_id),
         "label": render.label,
         "source": render.source,
-        "balance": render.balance / 100,
+        # A mix's level of every stem, 0..1 (a stem export: its stem at 1), and for a mix
+        # the old balance can say, that balance (the vocals' level); else None.
+        "gains": {stem.name: render.stem_gains.get(stem.name, 0) / 100 for stem in STEMS},
+        "balance": None if render.balance is None else render.balance / 100,
         "tempo": render.tempo / 100,
         "semitones": render.semitones,
         "format": render.format,
@@ -54,8 +64,9 @@ NOT_A_FORM = (
 @require_http_methods(["GET", "POST"])
 def exports(request, track_id):
     """GET: the user's exports of this track (JSON). POST: ask for one — `source` ("mix" or
-    a stem), `balance` 0..1, `tempo` 0.5..1.5, `semitones` -6..6, `format` (a name in
-    `catalog.formats`).
+    a stem), a mix's `gain_<stem>` 0..1 for each stem heard (the player sends what it plays)
+    or its `balance` 0..1 (the vocals over the full jam track: the export form), `tempo`
+    0.5..1.5, `semitones` -6..6, `format` (a name in `catalog.formats`).
     A form gets a redirect to the track page; `Accept: application/json` gets the render's
     state (200 when the file is ready — the cache — 202 while it is being made). Exports
     are downloads: someone who may only play the track (a band's viewer) gets a 403."""
@@ -73,6 +84,11 @@ def exports(request, track_id):
         wanted = export_settings_parse(
             source=request.POST.get("source", ""),
             balance=request.POST.get("balance", ""),
+            gains={
+                field.removeprefix(GAIN): value
+                for field, value in request.POST.items()
+                if field.startswith(GAIN)
+            },
             tempo=request.POST.get("tempo", ""),
             semitones=request.POST.get("semitones", ""),
             fmt=request.POST.get("format", ""),

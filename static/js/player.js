@@ -3,8 +3,9 @@
 // channels of ONE Signalsmith Stretch AudioWorklet node (npm: signalsmith-stretch), so the
 // stems share one clock and start, stop, seek, loop and change tempo (50–150 %) and key
 // (−6…+6 semitones) together, sample-accurately. The node's output is split back into the
-// stems for the balance, mute and solo. The waveform (npm: wavesurfer.js) is drawn from the
-// server's pre-computed peaks: nothing is decoded twice, and it shows before anything loads.
+// stems for the balance, mute and solo ("Render this mix" exports each stem at that level).
+// The waveform (npm: wavesurfer.js) is drawn from the server's pre-computed peaks: nothing
+// is decoded twice, and it shows before anything loads.
 (function () {
   "use strict";
 
@@ -493,15 +494,17 @@
   };
 
   // --- Export: the server renders exactly what plays (practice/ : Rubber Band) ----------
-  // The same settings again are the same file (the server's cache): ready at once.
+  // Each stem at the level it is heard (the balance, mute and solo: heardLevel), 0..1, as
+  // `gain_<stem>`; a stem this page does not play (not shared) is not sent, and the server
+  // leaves it out. The same settings again are the same file (the server's cache).
   Player.prototype.exportSettings = function () {
-    var guided = this.stems.some(function (stem) { return stem.guide; });
-    return {
-      source: "mix",
-      balance: guided ? (this.balance / 100).toFixed(2) : "0",
-      tempo: (this.tempo / 100).toFixed(2),
-      semitones: String(this.semitones)
-    };
+    var settings = { source: "mix" };
+    this.stems.forEach(function (stem) {
+      settings["gain_" + stem.name] = this.heardLevel(stem).toFixed(2);
+    }, this);
+    settings.tempo = (this.tempo / 100).toFixed(2);
+    settings.semitones = String(this.semitones);
+    return settings;
   };
 
   Player.prototype.exportMix = function () {

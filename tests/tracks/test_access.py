@@ -153,7 +153,7 @@ def render(people, track, tmp_path):
     stored = track_store_rendition(track_id=track.id, settings_slug="mix-v0", fmt="wav", path=path)
     asset = track_record_rendition(track_id=track.id, output=stored, parameters={})
     render = Render.objects.create(
-        track=track, source=MIX, balance=0, format="wav", status=Render.Status.DONE, asset=asset
+        track=track, source=MIX, format="wav", status=Render.Status.DONE, asset=asset
     )
     render.requesters.add(people["owner"])
     return render
