@@ -40,7 +40,7 @@ def band(alice, bob, carol):
 @pytest.fixture
 def track(alice, band, tmp_path, fake_engine):
     track = make_track(owner=alice, tmp_path=tmp_path, title="Blue Bossa", separated=True)
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="jam")
     return track
 
 
@@ -108,7 +108,7 @@ def test_hiding_and_leaving_tell_exactly_once(alice, bob, band, track, moderator
 
 def test_someone_still_hearing_it_through_another_band_is_not_told(alice, bob, band, track, inbox):
     other = make_band(owner=alice, name="Duo", members=[bob])
-    track_share(track=track, by=alice, band_ids=[band.id, other.id], share_vocals=False)
+    track_share(track=track, by=alice, band_ids=[band.id, other.id], scope="jam")
     bobs = inbox(bob)
     band_services.band_delete(band=Band.objects.get(pk=band.pk))
     assert track_access(bob, track).can_play

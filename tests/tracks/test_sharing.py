@@ -38,22 +38,22 @@ def test_a_bandmate_hears_only_the_jam_track_until_the_owner_allows_the_vocals(
     alice, bob, band, track
 ):
     assert track_access(bob, track) == Access.NONE
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="jam")
     access = track_access(bob, track)
     assert access == Access.JAM
     assert access.can_hear("instrumental") and not access.can_hear("vocals")
     assert not access.can_hear("original") and not access.can_manage
 
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=True)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="all")
     track.refresh_from_db()
     assert track_access(bob, track).can_hear("vocals")
 
 
 def test_unsharing_and_leaving_the_band_end_access_at_once(alice, bob, band, track):
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
-    track_share(track=track, by=alice, band_ids=[], share_vocals=False)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="jam")
+    track_share(track=track, by=alice, band_ids=[], scope="jam")
     assert track_access(bob, track) == Access.NONE
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="jam")
     Membership.objects.filter(band=band, user=bob).delete()
     assert track_access(bob, track) == Access.NONE
 
@@ -61,22 +61,22 @@ def test_unsharing_and_leaving_the_band_end_access_at_once(alice, bob, band, tra
 def test_only_the_owner_shares_and_only_with_their_own_bands(alice, bob, carol, band, track):
     other = make_band(owner=carol, name="Not Alice's")
     with pytest.raises(SharingError, match="bands you are in"):
-        track_share(track=track, by=alice, band_ids=[other.id], share_vocals=False)
+        track_share(track=track, by=alice, band_ids=[other.id], scope="jam")
     with pytest.raises(SharingError, match="Only the owner"):
-        track_share(track=track, by=bob, band_ids=[band.id], share_vocals=False)
+        track_share(track=track, by=bob, band_ids=[band.id], scope="jam")
     assert not track.shares.exists()
 
 
 def test_the_audience_and_the_shared_library_follow_the_shares(alice, bob, carol, band, track):
     assert track_audience(track) == [alice.id]
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="jam")
     assert track_audience(track) == sorted([alice.id, bob.id])
     assert list(tracks_heard_by(user_id=bob.id)) == [track]
     assert list(tracks_heard_by(user_id=carol.id)) == []
 
 
 def test_a_hidden_track_or_a_suspended_owner_stops_every_share(alice, bob, band, track):
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="jam")
     track.hidden_at = timezone.now()
     track.save()
     assert track_access(bob, track) == Access.NONE
@@ -127,7 +127,7 @@ def test_leaving_the_band_tells_the_open_pages_the_track_is_gone(
     from notifications.events import user_group
     from tests.sentinels import layer_heard_before_a_sentinel
 
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="jam")
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(user_group(bob.id), channel)
@@ -150,14 +150,14 @@ def test_a_download_in_progress_stops_when_the_track_is_unshared(
     monkeypatch.setattr(media, "CHUNK", 1024)
     monkeypatch.setattr(media, "ACCESS_RECHECK_S", 0.0)  # ask again before every chunk
     long_track = make_track(owner=alice, tmp_path=tmp_path, seconds=3.0, separated=True)
-    track_share(track=long_track, by=alice, band_ids=[band.id], share_vocals=False)
+    track_share(track=long_track, by=alice, band_ids=[band.id], scope="jam")
     client = Client()
     client.force_login(bob)
 
     response = client.get(reverse("tracks:download", args=[long_track.id, "instrumental"]))
     chunks = iter(response.streaming_content)
     received = len(next(chunks)) + len(next(chunks))
-    track_share(track=long_track, by=alice, band_ids=[], share_vocals=False)
+    track_share(track=long_track, by=alice, band_ids=[], scope="jam")
     received += sum(len(chunk) for chunk in chunks)
 
     assert received == 2048 < int(response["Content-Length"])
@@ -177,7 +177,7 @@ def test_the_shared_library_takes_as_many_queries_for_eight_tracks_as_for_two(
     def queries_with(count: int) -> int:
         for n in range(count):
             shared = make_track(owner=alice, tmp_path=tmp_path, title=f"Song {count}-{n}")
-            track_share(track=shared, by=alice, band_ids=[band.id], share_vocals=False)
+            track_share(track=shared, by=alice, band_ids=[band.id], scope="jam")
         with CaptureQueriesContext(connection) as captured:
             assert client.get(reverse("tracks:shared")).status_code == 200
         return len(captured.captured_queries)
@@ -237,14 +237,14 @@ def test_each_link_lifetime_the_page_offers_makes_a_link_that_lasts_that_long(
 
 
 # What the track page tells its owner a share link gives, and what a link then serves:
-# (the sentence, the parts it plays, the parts it downloads).
+# (the sentence, the parts it plays, the parts it downloads), by scope.
 LINK_GIVES = {
-    False: (
+    "jam": (
         "Anyone with the link can play and download the jam track, nothing else.",
         {"instrumental"},
         {"instrumental"},
     ),
-    True: (
+    "all": (
         "Anyone with the link can play and download the jam track and the vocals, and play "
         "the original (not download it); nothing else.",
         {"instrumental", "vocals", "original"},
@@ -253,26 +253,21 @@ LINK_GIVES = {
 }
 
 
-@pytest.mark.parametrize("share_vocals", [False, True])
+@pytest.mark.parametrize("scope", ["jam", "all"])
 def test_the_track_page_says_exactly_what_a_share_link_plays_and_downloads(
-    alice, alice_client, band, track, share_vocals
+    alice, alice_client, band, track, scope
 ):
     from django.test import Client
     from django.urls import reverse
 
     anyone = Client()
-    track.share_vocals = share_vocals
-    track.save(update_fields=["share_vocals"])
-    _, token = share_link_create(track=track, by=alice, expires_in_days=None)
-    sentence, plays, downloads = LINK_GIVES[share_vocals]
+    _, token = share_link_create(track=track, by=alice, expires_in_days=None, scope=scope)
+    sentence, plays, downloads = LINK_GIVES[scope]
 
     page = alice_client.get(reverse("tracks:detail", args=[track.id])).content.decode()
     assert sentence in page
-    # Beside the bands' vocals box: it widens the links too, the ones made before included.
-    assert (
-        "Let them play and download the vocals, and play the original too "
-        "(share links too, existing ones included)"
-    ) in page
+    # The link's own scope: the bands' choice does not widen it.
+    track_share(track=track, by=alice, band_ids=[band.id], scope="all")
 
     def served(view: str) -> set[str]:
         names = [part.name for part in track.parts()]
