@@ -355,9 +355,7 @@ def test_in_the_every_part_scope_bandmates_and_links_hear_every_part(clients, tr
         band_ids=list(track.shares.values_list("band_id", flat=True)),
         scope="all",
     )
-    _, token = share_link_create(
-        track=track, by=people["owner"], expires_in_days=None, scope="all"
-    )
+    _, token = share_link_create(track=track, by=people["owner"], expires_in_days=None, scope="all")
     for what, part in PARTS:
         for who in ("bandmate", "band_admin", "viewer"):
             response = call(clients[who], "get", reverse(f"tracks:{what}", args=[track.id, part]))
