@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from bands.selectors import bands_of, membership_of
-from catalog.shares import DEFAULT_SCOPE, SHARE_SCOPES, get_share_scope
+from catalog import shares
+from catalog.shares import DEFAULT_SCOPE, get_share_scope
 from catalog.stems import JAM_TRACK, PART_NAMES, get_stem
 from tracks.access import (
     Access,
@@ -67,7 +68,7 @@ def library(request):
         view="mine",
         storage=storage_use_for_user(user_id=request.user.pk),
         bands=list(bands_of(user_id=request.user.pk)),
-        share_scopes=SHARE_SCOPES,
+        share_scopes=shares.SHARE_SCOPES,
         default_scope=DEFAULT_SCOPE,
     )
 
@@ -112,12 +113,14 @@ def _detail_context(track: Track, access, rename_form=None) -> dict:
     if not access.hears_all:
         context["shared_parts"] = _parts_sentence(access)
     if access.can_manage:
-        shares = dict(track.shares.values_list("band_id", "scope"))
-        context["bands"] = [(band, band.id in shares) for band in bands_of(user_id=track.owner_id)]
+        band_scopes = dict(track.shares.values_list("band_id", "scope"))
+        context["bands"] = [
+            (band, band.id in band_scopes) for band in bands_of(user_id=track.owner_id)
+        ]
         # The bands' scope, when they share one (none ticked when they differ).
-        scopes = set(shares.values()) or {DEFAULT_SCOPE}
+        scopes = set(band_scopes.values()) or {DEFAULT_SCOPE}
         context["band_scope"] = scopes.pop() if len(scopes) == 1 else None
-        context["share_scopes"] = SHARE_SCOPES
+        context["share_scopes"] = shares.SHARE_SCOPES  # read now: the registry's rows
         context["default_scope"] = DEFAULT_SCOPE
         links = track.share_links.filter(revoked_at=None).select_related("track__owner")
         context["links"] = [
