@@ -130,3 +130,18 @@ def test_a_member_made_a_viewer_has_their_pages_of_the_bands_tracks_refetched(
     event = async_to_sync(first_event)()
     assert (event["type"], event["track_id"]) == ("tracks.changed", str(track.id))
     assert not track_access(bob, track).can_download and track_access(bob, track).can_play
+
+
+def test_a_new_scope_has_the_bandmates_pages_refetched_and_takes_nothing_away(
+    alice, bob, band, track, in_memory_layer
+):
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(user_group(bob.pk), channel)
+
+    track_share(track=track, by=alice, band_ids=[band.id], scope="all")
+
+    heard = async_to_sync(layer_heard_before_a_sentinel)(layer, channel)
+    events = [(m["event"]["type"], m["event"].get("track_id")) for m in heard]
+    assert events == [("tracks.changed", str(track.id))]
+    assert track_access(bob, track).hears_all
