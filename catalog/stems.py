@@ -19,7 +19,9 @@ STEMS: tuple[Stem, ...] = (  # in display order
 )
 STEM_NAMES: tuple[str, ...] = tuple(stem.name for stem in STEMS)
 JAM_TRACK = "instrumental"  # the stem that is the jam track
+ORIGINAL_PART = "original"  # the part name of the uploaded mix beside the stems
 ORIGINAL_COLOUR = "#4a5568"  # waveform colour of the uploaded mix
+PART_NAMES: tuple[str, ...] = (ORIGINAL_PART, *STEM_NAMES)  # every part of a track, page order
 
 _BY_NAME = {stem.name: stem for stem in STEMS}
 

@@ -8,12 +8,18 @@ An `Access` says which parts someone hears and what they may do beyond playing t
 
     NONE      anyone else; everyone but the owner and moderators once the track is hidden
               or its owner's account is inactive (suspended)
-    JAM       a member of a band the track is shared with (or a share link), when the owner
-              has not allowed the vocals: the jam track only
-    LISTEN    the same with the vocals allowed: every part (the original holds the vocals)
+    JAM       a member of a band the track is shared with in the "jam" scope (or a share
+              link in it): the jam track only
+    LISTEN    every part (the original holds the vocals): the "all" scope
     MANAGE    the owner: everything, including rename, delete, share, retry and cancel
     MODERATE  staff with the `tracks.moderate_track` permission: listen to and download
               any track, act on it in the admin
+
+A share's **scope** is a row of `catalog.shares`: a name and the parts it lets people hear
+("original" and stem names). Each band share (`TrackShare.scope`) and each share link
+(`ShareLink.scope`) names one; a bandmate or link hears exactly its parts, nothing here
+knows "the vocals", so a new scope is a row there and nothing else. Someone in several
+bands the track is shared with hears the union of those shares' parts.
 
 A bandmate's access also follows their role in the band (`bands.roles`, a column of the
 membership read here and nowhere else): a role that does not download (the viewer) plays
@@ -23,7 +29,8 @@ shared with, the most generous role counts.
 
 import enum
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import reduce
 from typing import ClassVar
 
 from django.contrib.auth import get_user_model
@@ -35,19 +42,31 @@ from django.utils import timezone
 
 from bands.roles import band_role
 from bands.selectors import member_ids
-from catalog.stems import JAM_TRACK
+from catalog.shares import get_share_scope
+from catalog.stems import PART_NAMES
 from tracks.models import ShareLink, Track, TrackShare
 from tracks.parts import track_parts
 
 MODERATE_PERMISSION = "tracks.moderate_track"
 
 
-class Hears(enum.Enum):
-    """Which parts of a track someone may play."""
+class _EveryPart:
+    """What the owner and moderators hear: every part, whatever the registries hold."""
 
-    NOTHING = "nothing"
-    JAM_TRACK = "the jam track"
-    EVERY_PART = "every part"
+    def __repr__(self) -> str:
+        return "EVERY_PART"
+
+
+EVERY_PART = _EveryPart()
+
+Hearing = frozenset[str] | _EveryPart
+
+
+def hearing(parts: Iterable[str]) -> Hearing:
+    """The parts as `Access.hears`: EVERY_PART when they cover every part of a track, so
+    that a scope of every part gives `Access.LISTEN` itself."""
+    parts = frozenset(parts)
+    return EVERY_PART if parts >= set(PART_NAMES) else parts
 
 
 class Need(enum.Enum):
@@ -64,7 +83,7 @@ class Need(enum.Enum):
 class Access:
     """What one user may do with one track (see the module's docstring)."""
 
-    hears: Hears = Hears.NOTHING
+    hears: Hearing = frozenset()  # part names ("original", stems), or EVERY_PART
     downloads: bool = False
     manages: bool = False
     moderates: bool = False
@@ -78,16 +97,14 @@ class Access:
     @property
     def can_play(self) -> bool:
         """May see the track and play the parts it hears (`can_hear`)."""
-        return self.hears is not Hears.NOTHING
+        return bool(self.hears)
 
     def can_hear(self, part: str) -> bool:
         """May hear this part ("original" or a stem name): play it, read its waveform and
         peaks, export a mix that holds it, and download it where a part may be downloaded at
         all (stems; never the original) if `can_download`. It does not say whether the track
         has the part."""
-        if self.hears is Hears.JAM_TRACK:
-            return part == JAM_TRACK
-        return self.can_play
+        return self.hears is EVERY_PART or part in self.hears
 
     def can_hear_all(self, parts: Iterable[str]) -> bool:
         """May play every one of ``parts``: what a render or a stream in progress holds."""
@@ -96,7 +113,7 @@ class Access:
     @property
     def hears_all(self) -> bool:
         """Every part, the original and the vocals included."""
-        return self.hears is Hears.EVERY_PART
+        return self.hears is EVERY_PART
 
     @property
     def can_download(self) -> bool:
@@ -130,12 +147,29 @@ class Access:
             Need.MODERATE: self.can_moderate,
         }[need]
 
+    def __or__(self, other: "Access") -> "Access":
+        """The most generous of two: the parts either hears, what either may do."""
+        mine, theirs = self.hears, other.hears
+        both = isinstance(mine, frozenset) and isinstance(theirs, frozenset)
+        hears = hearing(mine | theirs) if both else EVERY_PART
+        return Access(
+            hears=hears,
+            downloads=self.downloads or other.downloads,
+            manages=self.manages or other.manages,
+            moderates=self.moderates or other.moderates,
+        )
+
+
+def _scope_parts(name: str) -> tuple[str, ...]:
+    scope = get_share_scope(name)
+    return scope.parts if scope is not None else ()  # a scope since removed: nothing
+
 
 Access.NONE = Access()
-Access.JAM = Access(hears=Hears.JAM_TRACK, downloads=True)
-Access.LISTEN = Access(hears=Hears.EVERY_PART, downloads=True)
-Access.MANAGE = Access(hears=Hears.EVERY_PART, downloads=True, manages=True)
-Access.MODERATE = Access(hears=Hears.EVERY_PART, downloads=True, moderates=True)
+Access.JAM = Access(hears=hearing(_scope_parts("jam")), downloads=True)
+Access.LISTEN = Access(hears=EVERY_PART, downloads=True)
+Access.MANAGE = Access(hears=EVERY_PART, downloads=True, manages=True)
+Access.MODERATE = Access(hears=EVERY_PART, downloads=True, moderates=True)
 
 
 def is_moderator(user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -147,29 +181,28 @@ def is_moderator(user: AbstractBaseUser | AnonymousUser) -> bool:
     )
 
 
-def _shared_access(track: Track, *, downloads: bool = True) -> Access:
-    """A bandmate's or a share link's: what the owner shared, downloadable or not."""
-    shared = Access.LISTEN if track.share_vocals else Access.JAM
-    return shared if downloads else replace(shared, downloads=False)
+def _shared_access(scope: str, *, downloads: bool = True) -> Access:
+    """A bandmate's or a share link's: the parts of the share's scope, downloadable or not."""
+    return Access(hears=hearing(_scope_parts(scope)), downloads=downloads)
 
 
-def _band_roles(user_id, tracks) -> dict:
-    """The roles (`bands.roles` values) the user holds in the bands each of ``tracks`` is
-    shared with, by track id; a track shared with none of their bands is left out."""
-    roles: dict = {}
+def _band_shares(user_id, tracks) -> dict:
+    """The (role, scope) of each share of ``tracks`` with a band the user is in — their role
+    (`bands.roles` value) there and the share's scope — by track id; a track shared with
+    none of their bands is left out."""
+    shares: dict = {}
     found = TrackShare.objects.filter(track__in=tracks, band__memberships__user_id=user_id)
-    for track_id, role in found.values_list("track_id", "band__memberships__role"):
-        roles.setdefault(track_id, set()).add(role)
-    return roles
+    for track_id, role, scope in found.values_list("track_id", "band__memberships__role", "scope"):
+        shares.setdefault(track_id, set()).add((role, scope))
+    return shares
 
 
-def _access_by_roles(track: Track, roles: Collection[str]) -> Access:
-    """A bandmate's access, by the roles they hold in the bands the track is shared with:
-    none without one; downloads when any of them downloads."""
-    if not roles:
-        return Access.NONE
-    downloads = any(band_role(role).downloads for role in roles)
-    return _shared_access(track, downloads=downloads)
+def _access_by_shares(shares: Collection[tuple[str, str]]) -> Access:
+    """A bandmate's access, by their (role, scope) in each band the track is shared with:
+    none without one; in several, the most generous — the union of the scopes' parts,
+    downloads when any role downloads."""
+    found = [_shared_access(scope, downloads=band_role(role).downloads) for role, scope in shares]
+    return reduce(Access.__or__, found, Access.NONE)
 
 
 def is_shareable(track: Track) -> bool:
@@ -181,10 +214,10 @@ def track_access(
     user: AbstractBaseUser | AnonymousUser,
     track: Track,
     *,
-    band_roles: Collection[str] | None = None,
+    band_shares: Collection[tuple[str, str]] | None = None,
 ) -> Access:
-    """``band_roles``: the user's roles in the bands the track is shared with, when the
-    caller already knows them (`track_access_many`); else they are looked up."""
+    """``band_shares``: the user's (role, scope) in each band the track is shared with,
+    when the caller already knows them (`track_access_many`); else they are looked up."""
     if not user.is_authenticated or not user.is_active:
         return Access.NONE
     if track.owner_id == user.pk:
@@ -193,9 +226,9 @@ def track_access(
         return Access.MODERATE
     if not is_shareable(track):
         return Access.NONE
-    if band_roles is None:
-        band_roles = _band_roles(user.pk, [track]).get(track.pk, ())
-    return _access_by_roles(track, band_roles)
+    if band_shares is None:
+        band_shares = _band_shares(user.pk, [track]).get(track.pk, ())
+    return _access_by_shares(band_shares)
 
 
 def track_access_many(
@@ -203,23 +236,24 @@ def track_access_many(
 ) -> list[tuple[Track, Access]]:
     """`track_access` for a page of tracks in one query, not one per track (none when they
     are all the user's own)."""
-    roles = {}
+    shares = {}
     others = [track for track in tracks if track.owner_id != user.pk]
     if user.is_authenticated and others:
-        roles = _band_roles(user.pk, others)
+        shares = _band_shares(user.pk, others)
     return [
-        (track, track_access(user, track, band_roles=roles.get(track.id, ()))) for track in tracks
+        (track, track_access(user, track, band_shares=shares.get(track.id, ()))) for track in tracks
     ]
 
 
 def link_access(link: ShareLink) -> Access:
-    """What a share link lets anyone holding it do: the bandmates' access, read-only, while
-    the link is neither revoked nor expired and the track is shareable."""
+    """What a share link lets anyone holding it do: hear the parts of its scope (and
+    download those that download), while the link is neither revoked nor expired and the
+    track is shareable."""
     if link.revoked_at is not None or (link.expires_at and link.expires_at <= timezone.now()):
         return Access.NONE
     if not is_shareable(link.track):
         return Access.NONE
-    return _shared_access(link.track)
+    return _shared_access(link.scope)
 
 
 def track_audience(track: Track) -> list[int]:

@@ -63,7 +63,7 @@ class HiddenFilter(admin.SimpleListFilter):
 
 class ShareInline(admin.TabularInline):
     model = TrackShare
-    fields = ("band", "shared_by", "created_at")
+    fields = ("band", "scope", "shared_by", "created_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -110,7 +110,6 @@ class TrackAdmin(ModeratedAdmin):
         "sample_rate",
         "channels",
         "size",
-        "share_vocals",
         "hidden_at",
         "hidden_reason",
         "id",

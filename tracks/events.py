@@ -64,7 +64,8 @@ def track_shared_publish(*, track: Track, user_ids, band_id, band_name: str) -> 
 
 
 def track_changed_publish(*, track: Track, user_ids) -> None:
-    """What the listeners may hear changed (the vocals allowed or not): pages re-fetch."""
+    """What the listeners may hear or do changed (a share's scope, their band role): pages
+    re-fetch."""
     if user_ids:
         publish(
             TrackEvent(

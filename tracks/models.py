@@ -3,11 +3,9 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from catalog.stems import JAM_TRACK
+from catalog.shares import DEFAULT_SCOPE, share_scope_choices
+from catalog.stems import JAM_TRACK, ORIGINAL_PART
 from engine.audio import format_label
-
-# The part name of the uploaded mix beside the stems: in URLs and waveform names.
-ORIGINAL_PART = "original"
 
 # Where `Track.objects.with_assets()` keeps each track's stored files (`Track.stored_files`).
 STORED_FILES = "stored_file_list"
@@ -45,9 +43,6 @@ class Track(models.Model):
     # at upload); recording the stems releases it. See `tracks.selectors.storage_use_for_user`.
     reserved_bytes = models.PositiveBigIntegerField(default=0)
 
-    # Sharing: bandmates and share links always get the jam track; the vocals (and the
-    # original, which holds them) only when the owner allows it.
-    share_vocals = models.BooleanField(default=False)
     # Moderation: a hidden track vanishes for everyone but its owner and moderators.
     hidden_at = models.DateTimeField(null=True, blank=True)
     hidden_reason = models.TextField(blank=True)
@@ -175,10 +170,12 @@ class FileDeletion(models.Model):
 
 
 class TrackShare(models.Model):
-    """A track shared with a band: its members may listen (see `tracks.access`)."""
+    """A track shared with a band: its members may hear the parts of its scope (a row of
+    `catalog.shares`; see `tracks.access`)."""
 
     track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="shares")
     band = models.ForeignKey("bands.Band", on_delete=models.CASCADE, related_name="track_shares")
+    scope = models.CharField(max_length=16, choices=share_scope_choices, default=DEFAULT_SCOPE)
     shared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -193,10 +190,12 @@ class TrackShare(models.Model):
 
 
 class ShareLink(models.Model):
-    """A read-only link for someone without an account. The URL carries a random token;
-    only its sha256 is stored. Revocable, optionally expiring."""
+    """A read-only link for someone without an account, to the parts of its scope (a row of
+    `catalog.shares`). The URL carries a random token; only its sha256 is stored.
+    Revocable, optionally expiring."""
 
     track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="share_links")
+    scope = models.CharField(max_length=16, choices=share_scope_choices, default=DEFAULT_SCOPE)
     token_hash = models.CharField(max_length=64, unique=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

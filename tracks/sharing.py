@@ -5,7 +5,7 @@ access changed, at once, over the socket."""
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from bands.selectors import bands_of, member_ids
+from catalog.shares import DEFAULT_SCOPE, get_share_scope
 from tracks.access import track_access, track_audience
 from tracks.events import track_changed_publish, track_revoked_publish, track_shared_publish
 from tracks.models import ShareLink, Track, TrackShare
@@ -43,48 +44,64 @@ def _publish_access_changes(track: Track, before: set[int], shared_bands: dict) 
     )
 
 
-def track_share(
-    *, track: Track, by: AbstractBaseUser, band_ids: Iterable, share_vocals: bool
-) -> None:
-    """Share the track with exactly these bands of its owner (others are unshared), and say
-    whether bandmates may hear the vocals. Only the owner shares."""
+def _scope_checked(scope: str) -> str:
+    if get_share_scope(scope) is None:
+        raise SharingError("Choose what they may hear.")
+    return scope
+
+
+def _share_exactly(*, track: Track, by: AbstractBaseUser, scopes: Mapping) -> None:
+    """Share the track with exactly these bands of its owner, each in its scope (band id →
+    scope name); the others are unshared."""
     if track.owner_id != by.pk:
         raise SharingError("Only the owner can share a track.")
     own_bands = {str(band.id): band for band in bands_of(user_id=by.pk)}
-    if not {str(band_id) for band_id in band_ids} <= set(own_bands):
+    if not {str(band_id) for band_id in scopes} <= set(own_bands):
         raise SharingError("You can share only with bands you are in.")
-    wanted = {own_bands[str(band_id)].id for band_id in band_ids}
+    wanted = {own_bands[str(band_id)].id: _scope_checked(s) for band_id, s in scopes.items()}
     before = set(track_audience(track))
     with transaction.atomic():
-        current = set(track.shares.values_list("band_id", flat=True))
+        current = dict(track.shares.values_list("band_id", "scope"))
         track.shares.exclude(band_id__in=wanted).delete()
         TrackShare.objects.bulk_create(
-            [TrackShare(track=track, band_id=band_id, shared_by=by) for band_id in wanted - current]
+            [
+                TrackShare(track=track, band_id=band_id, scope=scope, shared_by=by)
+                for band_id, scope in wanted.items()
+                if band_id not in current
+            ]
         )
-        if track.share_vocals != share_vocals:
-            track.share_vocals = share_vocals
-            track.save(update_fields=("share_vocals",))
+        for band_id, scope in wanted.items():
+            if band_id in current and current[band_id] != scope:
+                track.shares.filter(band_id=band_id).update(scope=scope)
     new_bands = {
         band: member_ids(band_ids=[band.id])
         for band in own_bands.values()
-        if band.id in wanted - current
+        if band.id in wanted.keys() - current.keys()
     }
     transaction.on_commit(lambda: _publish_access_changes(track, before, new_bands))
 
 
-def track_share_many(*, tracks: Iterable[Track], by: AbstractBaseUser, band_id) -> int:
-    """Add one of the owner's bands to the shares of several of their tracks (the library's
-    bulk action). Returns how many tracks were newly shared."""
+def track_share(*, track: Track, by: AbstractBaseUser, band_ids: Iterable, scope: str) -> None:
+    """Share the track with exactly these bands of its owner (others are unshared), all in
+    one scope (a `catalog.shares` name: what bandmates hear). Only the owner shares."""
+    _share_exactly(track=track, by=by, scopes={band_id: scope for band_id in band_ids})
+
+
+def track_share_many(
+    *, tracks: Iterable[Track], by: AbstractBaseUser, band_id, scope: str = DEFAULT_SCOPE
+) -> int:
+    """Add one of the owner's bands, in ``scope``, to the shares of several of their tracks
+    (the library's bulk action); the tracks' other shares keep theirs, and a track already
+    shared with the band is left as it is. Returns how many tracks were newly shared."""
     band = bands_of(user_id=by.pk).filter(id=band_id).first()
     if band is None:
         raise SharingError("You can share only with bands you are in.")
+    _scope_checked(scope)
     shared = 0
     for track in tracks:
-        current = set(track.shares.values_list("band_id", flat=True))
+        current = dict(track.shares.values_list("band_id", "scope"))
         if band.id not in current:
-            track_share(
-                track=track, by=by, band_ids=current | {band.id}, share_vocals=track.share_vocals
-            )
+            _share_exactly(track=track, by=by, scopes={**current, band.id: scope})
             shared += 1
     return shared
 
@@ -106,17 +123,27 @@ def link_lifetime_parse(posted: str | None) -> int | None:
 
 
 def share_link_create(
-    *, track: Track, by: AbstractBaseUser, expires_in_days: int | None
+    *,
+    track: Track,
+    by: AbstractBaseUser,
+    expires_in_days: int | None,
+    scope: str = DEFAULT_SCOPE,
 ) -> tuple[ShareLink, str]:
-    """A new read-only link; returns it and its token (shown once: only the hash is kept)."""
+    """A new read-only link to the parts of ``scope``; returns it and its token (shown
+    once: only the hash is kept)."""
     if track.owner_id != by.pk:
         raise SharingError("Only the owner can share a track.")
     if expires_in_days is not None and expires_in_days not in LINK_LIFETIMES_DAYS:
         raise SharingError("Choose how long the link lasts.")
+    _scope_checked(scope)
     token = secrets.token_urlsafe(24)
     expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
     link = ShareLink.objects.create(
-        track=track, token_hash=_token_hash(token), created_by=by, expires_at=expires_at
+        track=track,
+        token_hash=_token_hash(token),
+        created_by=by,
+        expires_at=expires_at,
+        scope=scope,
     )
     return link, token
 

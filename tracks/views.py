@@ -11,6 +11,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from bands.selectors import bands_of, membership_of
+from catalog import shares
+from catalog.shares import DEFAULT_SCOPE, get_share_scope
+from catalog.stems import JAM_TRACK, PART_NAMES, get_stem
 from tracks.access import (
     Access,
     Need,
@@ -66,6 +69,8 @@ def library(request):
         view="mine",
         storage=storage_use_for_user(user_id=request.user.pk),
         bands=list(bands_of(user_id=request.user.pk)),
+        share_scopes=shares.SHARE_SCOPES,
+        default_scope=DEFAULT_SCOPE,
     )
 
 
@@ -106,17 +111,35 @@ def _detail_context(track: Track, access, rename_form=None) -> dict:
         # Also after a refused rename, whose page is rendered at the rename URL.
         "next_url": reverse("tracks:detail", args=[track.id]),
     }
+    if not access.hears_all:
+        context["shared_parts"] = _parts_sentence(access)
     if access.can_manage:
-        shared_with = set(track.shares.values_list("band_id", flat=True))
+        band_scopes = dict(track.shares.values_list("band_id", "scope"))
         context["bands"] = [
-            (band, band.id in shared_with) for band in bands_of(user_id=track.owner_id)
+            (band, band.id in band_scopes) for band in bands_of(user_id=track.owner_id)
         ]
+        # The bands' scope, when they share one (none ticked when they differ).
+        scopes = set(band_scopes.values()) or {DEFAULT_SCOPE}
+        context["band_scope"] = scopes.pop() if len(scopes) == 1 else None
+        context["share_scopes"] = shares.SHARE_SCOPES  # read now: the registry's rows
+        context["default_scope"] = DEFAULT_SCOPE
         links = track.share_links.filter(revoked_at=None).select_related("track__owner")
-        context["links"] = [(link, link_access(link)) for link in links]
+        context["links"] = [
+            (link, link_access(link), get_share_scope(link.scope)) for link in links
+        ]
         context["link_lifetimes"] = LINK_LIFETIMES_DAYS
     if access.can_report:
         context["report_form"] = ReportForm()
     return context
+
+
+def _parts_sentence(access) -> str:
+    """What a bandmate who hears only some parts is told: "the jam track only"."""
+    heard = [name for name in PART_NAMES if access.can_hear(name)]
+    if heard == [JAM_TRACK]:
+        return "the jam track only"
+    labels = [get_stem(name).label if get_stem(name) else "the original" for name in heard]
+    return " and ".join(filter(None, (", ".join(labels[:-1]), labels[-1]))) + " only"
 
 
 @login_required
@@ -190,14 +213,14 @@ def delete(request, track_id):
 @login_required
 @require_POST
 def share(request, track_id):
-    """The owner sets which of their bands hear the track, and whether they get the vocals."""
+    """The owner sets which of their bands hear the track, and what they hear (a scope)."""
     track, _ = get_track_or_404(request.user, track_id, need=Need.MANAGE)
     try:
         track_share(
             track=track,
             by=request.user,
             band_ids=request.POST.getlist("band"),
-            share_vocals=request.POST.get("share_vocals") == "on",
+            scope=request.POST.get("scope", ""),
         )
     except SharingError as exc:
         messages.error(request, str(exc))
@@ -219,7 +242,12 @@ def share_bulk(request):
         messages.error(request, "Choose a band.")
         return redirect("tracks:library")
     try:
-        count = track_share_many(tracks=tracks, by=request.user, band_id=band_ids[0])
+        count = track_share_many(
+            tracks=tracks,
+            by=request.user,
+            band_id=band_ids[0],
+            scope=request.POST.get("scope", DEFAULT_SCOPE),
+        )
     except SharingError as exc:
         messages.error(request, str(exc))
     else:
@@ -243,7 +271,12 @@ def link_create(request, track_id):
     track, _ = get_track_or_404(request.user, track_id, need=Need.MANAGE)
     try:
         days = link_lifetime_parse(request.POST.get("expires_in_days"))
-        _, token = share_link_create(track=track, by=request.user, expires_in_days=days)
+        _, token = share_link_create(
+            track=track,
+            by=request.user,
+            expires_in_days=days,
+            scope=request.POST.get("scope", DEFAULT_SCOPE),
+        )
     except SharingError as exc:
         messages.error(request, str(exc))
     else:

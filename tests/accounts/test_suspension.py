@@ -67,7 +67,7 @@ def test_suspension_ends_open_sessions_and_the_users_shares(
 ):
     track = make_track(owner=alice, tmp_path=tmp_path, separated=True)
     band = make_band(owner=alice, members=[bob])
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="jam")
     assert track_access(bob, track) == Access.JAM
 
     user_suspend(user=alice, by=moderator, reason="Spam.")

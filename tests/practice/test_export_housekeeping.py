@@ -212,13 +212,13 @@ def test_a_body_that_is_not_form_data_is_refused_with_415_and_makes_no_export(
 def test_the_exports_list_drops_an_export_the_bandmate_can_no_longer_hear(
     alice, alice_client, bob_client, track, band
 ):
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=True)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="all")
     with_vocals = ask(bob_client, track, balance="0.5").json()["id"]
     jam_only = ask(bob_client, track, balance="0").json()["id"]
     work()
     assert listed(bob_client, track) == [jam_only, with_vocals]
 
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="jam")
     assert listed(bob_client, track) == [jam_only]
     html = page(bob_client, track)
     assert f'data-render-id="{with_vocals}"' not in html
@@ -235,7 +235,7 @@ def test_the_export_service_itself_refuses_a_bands_viewer(alice, bob, track):
 
     band = make_band(owner=alice)
     band.memberships.create(user=bob, role="viewer")
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=True)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="all")
     access = track_access(bob, track)
     assert access.can_play and not access.can_export
     with pytest.raises(ExportForbidden, match="not export it"):

@@ -225,7 +225,7 @@ def test_a_stems_zip_keeps_a_japanese_title_whole_in_its_name_and_entries(
 
 @pytest.mark.parametrize(
     ("taken_away", "then"),
-    [("the whole track", {"band_ids": []}), ("the vocals", {"share_vocals": False})],
+    [("the whole track", {"band_ids": []}), ("the vocals", {"scope": "jam"})],
 )
 def test_a_stems_zip_in_progress_stops_when_access_to_what_it_holds_is_taken_away(
     alice, bob, bob_client, track, monkeypatch, taken_away, then
@@ -236,7 +236,7 @@ def test_a_stems_zip_in_progress_stops_when_access_to_what_it_holds_is_taken_awa
     monkeypatch.setattr(zipstream, "CHUNK", 1024)
     monkeypatch.setattr(media, "ACCESS_RECHECK_S", 0.0)  # ask again before every chunk
     band = make_band(owner=alice, members=[bob])
-    shared = {"band_ids": [band.id], "share_vocals": True}
+    shared = {"band_ids": [band.id], "scope": "all"}
     track_share(track=track, by=alice, **shared)
     url = reverse("practice:stems_zip", args=[track.id])
     whole = body(bob_client.get(url))  # asked before every chunk, and allowed every time
@@ -263,7 +263,7 @@ def test_an_export_download_in_progress_stops_when_the_export_or_access_to_it_go
     monkeypatch.setattr(media, "CHUNK", 1024)
     monkeypatch.setattr(media, "ACCESS_RECHECK_S", 0.0)  # ask again before every chunk
     band = make_band(owner=alice, members=[bob])
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="jam")
     render_id = ask(bob_client, track, tempo="0.9", format="wav").json()["id"]
     work()
     url = reverse("practice:download", args=[track.id, render_id])
@@ -275,7 +275,7 @@ def test_an_export_download_in_progress_stops_when_the_export_or_access_to_it_go
         deleted = alice_client.post(reverse("practice:delete", args=[track.id, render_id]))
         assert deleted.status_code == 302
     else:
-        track_share(track=track, by=alice, band_ids=[], share_vocals=False)
+        track_share(track=track, by=alice, band_ids=[], scope="jam")
     received += sum(len(chunk) for chunk in chunks)
 
     assert received <= 3 * 1024 < len(whole)
@@ -293,7 +293,7 @@ def test_a_stems_zip_in_progress_under_asgi_stops_when_the_track_is_unshared(
     monkeypatch.setattr(zipstream, "CHUNK", 1024)
     monkeypatch.setattr(media, "ACCESS_RECHECK_S", 0.0)  # ask again before every chunk
     band = make_band(owner=alice, members=[bob])
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="jam")
     client = AsyncClient()
     client.force_login(bob)
     url = reverse("practice:stems_zip", args=[track.id])
@@ -305,7 +305,7 @@ def test_a_stems_zip_in_progress_under_asgi_stops_when_the_track_is_unshared(
             received += len(chunk)
             if received >= unshare_after and not unshared:
                 unshare = sync_to_async(track_share)
-                await unshare(track=track, by=alice, band_ids=[], share_vocals=False)
+                await unshare(track=track, by=alice, band_ids=[], scope="jam")
                 unshared = True
         return received
 

@@ -142,7 +142,7 @@ def track(people, band, tmp_path, fake_engine):
     track = make_track(
         owner=people["owner"], tmp_path=tmp_path, title="Alice's song", separated=True
     )
-    track_share(track=track, by=people["owner"], band_ids=[band.id], share_vocals=False)
+    track_share(track=track, by=people["owner"], band_ids=[band.id], scope="jam")
     return track
 
 
@@ -348,14 +348,14 @@ PARTS = [
 ]
 
 
-def test_with_the_vocals_allowed_bandmates_and_links_hear_every_part(clients, track, people):
+def test_in_the_every_part_scope_bandmates_and_links_hear_every_part(clients, track, people):
     track_share(
         track=track,
         by=people["owner"],
         band_ids=list(track.shares.values_list("band_id", flat=True)),
-        share_vocals=True,
+        scope="all",
     )
-    _, token = share_link_create(track=track, by=people["owner"], expires_in_days=None)
+    _, token = share_link_create(track=track, by=people["owner"], expires_in_days=None, scope="all")
     for what, part in PARTS:
         for who in ("bandmate", "band_admin", "viewer"):
             response = call(clients[who], "get", reverse(f"tracks:{what}", args=[track.id, part]))
@@ -458,7 +458,7 @@ def test_in_two_bands_the_role_that_downloads_counts(clients, band, track, peopl
     url = reverse("tracks:download", args=[track.id, "instrumental"])
     check(call(clients["viewer"], "get", url), FORBIDDEN)
     band_ids = [band.id, other_band.id]
-    track_share(track=track, by=people["owner"], band_ids=band_ids, share_vocals=False)
+    track_share(track=track, by=people["owner"], band_ids=band_ids, scope="jam")
     check(call(clients["viewer"], "get", url), OK)
 
 

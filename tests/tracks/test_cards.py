@@ -73,10 +73,10 @@ def test_a_track_with_a_waveform_and_no_stems_shows_the_picture_to_who_may_hear_
     assert picture in card
     assert "data-player" not in card and "Download the jam track" not in card
     # A bandmate who may hear the jam track only: no picture of the original.
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="jam")
     card = card_of(bob_client.get(reverse("tracks:shared")).content.decode(), track)
     assert picture not in card
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=True)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="all")
     card = card_of(bob_client.get(reverse("tracks:shared")).content.decode(), track)
     assert picture in card
 
@@ -88,7 +88,7 @@ def test_a_bandmate_without_the_vocals_gets_the_jam_track_and_nothing_else(
     waiting = make_track(owner=alice, tmp_path=tmp_path, title="Waiting")
     done = make_track(owner=alice, tmp_path=tmp_path, title="Done", separated=True)
     for track in (waiting, done):
-        track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+        track_share(track=track, by=alice, band_ids=[band.id], scope="jam")
     html = bob_client.get(reverse("tracks:shared")).content.decode()
     assert urls_in(card_of(html, waiting)) == {
         reverse("tracks:detail", args=[waiting.id]),

@@ -40,7 +40,7 @@ def band(alice, bob, carol):
 @pytest.fixture
 def track(alice, band, tmp_path, fake_engine):
     track = make_track(owner=alice, tmp_path=tmp_path, title="Blue Bossa", separated=True)
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="jam")
     return track
 
 
@@ -108,7 +108,7 @@ def test_hiding_and_leaving_tell_exactly_once(alice, bob, band, track, moderator
 
 def test_someone_still_hearing_it_through_another_band_is_not_told(alice, bob, band, track, inbox):
     other = make_band(owner=alice, name="Duo", members=[bob])
-    track_share(track=track, by=alice, band_ids=[band.id, other.id], share_vocals=False)
+    track_share(track=track, by=alice, band_ids=[band.id, other.id], scope="jam")
     bobs = inbox(bob)
     band_services.band_delete(band=Band.objects.get(pk=band.pk))
     assert track_access(bob, track).can_play
@@ -130,3 +130,18 @@ def test_a_member_made_a_viewer_has_their_pages_of_the_bands_tracks_refetched(
     event = async_to_sync(first_event)()
     assert (event["type"], event["track_id"]) == ("tracks.changed", str(track.id))
     assert not track_access(bob, track).can_download and track_access(bob, track).can_play
+
+
+def test_a_new_scope_has_the_bandmates_pages_refetched_and_takes_nothing_away(
+    alice, bob, band, track, in_memory_layer
+):
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(user_group(bob.pk), channel)
+
+    track_share(track=track, by=alice, band_ids=[band.id], scope="all")
+
+    heard = async_to_sync(layer_heard_before_a_sentinel)(layer, channel)
+    events = [(m["event"]["type"], m["event"].get("track_id")) for m in heard]
+    assert events == [("tracks.changed", str(track.id))]
+    assert track_access(bob, track).hears_all

@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests import fakes
+from tracks.access import Access, track_access
 from tracks.models import Asset, Track
 
 BEFORE = [("tracks", "0001_initial"), ("separation", "0001_initial")]
@@ -119,3 +120,74 @@ def test_the_migration_can_be_reversed_without_losing_a_file(alice, tmp_path, fa
         migrate(latest())
     kept = Track.objects.get(id=track.id).assets.exclude(kind="peaks")
     assert set(kept.values_list("name", flat=True)) == names
+
+
+BEFORE_SCOPES = [("tracks", "0009_asset_ordering_by_track_id")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_vocals_switch_becomes_the_scope_of_each_share_and_link(alice, bob):
+    from tests.factories import make_band
+
+    band = make_band(owner=alice, members=[bob])
+    old = migrate(BEFORE_SCOPES)
+    try:
+        OldTrack = old.get_model("tracks", "Track")
+        shared = {}
+        for vocals in (True, False):
+            track = OldTrack.objects.create(
+                owner_id=alice.id, title=f"{vocals}", share_vocals=vocals
+            )
+            old.get_model("tracks", "TrackShare").objects.create(track=track, band_id=band.id)
+            old.get_model("tracks", "ShareLink").objects.create(track=track, token_hash=f"{vocals}")
+            shared[vocals] = track.id
+    finally:
+        migrate(latest())
+
+    for vocals, scope in ((True, "all"), (False, "jam")):
+        track = Track.objects.get(id=shared[vocals])
+        assert list(track.shares.values_list("scope", flat=True)) == [scope]
+        assert list(track.share_links.values_list("scope", flat=True)) == [scope]
+    assert track_access(bob, Track.objects.get(id=shared[True])) == Access.LISTEN
+    assert track_access(bob, Track.objects.get(id=shared[False])) == Access.JAM
+
+
+@pytest.mark.django_db(transaction=True)
+def test_going_back_allows_the_vocals_only_where_every_share_and_live_link_gave_every_part(
+    alice,
+):
+    from django.utils import timezone
+
+    from tests.factories import make_band
+    from tracks.models import ShareLink, TrackShare
+
+    band, other = make_band(owner=alice), make_band(owner=alice, name="Other")
+
+    def track_shared(title, scopes, links=(), revoked=()):
+        track = Track.objects.create(owner=alice, title=title)
+        for band_id, scope in zip((band.id, other.id), scopes, strict=False):
+            TrackShare.objects.create(track=track, band_id=band_id, scope=scope)
+        for n, scope in enumerate(links):
+            ShareLink.objects.create(track=track, token_hash=f"{title}{n}", scope=scope)
+        for n, scope in enumerate(revoked):
+            ShareLink.objects.create(
+                track=track, token_hash=f"{title}-{n}", scope=scope, revoked_at=timezone.now()
+            )
+        return track.id
+
+    allowed = {
+        track_shared("every part", ["all", "all"], links=["all"]): True,
+        track_shared("link only", [], links=["all"]): True,
+        track_shared("old jam link revoked", ["all"], revoked=["jam"]): True,
+        track_shared("jam", ["jam"], links=["jam"]): False,
+        track_shared("one band jam", ["all", "jam"]): False,
+        track_shared("a jam link", ["all"], links=["jam"]): False,
+        track_shared("not shared", []): False,
+    }
+    try:
+        old = migrate(BEFORE_SCOPES)
+        rows = old.get_model("tracks", "Track").objects.filter(id__in=allowed)
+        assert dict(rows.values_list("id", "share_vocals")) == allowed
+    finally:
+        migrate(latest())
+    assert set(TrackShare.objects.values_list("scope", flat=True)) == {"all", "jam"}

@@ -22,7 +22,7 @@ def band(alice, bob):
 @pytest.fixture
 def track(alice, bob, band, tmp_path, fake_engine):
     track = make_track(owner=alice, tmp_path=tmp_path, title="Blue Bossa", separated=True)
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="jam")
     return track
 
 

@@ -73,7 +73,7 @@ def test_a_bandmate_without_the_vocals_gets_a_player_of_the_jam_track_alone(
 
     track = make_track(owner=alice, tmp_path=tmp_path, separated=True)
     band = make_band(owner=alice, members=[bob])
-    track_share(track=track, by=alice, band_ids=[band.id], share_vocals=False)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="jam")
     client = Client()
     client.force_login(bob)
     page = client.get(reverse("tracks:detail", args=[track.id])).content.decode()
@@ -288,7 +288,7 @@ def test_two_tracks_with_the_same_title_are_told_apart_by_their_files_length_and
 
     # A bandmate sees the tracks, never the owner's file names.
     band = make_band(owner=alice, members=[bob])
-    track_share(track=first, by=alice, band_ids=[band.id], share_vocals=False)
+    track_share(track=first, by=alice, band_ids=[band.id], scope="jam")
     alice_client.force_login(bob)
     shared = alice_client.get(reverse("tracks:shared")).content.decode()
     assert str(first.id) in shared
