@@ -76,7 +76,7 @@ def test_a_mix_with_the_instrumental_muted_renders_only_the_vocals(alice_client,
     assert render.status == Render.Status.DONE, render.error
     assert render.asset.parameters["gains"] == {"vocals": 100}
     download = alice_client.get(reverse("practice:download", args=[track.id, render.id]))
-    assert download["Content-Disposition"].endswith('-mix-i0-v100-t100-k+0.wav"')
+    assert download["Content-Disposition"].endswith(' - mix-i0-v100-t100-k+0.wav"')
     audio, rate = sf.read(io.BytesIO(b"".join(download.streaming_content)), always_2d=True)
     vocals, jam = level_at(audio, rate, VOCALS_HZ), level_at(audio, rate, JAM_HZ)
     print(f"instrumental muted: 660 Hz at {vocals:.1f}, 440 Hz at {jam:.4f}")
