@@ -6,10 +6,11 @@ from pathlib import Path
 
 from django.core.files.uploadedfile import TemporaryUploadedFile
 
+from jobs.runner import job_run
+from jobs.services import job_claim
 from jobs.state import worker_identity
+from separation.kind import SEPARATION
 from separation.services.dispatch import track_submit
-from separation.services.running import job_run
-from separation.services.state import job_claim
 from tests import fakes
 
 
@@ -43,8 +44,8 @@ def make_track(
     upload.close()
     if separated:
         worker_id = worker_identity()
-        job = job_claim(job_id=track.job.id, worker_id=worker_id)
-        job_run(job=job, worker_id=worker_id, engine=fakes.FakeEngine())
+        job = job_claim(SEPARATION, job_id=track.job.id, worker_id=worker_id)
+        job_run(SEPARATION, job=job, worker_id=worker_id, engine=fakes.FakeEngine())
         track.refresh_from_db()
         track.job.refresh_from_db()
     return track

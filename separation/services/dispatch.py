@@ -61,11 +61,6 @@ def job_enqueue(*, track: Track, quality: str = SeparationJob.Quality.STANDARD) 
     return job
 
 
-def job_dispatch(*, job_id: int) -> None:
-    """Hand a committed queued job to the workers (`jobs.services.job_dispatch`)."""
-    jobs.job_dispatch(SEPARATION, job_id=job_id)
-
-
 def job_retry(*, job: SeparationJob, owner_limit: bool = True) -> bool:
     """Queue a failed or cancelled job again. Returns False when it was not retryable;
     JobLimitReached when its owner has too many songs in the queue already (unless
@@ -88,13 +83,3 @@ def job_cancel(*, job: SeparationJob) -> bool:
         return False
     transaction.on_commit(partial(job_publish, job_id=job.id))
     return True
-
-
-def job_recover_orphans() -> list[int]:
-    """Take back separations left `running` by a worker that died (`jobs.services`)."""
-    return jobs.job_recover_orphans(SEPARATION)
-
-
-def job_redispatch_waiting() -> list[int]:
-    """Send again queued separations whose message may be lost (`jobs.services`)."""
-    return jobs.job_redispatch_waiting(SEPARATION)

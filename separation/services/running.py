@@ -12,9 +12,7 @@ from django.utils.module_loading import import_string
 
 import engine as audio_engine
 from catalog.stems import JAM_TRACK
-from jobs import runner
-from jobs.runner import JobFailed, Made, Outcome, Run
-from separation.kind import SEPARATION
+from jobs.runner import JobFailed, Made, Run
 from separation.models import SeparationJob
 from separation.waveforms import WIDTH, peaks_json, waveform_png
 from tracks import files
@@ -158,23 +156,3 @@ def separation_work(job: SeparationJob, run: Run, *, engine: Engine | None = Non
         return {}
 
     return Made(record=record, discard=lambda: track_discard_files([o.name for o in outputs]))
-
-
-def job_run(
-    *,
-    job: SeparationJob,
-    worker_id: str,
-    engine: Engine | None = None,
-    should_stop: Callable[[], bool] = lambda: False,
-) -> Outcome:
-    """Separate a claimed job's track (the runner, for the separation kind)."""
-    return runner.job_run(
-        SEPARATION, job=job, worker_id=worker_id, should_stop=should_stop, engine=engine
-    )
-
-
-def job_process(
-    *, job_id: int, engine: Engine | None = None, worker_id: str | None = None
-) -> Outcome | None:
-    """Claim (or take over from a dead worker) and separate one job by id."""
-    return runner.job_process(SEPARATION, job_id=job_id, worker_id=worker_id, engine=engine)

@@ -1,8 +1,6 @@
-"""The separation kind's state changes: the generic ones of `jobs.services` bound to it, and
-the one only separations have (cancel). Each is a conditional UPDATE on the row, then an
-event; a worker that lost its claim can never overwrite a newer state."""
-
-from functools import partial
+"""The state changes only separations have: retrying a failed or cancelled one, and cancel.
+Every other (claim, heartbeat, fail, release, recovery) is the one pipeline's, for every kind
+(`jobs.services`)."""
 
 from django.utils import timezone
 
@@ -11,12 +9,6 @@ from separation.kind import SEPARATION
 from separation.models import SeparationJob
 
 Status = SeparationJob.Status
-
-job_claim = partial(services.job_claim, SEPARATION)
-job_claim_next = partial(services.job_claim_next, SEPARATION)
-job_take_over = partial(services.job_take_over, SEPARATION)
-job_fail = partial(services.job_fail, SEPARATION)
-job_release = partial(services.job_release, SEPARATION)
 
 
 def job_requeue(*, job_id: int) -> bool:

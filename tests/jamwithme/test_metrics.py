@@ -7,9 +7,10 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from jobs.services import job_claim, job_fail
 from jobs.state import worker_identity
+from separation.kind import SEPARATION
 from separation.models import SeparationJob
-from separation.services.state import job_claim, job_fail
 from tests.factories import make_track
 
 pytestmark = pytest.mark.django_db
@@ -41,13 +42,13 @@ def jobs(alice, tmp_path):
     for title in ("Queued 1", "Queued 2"):
         make_track(owner=alice, tmp_path=tmp_path, title=title)
     running = make_track(owner=alice, tmp_path=tmp_path, title="Running")
-    job_claim(job_id=running.job.id, worker_id=worker)
+    job_claim(SEPARATION, job_id=running.job.id, worker_id=worker)
     done = [make_track(owner=alice, tmp_path=tmp_path, separated=True) for _ in range(2)]
     set_times(done[0].job, waited_s=10, ran_s=100)
     set_times(done[1].job, waited_s=30, ran_s=300)
     failed = make_track(owner=alice, tmp_path=tmp_path, title="Failed")
-    job_claim(job_id=failed.job.id, worker_id=worker)
-    job_fail(job_id=failed.job.id, worker_id=worker, reason="Broken")
+    job_claim(SEPARATION, job_id=failed.job.id, worker_id=worker)
+    job_fail(SEPARATION, job_id=failed.job.id, worker_id=worker, reason="Broken")
     set_times(failed.job, waited_s=20, ran_s=5)
     old = make_track(owner=alice, tmp_path=tmp_path, separated=True)
     set_times(old.job, waited_s=1000, ran_s=9999, ended_ago_s=7200)

@@ -8,10 +8,11 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 
 from jamwithme.asgi import application
+from jobs.runner import job_run
+from jobs.services import job_claim
 from notifications.consumers import SESSION_ENDED
 from notifications.events import CHANNEL_MESSAGE, _event_checks, register_event_check, user_group
-from separation.services.running import job_run
-from separation.services.state import job_claim
+from separation.kind import SEPARATION
 from tests import fakes
 from tests.factories import make_track
 from tests.sentinels import RelaySentinel, heard_before_a_sentinel
@@ -80,8 +81,8 @@ def message_for(audience, **fields):
 
 def separate_now(track) -> str:
     """A worker claims and runs the track's job here, in this process."""
-    job = job_claim(job_id=track.job.id, worker_id="w")
-    return job_run(job=job, worker_id="w", engine=fakes.FakeEngine())
+    job = job_claim(SEPARATION, job_id=track.job.id, worker_id="w")
+    return job_run(SEPARATION, job=job, worker_id="w", engine=fakes.FakeEngine())
 
 
 async def test_an_anonymous_socket_is_refused(db):
@@ -175,7 +176,9 @@ async def test_without_a_shared_layer_the_socket_relays_changes_in_the_owners_jo
     assert (await alice_socket.connect())[0]
     assert (await bob_socket.connect())[0]
     try:
-        await database_sync_to_async(job_claim)(job_id=alice_track.job.id, worker_id="w")
+        await database_sync_to_async(job_claim)(
+            SEPARATION, job_id=alice_track.job.id, worker_id="w"
+        )
         received = await alice_socket.receive_json_from(timeout=3)
         assert (received["type"], received["status"]) == ("separation.progress", "running")
 
@@ -183,7 +186,7 @@ async def test_without_a_shared_layer_the_socket_relays_changes_in_the_owners_jo
             from separation.models import SeparationJob
 
             job = SeparationJob.objects.select_related("track").get(id=alice_track.job.id)
-            return job_run(job=job, worker_id="w", engine=fakes.FakeEngine())
+            return job_run(SEPARATION, job=job, worker_id="w", engine=fakes.FakeEngine())
 
         await database_sync_to_async(finish)()
         while received["type"] != "separation.done":
@@ -201,7 +204,9 @@ async def test_the_relay_sends_each_state_once(
     communicator = socket(alice_cookie)
     assert (await communicator.connect())[0]
     try:
-        await database_sync_to_async(job_claim)(job_id=alice_track.job.id, worker_id="w")
+        await database_sync_to_async(job_claim)(
+            SEPARATION, job_id=alice_track.job.id, worker_id="w"
+        )
         first = await communicator.receive_json_from(timeout=3)
         assert first["status"] == "running"
         # The lookback window re-reads the same row, but an unchanged state is not re-sent:

@@ -12,12 +12,11 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
 from jamwithme.celery import app as celery_app
+from jobs.runner import job_process
+from jobs.services import job_claim, job_redispatch_waiting
 from jobs.state import UNSENT_GRACE_S
 from separation.kind import SEPARATION
 from separation.models import SeparationJob
-from separation.services.dispatch import job_redispatch_waiting
-from separation.services.running import job_process
-from separation.services.state import job_claim
 from tests import fakes
 from tests.factories import make_track
 
@@ -49,23 +48,26 @@ def test_the_project_app_sends_separation_to_its_queue_and_acks_late():
 
 
 def test_a_redelivered_job_of_a_dead_worker_is_taken_over(job):
-    job_claim(job_id=job.id, worker_id=dead_worker())
-    assert job_process(job_id=job.id, engine=fakes.FakeEngine(), worker_id="new:1:x") == "done"
+    job_claim(SEPARATION, job_id=job.id, worker_id=dead_worker())
+    assert (
+        job_process(SEPARATION, job_id=job.id, engine=fakes.FakeEngine(), worker_id="new:1:x")
+        == "done"
+    )
     job.refresh_from_db()
     assert (job.status, job.attempts, job.claimed_by) == (Status.DONE, 2, "new:1:x")
 
 
 def test_a_redelivered_job_with_a_stale_heartbeat_is_taken_over(job, settings):
-    job_claim(job_id=job.id, worker_id="otherhost:1:silent")
+    job_claim(SEPARATION, job_id=job.id, worker_id="otherhost:1:silent")
     old = timezone.now() - timedelta(seconds=settings.SEPARATION_STALE_AFTER_S + 1)
     SeparationJob.objects.filter(id=job.id).update(heartbeat_at=old)
-    assert job_process(job_id=job.id, engine=fakes.FakeEngine()) == "done"
+    assert job_process(SEPARATION, job_id=job.id, engine=fakes.FakeEngine()) == "done"
 
 
 def test_a_duplicate_message_leaves_a_live_workers_job_alone(job):
-    job_claim(job_id=job.id, worker_id="otherhost:1:alive")
+    job_claim(SEPARATION, job_id=job.id, worker_id="otherhost:1:alive")
     engine = fakes.FakeEngine()
-    assert job_process(job_id=job.id, engine=engine) is None
+    assert job_process(SEPARATION, job_id=job.id, engine=engine) is None
     job.refresh_from_db()
     assert (job.status, job.claimed_by, engine.calls) == (Status.RUNNING, "otherhost:1:alive", [])
 
@@ -73,12 +75,15 @@ def test_a_duplicate_message_leaves_a_live_workers_job_alone(job):
 def test_a_message_redelivered_after_its_job_is_done_changes_nothing(job):
     """Redis hands an unacknowledged message out again after the visibility timeout, also
     when the worker that held it died after finishing the job."""
-    assert job_process(job_id=job.id, engine=fakes.FakeEngine(), worker_id="w1:1:x") == "done"
+    assert (
+        job_process(SEPARATION, job_id=job.id, engine=fakes.FakeEngine(), worker_id="w1:1:x")
+        == "done"
+    )
     job.refresh_from_db()
     done = (job.status, job.attempts, job.claimed_by, job.finished_at)
     stems = sorted(job.track.assets.values_list("name", flat=True))
     engine = fakes.FakeEngine()
-    assert job_process(job_id=job.id, engine=engine, worker_id="w2:2:y") is None
+    assert job_process(SEPARATION, job_id=job.id, engine=engine, worker_id="w2:2:y") is None
     job.refresh_from_db()
     assert (job.status, job.attempts, job.claimed_by, job.finished_at) == done
     assert sorted(job.track.assets.values_list("name", flat=True)) == stems
@@ -87,8 +92,8 @@ def test_a_message_redelivered_after_its_job_is_done_changes_nothing(job):
 
 def test_a_redelivered_job_that_keeps_killing_workers_is_failed(job, settings):
     settings.SEPARATION_MAX_ATTEMPTS = 1
-    job_claim(job_id=job.id, worker_id=dead_worker())
-    assert job_process(job_id=job.id, engine=fakes.FakeEngine()) is None
+    job_claim(SEPARATION, job_id=job.id, worker_id=dead_worker())
+    assert job_process(SEPARATION, job_id=job.id, engine=fakes.FakeEngine()) is None
     job.refresh_from_db()
     assert (job.status, job.error) == (Status.FAILED, TOO_MANY_ATTEMPTS)
 
@@ -111,14 +116,21 @@ def test_the_sweep_sends_jobs_never_sent_or_sent_long_ago_but_not_one_queued_a_m
     SeparationJob.objects.filter(id=recent.id).update(dispatched_at=now)
     SeparationJob.objects.filter(id=running.id).update(dispatched_at=None, status=Status.RUNNING)
 
-    assert job_redispatch_waiting() == [never.id, long_ago.id]
+    assert job_redispatch_waiting(
+        SEPARATION,
+    ) == [never.id, long_ago.id]
     assert [args for _, args, _ in sent_messages] == [(never.id,), (long_ago.id,)]
-    assert job_redispatch_waiting() == []  # each was marked as sent just now
+    assert (
+        job_redispatch_waiting(
+            SEPARATION,
+        )
+        == []
+    )  # each was marked as sent just now
 
 
 def test_the_soft_time_limit_fails_the_job_with_a_reason(job, settings):
     settings.SEPARATION_SOFT_TIME_LIMIT_S = 1200
     engine = fakes.FakeEngine(fail_with=SoftTimeLimitExceeded())
-    assert job_process(job_id=job.id, engine=engine) == "failed"
+    assert job_process(SEPARATION, job_id=job.id, engine=engine) == "failed"
     job.refresh_from_db()
     assert job.error == "Separating this track took longer than the limit (20 minutes)."

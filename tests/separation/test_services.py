@@ -13,17 +13,11 @@ from django.utils import timezone
 
 import engine
 from catalog.stems import STEM_NAMES
+from jobs.runner import job_process, job_run
+from jobs.services import job_claim, job_claim_next, job_dispatch, job_recover_orphans
 from separation.kind import PHASE_SPANS, SEPARATION
 from separation.models import SeparationJob
-from separation.services.dispatch import (
-    job_cancel,
-    job_dispatch,
-    job_enqueue,
-    job_recover_orphans,
-    job_retry,
-)
-from separation.services.running import job_process, job_run
-from separation.services.state import job_claim, job_claim_next
+from separation.services.dispatch import job_cancel, job_enqueue, job_retry
 from separation.waveforms import WIDTH
 from tests import fakes
 from tests.factories import make_track
@@ -66,15 +60,15 @@ def test_in_celery_mode_dispatch_sends_the_job_id_to_the_task_on_the_separation_
     job, settings, sent_messages
 ):
     settings.SEPARATION_QUEUE = "separation-gpu"
-    job_dispatch(job_id=job.id)
+    job_dispatch(SEPARATION, job_id=job.id)
     assert sent_messages == [("separation.tasks.separate_task", (job.id,), "separation-gpu")]
     job.refresh_from_db()
     assert job.dispatched_at is not None
 
 
 def test_claiming_marks_the_job_running_for_one_worker_only(job):
-    first = job_claim(job_id=job.id, worker_id="w1")
-    second = job_claim(job_id=job.id, worker_id="w2")
+    first = job_claim(SEPARATION, job_id=job.id, worker_id="w1")
+    second = job_claim(SEPARATION, job_id=job.id, worker_id="w2")
     assert first is not None and second is None
     job.refresh_from_db()
     assert (job.status, job.claimed_by, job.attempts) == (Status.RUNNING, "w1", 1)
@@ -84,16 +78,16 @@ def test_claiming_marks_the_job_running_for_one_worker_only(job):
 def test_claim_next_takes_the_oldest_queued_job(alice, tmp_path):
     older = make_track(owner=alice, tmp_path=tmp_path, title="Older").job
     make_track(owner=alice, tmp_path=tmp_path, title="Newer")
-    assert job_claim_next(worker_id="w").id == older.id
+    assert job_claim_next(SEPARATION, worker_id="w").id == older.id
 
 
 def test_claim_next_returns_none_when_the_queue_is_empty(db):
-    assert job_claim_next(worker_id="w") is None
+    assert job_claim_next(SEPARATION, worker_id="w") is None
 
 
 def test_running_a_job_stores_stems_and_waveforms_and_marks_it_done(job, private_media):
-    claimed = job_claim(job_id=job.id, worker_id="w")
-    assert job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine()) == Status.DONE
+    claimed = job_claim(SEPARATION, job_id=job.id, worker_id="w")
+    assert job_run(SEPARATION, job=claimed, worker_id="w", engine=fakes.FakeEngine()) == Status.DONE
     job.refresh_from_db()
     track = job.track
     track.refresh_from_db()
@@ -114,19 +108,19 @@ def test_a_job_asked_for_cleaner_is_separated_at_that_quality_and_a_retry_keeps_
     job.quality = SeparationJob.Quality.CLEANER
     job.save(update_fields=["quality"])
     failing = fakes.FakeEngine(fail_with=engine.AudioError("the file is broken."))
-    claimed = job_claim(job_id=job.id, worker_id="w")
-    assert job_run(job=claimed, worker_id="w", engine=failing) == Status.FAILED
+    claimed = job_claim(SEPARATION, job_id=job.id, worker_id="w")
+    assert job_run(SEPARATION, job=claimed, worker_id="w", engine=failing) == Status.FAILED
     job.refresh_from_db()
     assert job_retry(job=job) is True
     working = fakes.FakeEngine()
-    claimed = job_claim(job_id=job.id, worker_id="w")
-    assert job_run(job=claimed, worker_id="w", engine=working) == Status.DONE
+    claimed = job_claim(SEPARATION, job_id=job.id, worker_id="w")
+    assert job_run(SEPARATION, job=claimed, worker_id="w", engine=working) == Status.DONE
     assert failing.qualities == working.qualities == ["cleaner"]
 
 
 def test_a_run_stores_each_parts_peaks_as_json_for_the_player(job, private_media):
-    claimed = job_claim(job_id=job.id, worker_id="w")
-    job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine())
+    claimed = job_claim(SEPARATION, job_id=job.id, worker_id="w")
+    job_run(SEPARATION, job=claimed, worker_id="w", engine=fakes.FakeEngine())
     track = job.track
     track.refresh_from_db()
     for part in ("", *STEM_NAMES):
@@ -147,8 +141,8 @@ def test_progress_is_written_to_the_row_while_running(job):
     def look(fraction):
         seen.append(SeparationJob.objects.get(id=job.id).progress)
 
-    claimed = job_claim(job_id=job.id, worker_id="w")
-    job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine(on_progress=look))
+    claimed = job_claim(SEPARATION, job_id=job.id, worker_id="w")
+    job_run(SEPARATION, job=claimed, worker_id="w", engine=fakes.FakeEngine(on_progress=look))
     # The first report is written at once; later ones are throttled. The engine's progress
     # is the first span of the job's.
     assert seen[1] == int(0.25 * PHASE_SPANS[SeparationJob.Phase.SEPARATING][1])
@@ -157,10 +151,10 @@ def test_progress_is_written_to_the_row_while_running(job):
 def test_every_phase_is_reported_in_order_and_named_in_the_status(job, monkeypatch):
     events = []
     monkeypatch.setattr("separation.events.publish", events.append)
-    claimed = job_claim(job_id=job.id, worker_id="w")
+    claimed = job_claim(SEPARATION, job_id=job.id, worker_id="w")
     events.clear()
 
-    assert job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine()) == Status.DONE
+    assert job_run(SEPARATION, job=claimed, worker_id="w", engine=fakes.FakeEngine()) == Status.DONE
 
     phases = [event["phase"] or event["status"] for event in events]
     order = [phase for i, phase in enumerate(phases) if i == 0 or phases[i - 1] != phase]
@@ -188,9 +182,9 @@ def test_a_running_job_is_cancelled_and_its_worker_stops_at_the_next_report_leav
         elif fraction > 0.25:
             reports_after_cancel.append(fraction)
 
-    claimed = job_claim(job_id=job.id, worker_id="w")
+    claimed = job_claim(SEPARATION, job_id=job.id, worker_id="w")
     result = job_run(
-        job=claimed, worker_id="w", engine=fakes.FakeEngine(on_progress=cancel_halfway)
+        SEPARATION, job=claimed, worker_id="w", engine=fakes.FakeEngine(on_progress=cancel_halfway)
     )
 
     assert result == Status.CANCELLED
@@ -218,9 +212,12 @@ def test_a_job_cancelled_while_its_stems_are_stored_deletes_what_was_stored(
             job_cancel(job=SeparationJob.objects.get(id=job.id))
 
     monkeypatch.setattr(fakes.SlowStorage, "after_save", cancel_after_the_first_file)
-    claimed = job_claim(job_id=job.id, worker_id="w")
+    claimed = job_claim(SEPARATION, job_id=job.id, worker_id="w")
 
-    assert job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine()) == Status.CANCELLED
+    assert (
+        job_run(SEPARATION, job=claimed, worker_id="w", engine=fakes.FakeEngine())
+        == Status.CANCELLED
+    )
 
     assert saved  # some were stored before the worker saw the cancel; none is left
     assert all(not (private_media / name).exists() for name in saved)
@@ -240,9 +237,12 @@ def test_a_job_cancelled_after_its_last_report_records_nothing(job, private_medi
         return outputs
 
     monkeypatch.setattr(running, "track_store_outputs", store_then_cancel)
-    claimed = job_claim(job_id=job.id, worker_id="w")
+    claimed = job_claim(SEPARATION, job_id=job.id, worker_id="w")
 
-    assert job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine()) == Status.CANCELLED
+    assert (
+        job_run(SEPARATION, job=claimed, worker_id="w", engine=fakes.FakeEngine())
+        == Status.CANCELLED
+    )
     job.refresh_from_db()
     assert job.status == Status.CANCELLED
     assert not job.track.assets.exclude(kind=Asset.Kind.ORIGINAL).exists()
@@ -250,9 +250,9 @@ def test_a_job_cancelled_after_its_last_report_records_nothing(job, private_medi
 
 
 def test_a_bad_audio_failure_is_recorded_with_its_reason(job):
-    claimed = job_claim(job_id=job.id, worker_id="w")
+    claimed = job_claim(SEPARATION, job_id=job.id, worker_id="w")
     bad = fakes.FakeEngine(fail_with=engine.AudioError("The audio is silent."))
-    assert job_run(job=claimed, worker_id="w", engine=bad) == Status.FAILED
+    assert job_run(SEPARATION, job=claimed, worker_id="w", engine=bad) == Status.FAILED
     job.refresh_from_db()
     assert job.status == Status.FAILED
     assert "The audio is silent." in job.error
@@ -260,34 +260,38 @@ def test_a_bad_audio_failure_is_recorded_with_its_reason(job):
 
 
 def test_an_unexpected_error_fails_the_job_with_a_generic_message(job):
-    claimed = job_claim(job_id=job.id, worker_id="w")
+    claimed = job_claim(SEPARATION, job_id=job.id, worker_id="w")
     broken = fakes.FakeEngine(fail_with=RuntimeError("tensor exploded"))
-    assert job_run(job=claimed, worker_id="w", engine=broken) == Status.FAILED
+    assert job_run(SEPARATION, job=claimed, worker_id="w", engine=broken) == Status.FAILED
     job.refresh_from_db()
     assert job.error == GENERIC_FAILURE
     assert "tensor" not in job.error
 
 
 def test_a_failed_job_leaves_no_stems_behind(job, private_media):
-    claimed = job_claim(job_id=job.id, worker_id="w")
-    job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine(fail_with=RuntimeError("x")))
+    claimed = job_claim(SEPARATION, job_id=job.id, worker_id="w")
+    job_run(
+        SEPARATION, job=claimed, worker_id="w", engine=fakes.FakeEngine(fail_with=RuntimeError("x"))
+    )
     files = [p.name for p in private_media.rglob("*") if p.is_file()]
     assert files == ["original.wav"]
 
 
 def test_a_failed_job_can_be_retried(job):
-    claimed = job_claim(job_id=job.id, worker_id="w")
-    job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine(fail_with=RuntimeError("x")))
+    claimed = job_claim(SEPARATION, job_id=job.id, worker_id="w")
+    job_run(
+        SEPARATION, job=claimed, worker_id="w", engine=fakes.FakeEngine(fail_with=RuntimeError("x"))
+    )
     assert job_retry(job=job) is True
     job.refresh_from_db()
     assert (job.status, job.error, job.progress) == (Status.QUEUED, "", 0)
-    again = job_claim(job_id=job.id, worker_id="w")
-    assert job_run(job=again, worker_id="w", engine=fakes.FakeEngine()) == Status.DONE
+    again = job_claim(SEPARATION, job_id=job.id, worker_id="w")
+    assert job_run(SEPARATION, job=again, worker_id="w", engine=fakes.FakeEngine()) == Status.DONE
 
 
 def test_a_queued_or_running_job_cannot_be_retried(job):
     assert job_retry(job=job) is False
-    job_claim(job_id=job.id, worker_id="w")
+    job_claim(SEPARATION, job_id=job.id, worker_id="w")
     assert job_retry(job=job) is False
 
 
@@ -295,11 +299,11 @@ def test_a_queued_job_can_be_cancelled_and_is_then_never_claimed(job):
     assert job_cancel(job=job) is True
     job.refresh_from_db()
     assert job.status == Status.CANCELLED
-    assert job_claim_next(worker_id="w") is None
+    assert job_claim_next(SEPARATION, worker_id="w") is None
 
 
 def test_a_running_job_can_be_cancelled_and_no_worker_can_write_to_it_then(job):
-    job_claim(job_id=job.id, worker_id="w")
+    job_claim(SEPARATION, job_id=job.id, worker_id="w")
     assert job_cancel(job=job) is True
     job.refresh_from_db()
     assert (job.status, job.can_cancel, job.can_retry) == (Status.CANCELLED, False, True)
@@ -307,8 +311,8 @@ def test_a_running_job_can_be_cancelled_and_no_worker_can_write_to_it_then(job):
 
 
 def test_a_finished_job_cannot_be_cancelled(job):
-    claimed = job_claim(job_id=job.id, worker_id="w")
-    job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine())
+    claimed = job_claim(SEPARATION, job_id=job.id, worker_id="w")
+    job_run(SEPARATION, job=claimed, worker_id="w", engine=fakes.FakeEngine())
     assert job_cancel(job=job) is False
     job.refresh_from_db()
     assert job.status == Status.DONE
@@ -322,21 +326,23 @@ def test_a_cancelled_job_can_be_queued_again(job):
 
 
 def test_a_job_whose_track_was_deleted_mid_run_leaves_no_files(job, private_media):
-    claimed = job_claim(job_id=job.id, worker_id="w")
+    claimed = job_claim(SEPARATION, job_id=job.id, worker_id="w")
 
     def delete_track(fraction):
         if fraction == 1.0:
             SeparationJob.objects.get(id=job.id).track.delete()
 
-    job_run(job=claimed, worker_id="w", engine=fakes.FakeEngine(on_progress=delete_track))
+    job_run(
+        SEPARATION, job=claimed, worker_id="w", engine=fakes.FakeEngine(on_progress=delete_track)
+    )
     stems = [p for p in private_media.rglob("*") if p.is_file() and "original" not in p.name]
     assert stems == []
 
 
 def test_a_stopping_worker_puts_its_job_back_in_the_queue(job):
-    claimed = job_claim(job_id=job.id, worker_id="w")
+    claimed = job_claim(SEPARATION, job_id=job.id, worker_id="w")
     result = job_run(
-        job=claimed, worker_id="w", engine=fakes.FakeEngine(), should_stop=lambda: True
+        SEPARATION, job=claimed, worker_id="w", engine=fakes.FakeEngine(), should_stop=lambda: True
     )
     assert result == Status.QUEUED
     job.refresh_from_db()
@@ -344,18 +350,25 @@ def test_a_stopping_worker_puts_its_job_back_in_the_queue(job):
 
 
 def test_a_job_with_a_stale_heartbeat_is_requeued(job, settings):
-    job_claim(job_id=job.id, worker_id="otherhost:1:dead")
+    job_claim(SEPARATION, job_id=job.id, worker_id="otherhost:1:dead")
     SeparationJob.objects.filter(id=job.id).update(
         heartbeat_at=timezone.now() - timedelta(seconds=settings.SEPARATION_STALE_AFTER_S + 1)
     )
-    assert job_recover_orphans() == [job.id]
+    assert job_recover_orphans(
+        SEPARATION,
+    ) == [job.id]
     job.refresh_from_db()
     assert (job.status, job.claimed_by) == (Status.QUEUED, "")
 
 
 def test_a_job_with_a_fresh_heartbeat_on_another_host_is_left_alone(job):
-    job_claim(job_id=job.id, worker_id="otherhost:1:alive")
-    assert job_recover_orphans() == []
+    job_claim(SEPARATION, job_id=job.id, worker_id="otherhost:1:alive")
+    assert (
+        job_recover_orphans(
+            SEPARATION,
+        )
+        == []
+    )
     job.refresh_from_db()
     assert job.status == Status.RUNNING
 
@@ -368,8 +381,10 @@ def test_a_job_of_a_dead_process_on_this_host_is_requeued_at_once(job):
         check=True,
     )
     dead_pid = int(finished.stdout)
-    job_claim(job_id=job.id, worker_id=f"{socket.gethostname()}:{dead_pid}:gone")
-    assert job_recover_orphans() == [job.id]
+    job_claim(SEPARATION, job_id=job.id, worker_id=f"{socket.gethostname()}:{dead_pid}:gone")
+    assert job_recover_orphans(
+        SEPARATION,
+    ) == [job.id]
 
 
 def test_the_next_run_deletes_stems_a_dead_run_stored_but_never_recorded(job, track, settings):
@@ -377,15 +392,17 @@ def test_the_next_run_deletes_stems_a_dead_run_stored_but_never_recorded(job, tr
     from django.core.files.storage import default_storage
 
     orphan = default_storage.save(f"tracks/{track.id}/abc123-instrumental.wav", ContentFile(b"x"))
-    job_claim(job_id=job.id, worker_id="otherhost:1:dead")
+    job_claim(SEPARATION, job_id=job.id, worker_id="otherhost:1:dead")
     SeparationJob.objects.filter(id=job.id).update(
         heartbeat_at=timezone.now() - timedelta(seconds=settings.SEPARATION_STALE_AFTER_S + 1)
     )
-    assert job_recover_orphans() == [job.id]
+    assert job_recover_orphans(
+        SEPARATION,
+    ) == [job.id]
     # The dead worker may only be slow: its files are the claim holder's to sweep, and the
     # claim holder now is the next run.
     assert default_storage.exists(orphan)
-    assert job_process(job_id=job.id, engine=fakes.FakeEngine()) == Status.DONE
+    assert job_process(SEPARATION, job_id=job.id, engine=fakes.FakeEngine()) == Status.DONE
     assert not default_storage.exists(orphan)
     track.refresh_from_db()
     assert default_storage.exists(track.original.name)  # what the assets name stays
@@ -395,12 +412,20 @@ def test_the_next_run_deletes_stems_a_dead_run_stored_but_never_recorded(job, tr
 def test_a_slow_worker_that_finishes_before_recovery_keeps_its_files(job, track, settings):
     """Its heartbeat went stale while it stored its files, then it recorded them: recovery
     must find nothing to take back, and delete nothing."""
-    claimed = job_claim(job_id=job.id, worker_id="otherhost:1:slow")
+    claimed = job_claim(SEPARATION, job_id=job.id, worker_id="otherhost:1:slow")
     SeparationJob.objects.filter(id=job.id).update(
         heartbeat_at=timezone.now() - timedelta(seconds=settings.SEPARATION_STALE_AFTER_S + 1)
     )
-    assert job_run(job=claimed, worker_id="otherhost:1:slow", engine=fakes.FakeEngine()) == "done"
-    assert job_recover_orphans() == []
+    assert (
+        job_run(SEPARATION, job=claimed, worker_id="otherhost:1:slow", engine=fakes.FakeEngine())
+        == "done"
+    )
+    assert (
+        job_recover_orphans(
+            SEPARATION,
+        )
+        == []
+    )
     track.refresh_from_db()
     assert len(track.stored_names) == 9  # original; 2 stems; 3 pictures, 3 peaks
     assert all(default_storage.exists(name) for name in track.stored_names)
@@ -411,9 +436,11 @@ def test_a_job_given_up_on_has_its_unrecorded_files_swept_at_once(job, track, se
 
     settings.SEPARATION_MAX_ATTEMPTS = 1
     orphan = default_storage.save(f"tracks/{track.id}/abc123-vocals.wav", ContentFile(b"x"))
-    job_claim(job_id=job.id, worker_id="otherhost:1:dead")
+    job_claim(SEPARATION, job_id=job.id, worker_id="otherhost:1:dead")
     SeparationJob.objects.filter(id=job.id).update(heartbeat_at=None)
-    assert job_recover_orphans() == [job.id]
+    assert job_recover_orphans(
+        SEPARATION,
+    ) == [job.id]
     job.refresh_from_db()
     assert job.status == Status.FAILED
     assert not default_storage.exists(orphan)
@@ -432,29 +459,36 @@ def test_a_broker_that_is_down_does_not_undo_an_upload(alice, tmp_path, sent_mes
 
 
 def test_a_job_of_a_live_process_on_this_host_is_left_alone(job):
-    job_claim(job_id=job.id, worker_id=f"{socket.gethostname()}:{os.getppid()}:alive")
-    assert job_recover_orphans() == []
+    job_claim(SEPARATION, job_id=job.id, worker_id=f"{socket.gethostname()}:{os.getppid()}:alive")
+    assert (
+        job_recover_orphans(
+            SEPARATION,
+        )
+        == []
+    )
 
 
 def test_a_job_that_keeps_killing_workers_is_failed_instead_of_requeued(job, settings):
     settings.SEPARATION_MAX_ATTEMPTS = 2
     old = timezone.now() - timedelta(seconds=settings.SEPARATION_STALE_AFTER_S + 1)
     for _ in range(2):
-        job_claim(job_id=job.id, worker_id="otherhost:1:dead")
+        job_claim(SEPARATION, job_id=job.id, worker_id="otherhost:1:dead")
         SeparationJob.objects.filter(id=job.id).update(heartbeat_at=old)
-        job_recover_orphans()
+        job_recover_orphans(
+            SEPARATION,
+        )
     job.refresh_from_db()
     assert (job.status, job.error) == (Status.FAILED, TOO_MANY_ATTEMPTS)
 
 
 def test_process_by_id_is_quiet_when_the_job_vanished_or_is_taken(job):
-    assert job_process(job_id=999_999, engine=fakes.FakeEngine()) is None
-    job_claim(job_id=job.id, worker_id="w")
-    assert job_process(job_id=job.id, engine=fakes.FakeEngine()) is None
+    assert job_process(SEPARATION, job_id=999_999, engine=fakes.FakeEngine()) is None
+    job_claim(SEPARATION, job_id=job.id, worker_id="w")
+    assert job_process(SEPARATION, job_id=job.id, engine=fakes.FakeEngine()) is None
 
 
 def test_process_by_id_runs_a_queued_job(job):
-    assert job_process(job_id=job.id, engine=fakes.FakeEngine()) == Status.DONE
+    assert job_process(SEPARATION, job_id=job.id, engine=fakes.FakeEngine()) == Status.DONE
 
 
 def test_a_slow_storage_write_does_not_lose_the_claim(job, settings, monkeypatch):
@@ -471,7 +505,7 @@ def test_a_slow_storage_write_does_not_lose_the_claim(job, settings, monkeypatch
         **settings.STORAGES,
         "default": {**settings.STORAGES["default"], "BACKEND": "tests.fakes.SlowStorage"},
     }
-    claimed = job_claim(job_id=job.id, worker_id="otherhost:1:slow")
+    claimed = job_claim(SEPARATION, job_id=job.id, worker_id="otherhost:1:slow")
     stale = timedelta(seconds=settings.SEPARATION_STALE_AFTER_S + 1)
     looks = []
     recovered, stored = [], []
@@ -482,7 +516,11 @@ def test_a_slow_storage_write_does_not_lose_the_claim(job, settings, monkeypatch
 
     def after_save(name: str) -> None:
         stored.append(name)
-        recovered.extend(job_recover_orphans())
+        recovered.extend(
+            job_recover_orphans(
+                SEPARATION,
+            )
+        )
         SeparationJob.objects.filter(id=job.id).update(heartbeat_at=timezone.now() - stale)
 
     monkeypatch.setattr(fakes.SlowStorage, "after_save", after_save)

@@ -45,10 +45,11 @@ def test_cancel_and_retry_need_post(alice_client, alice, tmp_path):
 def test_the_owner_cancels_a_running_job_from_the_page_that_offered_cancel(
     alice_client, alice, tmp_path
 ):
-    from separation.services.state import job_claim
+    from jobs.services import job_claim
+    from separation.kind import SEPARATION
 
     track = make_track(owner=alice, tmp_path=tmp_path)
-    job_claim(job_id=track.job.id, worker_id="w")
+    job_claim(SEPARATION, job_id=track.job.id, worker_id="w")
     page = alice_client.get(reverse("tracks:detail", args=[track.id])).content.decode()
     assert reverse("separation:cancel", args=[track.id]) in page
     response = alice_client.post(reverse("separation:cancel", args=[track.id]), follow=True)
@@ -60,11 +61,12 @@ def test_the_owner_cancels_a_running_job_from_the_page_that_offered_cancel(
 def test_a_finished_job_is_not_offered_cancel_and_cannot_be_cancelled(
     alice_client, alice, tmp_path
 ):
-    from separation.services.running import job_process
+    from jobs.runner import job_process
+    from separation.kind import SEPARATION
     from tests import fakes
 
     track = make_track(owner=alice, tmp_path=tmp_path)
-    job_process(job_id=track.job.id, engine=fakes.FakeEngine())
+    job_process(SEPARATION, job_id=track.job.id, engine=fakes.FakeEngine())
     page = alice_client.get(reverse("tracks:detail", args=[track.id])).content.decode()
     assert reverse("separation:cancel", args=[track.id]) not in page
     response = alice_client.post(reverse("separation:cancel", args=[track.id]), follow=True)

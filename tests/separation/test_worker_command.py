@@ -8,8 +8,9 @@ from django.db import connection
 from django.utils import timezone
 
 import engine
+from jobs.services import job_claim
+from separation.kind import SEPARATION
 from separation.models import SeparationJob
-from separation.services.state import job_claim
 from tests import fakes
 from tests.factories import make_track
 
@@ -54,7 +55,7 @@ def test_a_job_left_running_by_a_dead_worker_is_requeued_and_done_on_restart(
 ):
     track = make_track(owner=alice, tmp_path=tmp_path)
     # A worker on another machine claimed the job and then died mid-job.
-    job_claim(job_id=track.job.id, worker_id="otherhost:4242:dead")
+    job_claim(SEPARATION, job_id=track.job.id, worker_id="otherhost:4242:dead")
     SeparationJob.objects.filter(id=track.job.id).update(
         progress=40,
         heartbeat_at=timezone.now() - timedelta(seconds=settings.SEPARATION_STALE_AFTER_S + 5),
@@ -145,15 +146,15 @@ def test_the_worker_sweeps_scratch_folders_of_dead_workers_on_this_host_at_start
 def test_a_job_runs_in_its_workers_scratch_folder_and_leaves_nothing_there(
     alice, tmp_path, settings
 ):
+    from jobs.runner import job_run
     from jobs.scratch import process_scratch
-    from separation.services.running import job_run
 
     settings.JAM_SCRATCH_DIR = tmp_path / "scratch"
     track = make_track(owner=alice, tmp_path=tmp_path)
     seen = []
     engine = fakes.FakeEngine(on_progress=lambda f: seen.append(list(process_scratch().iterdir())))
-    job = job_claim(job_id=track.job.id, worker_id="w")
-    assert job_run(job=job, worker_id="w", engine=engine) == Status.DONE
+    job = job_claim(SEPARATION, job_id=track.job.id, worker_id="w")
+    assert job_run(SEPARATION, job=job, worker_id="w", engine=engine) == Status.DONE
     assert seen[0] and seen[0][0].name.startswith("run-")
     assert list(process_scratch().iterdir()) == []
 
