@@ -52,7 +52,7 @@ def test_a_musician_exports_a_slow_transposed_practice_mix_from_the_track_page(
             with page.expect_download() as downloading:
                 link.click()
             download = downloading.value
-            assert download.suggested_filename.endswith("-mix-v10-t75-k-2.mp3")
+            assert download.suggested_filename.endswith(" - mix-v10-t75-k-2.mp3")
             data = io.BytesIO(Path(download.path()).read_bytes())
             info = sf.info(data)
             original = sf.info(str(CLIP))
