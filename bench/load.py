@@ -11,7 +11,7 @@ database this script creates (and drops at the end), `REDIS_URL`, `SECRET_KEY`,
 2. the library page: every user loops `GET /` for --duration seconds, all at once;
 3. --sockets WebSockets to /ws/notifications/ (round-robin over the users' sessions, with the
    site's Origin), held for --hold seconds; then --pushes job updates, made by another
-   process through the job state service (`job_heartbeat` + `job_publish`, what a worker
+   process through the job state (`jobs.state.heartbeat` + `job_publish`, what a worker
    does on progress: over Redis), each timed from just before the row's update to the
    arrival at every socket of the job's owner (both processes read the same clock);
 4. the web server's memory growth for a 200 MB upload and for playing a 200 MB stem in full

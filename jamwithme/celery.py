@@ -1,7 +1,8 @@
 """Celery app for the scale-out mode (CELERY_BROKER_URL set). Unused in the embedded mode.
 
-Loaded by every process (`jamwithme/__init__.py`), so the web process sends tasks with this
-configuration: the broker from settings, the `separation` and `renders` queues (each job
+Loaded by `celery -A jamwithme` (Celery finds jamwithme.celery) and, in a process that sends
+jobs, on its first send (`jobs.services.celery_app`, JOBS_CELERY_APP), so tasks go out with
+this configuration: the broker from settings, the `separation` and `renders` queues (each job
 kind names its own, `jobs.kinds`). Workers:
 `celery -A jamwithme worker -Q separation,renders --concurrency 1` (or one worker per queue).
 

@@ -195,7 +195,10 @@ def _finish(kind: JobKind, job: Job, worker_id: str, made: Made) -> Outcome:
             if not mine.select_for_update().exists():
                 return False
             fields = made.record()
-            return state.finish(kind.model, pk=job.pk, worker_id=worker_id, phase="", **fields)
+            finished = state.finish(kind.model, pk=job.pk, worker_id=worker_id, phase="", **fields)
+            if not finished:  # the claim went after all (no row lock: SQLite): keep nothing
+                transaction.set_rollback(True)
+            return finished
 
     try:
         finished = reconnecting(record)

@@ -177,7 +177,7 @@ def export_request(
     probe = Render(source=wanted.source, gains=wanted.gains)
     if not access.can_export:
         raise ExportForbidden("You may play this track, not export it.")
-    if not access.can_hear_all(probe.parts):
+    if not access.can_download_all(probe.parts):
         if wanted.source == MIX:
             raise ExportForbidden(
                 "The owner shared the jam track without the vocals: export it with the "

@@ -22,7 +22,13 @@ from practice.models import Render
 from practice.selectors import render_still_heard, renders_of
 from practice.services import render_delete
 from practice.zipstream import stems_zip_response
-from tracks.access import Access, Need, audible_parts, get_track_or_404, still_allowed
+from tracks.access import (
+    Access,
+    Need,
+    downloadable_parts,
+    get_track_or_404,
+    still_allowed,
+)
 from tracks.media import DownloadName, stored_file_response
 
 
@@ -112,7 +118,7 @@ def exports(request, track_id):
 def _render_or_404(request, track_id, render_id) -> tuple[Render, Access]:
     track, access = get_track_or_404(request.user, track_id, need=Need.EXPORT)
     render = track.renders.filter(id=render_id).first()
-    if render is None or not access.can_hear_all(render.parts):
+    if render is None or not access.can_download_all(render.parts):
         raise Http404("No such export.")
     render.track = track
     return render, access
@@ -148,7 +154,7 @@ def delete(request, track_id, render_id):
     for an export the user may not see (as the status and download views)."""
     track, access = get_track_or_404(request.user, track_id, need=Need.EXPORT)
     render = track.renders.filter(id=render_id).first()
-    visible = render is not None and access.can_hear_all(render.parts)
+    visible = render is not None and access.can_download_all(render.parts)
     if visible and not access.can_manage:
         visible = render.requesters.filter(pk=request.user.pk).exists()
     if not visible:
@@ -167,8 +173,8 @@ def stems_zip(request, track_id):
     """Every stem the user may hear, as WAVs in one zip, streamed."""
     track, access = get_track_or_404(request.user, track_id, need=Need.DOWNLOAD)
     # It stops if the user can no longer download a part they could when it began.
-    heard = [part.name for part in audible_parts(track, access)]
+    taken = [part.name for part in downloadable_parts(track, access)]
     check = still_allowed(
-        user_id=request.user.pk, track_id=track.id, need=Need.DOWNLOAD, parts=heard
+        user_id=request.user.pk, track_id=track.id, need=Need.DOWNLOAD, parts=taken
     )
     return stems_zip_response(request, track, access, still_allowed=check)

@@ -18,7 +18,7 @@ from django.core.files.storage import default_storage
 from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, StreamingHttpResponse
 
-from tracks.access import Access, audible_parts
+from tracks.access import Access, downloadable_parts
 from tracks.media import CHUNK, DownloadName, Recheck, content_disposition
 from tracks.models import Track
 
@@ -101,9 +101,7 @@ def stems_zip_response(
     """The stems ``access`` may hear, as WAVs in one zip named after the track. The stream
     stops once ``still_allowed()``, asked every few seconds, says no."""
     entries = []
-    for part in audible_parts(track, access):
-        if part.stem is None or part.audio is None:
-            continue  # the original is not a stem
+    for part in downloadable_parts(track, access):  # the stems: the original is not one
         extension = PurePath(part.audio.name).suffix
         arcname = DownloadName(track.title, part.name, extension).whole
         entries.append((arcname, part.audio.name, part.audio.size_bytes))

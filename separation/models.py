@@ -8,8 +8,9 @@ class SeparationJob(Job):
     """The life cycle of separating one track: the single source of truth for its state.
 
     The columns of a claimed run (progress, error, attempts, claim, heartbeat, times) and
-    `objects.claimed(pk=, worker_id=)` are `jobs.models.Job`'s; state changes are in
-    `separation.services.state`.
+    `objects.claimed(pk=, worker_id=)` are `jobs.models.Job`'s; its state changes are the one
+    pipeline's (`jobs.services`, for the kind `separation.kind.SEPARATION`), and retry and
+    cancel `separation.services.state`'s.
     """
 
     class Status(models.TextChoices):

@@ -84,7 +84,10 @@ class Access:
     """What one user may do with one track (see the module's docstring)."""
 
     hears: Hearing = frozenset()  # part names ("original", stems), or EVERY_PART
-    downloads: bool = False
+    # The parts it may download and export, of those it hears: a band's viewer none. Kept
+    # apart from `hears`: a viewer in one band that shares every part and a member of
+    # another that shares the jam track hears every part but downloads the jam track only.
+    downloads: Hearing = frozenset()
     manages: bool = False
     moderates: bool = False
 
@@ -117,12 +120,20 @@ class Access:
 
     @property
     def can_download(self) -> bool:
-        """May download the parts it hears (their files, the stems zip)."""
-        return self.can_play and self.downloads
+        """May download some of the parts it hears (`can_download_part` says which)."""
+        return self.can_play and bool(self.downloads)
+
+    def can_download_part(self, part: str) -> bool:
+        """May download this part's file (where the part may be downloaded at all)."""
+        return self.can_hear(part) and (self.downloads is EVERY_PART or part in self.downloads)
+
+    def can_download_all(self, parts: Iterable[str]) -> bool:
+        """May download (and export) every one of ``parts``: what a render or a zip holds."""
+        return all(self.can_download_part(part) for part in parts)
 
     @property
     def can_export(self) -> bool:
-        """May ask for renders of what it hears, follow and download them."""
+        """May ask for renders of the parts it downloads, follow and download them."""
         return self.can_download
 
     @property
@@ -138,26 +149,35 @@ class Access:
     def can_moderate(self) -> bool:
         return self.moderates
 
-    def allows(self, need: Need) -> bool:
-        return {
+    def allows(self, need: Need, parts: Iterable[str] = ()) -> bool:
+        """May do ``need`` — with every one of ``parts``, when given: hear them to play,
+        download them to download or export."""
+        allowed = {
             Need.PLAY: self.can_play,
             Need.DOWNLOAD: self.can_download,
             Need.EXPORT: self.can_export,
             Need.MANAGE: self.can_manage,
             Need.MODERATE: self.can_moderate,
         }[need]
+        if need in (Need.DOWNLOAD, Need.EXPORT):
+            return allowed and self.can_download_all(parts)
+        return allowed and self.can_hear_all(parts)
 
     def __or__(self, other: "Access") -> "Access":
-        """The most generous of two: the parts either hears, what either may do."""
-        mine, theirs = self.hears, other.hears
-        both = isinstance(mine, frozenset) and isinstance(theirs, frozenset)
-        hears = hearing(mine | theirs) if both else EVERY_PART
+        """The most generous of two: the parts either hears, the parts either downloads,
+        what either may do."""
         return Access(
-            hears=hears,
-            downloads=self.downloads or other.downloads,
+            hears=_union(self.hears, other.hears),
+            downloads=_union(self.downloads, other.downloads),
             manages=self.manages or other.manages,
             moderates=self.moderates or other.moderates,
         )
+
+
+def _union(mine: Hearing, theirs: Hearing) -> Hearing:
+    if isinstance(mine, frozenset) and isinstance(theirs, frozenset):
+        return hearing(mine | theirs)
+    return EVERY_PART
 
 
 def _scope_parts(name: str) -> tuple[str, ...]:
@@ -166,10 +186,10 @@ def _scope_parts(name: str) -> tuple[str, ...]:
 
 
 Access.NONE = Access()
-Access.JAM = Access(hears=hearing(_scope_parts("jam")), downloads=True)
-Access.LISTEN = Access(hears=EVERY_PART, downloads=True)
-Access.MANAGE = Access(hears=EVERY_PART, downloads=True, manages=True)
-Access.MODERATE = Access(hears=EVERY_PART, downloads=True, moderates=True)
+Access.JAM = Access(hears=hearing(_scope_parts("jam")), downloads=hearing(_scope_parts("jam")))
+Access.LISTEN = Access(hears=EVERY_PART, downloads=EVERY_PART)
+Access.MANAGE = Access(hears=EVERY_PART, downloads=EVERY_PART, manages=True)
+Access.MODERATE = Access(hears=EVERY_PART, downloads=EVERY_PART, moderates=True)
 
 
 def is_moderator(user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -183,7 +203,8 @@ def is_moderator(user: AbstractBaseUser | AnonymousUser) -> bool:
 
 def _shared_access(scope: str, *, downloads: bool = True) -> Access:
     """A bandmate's or a share link's: the parts of the share's scope, downloadable or not."""
-    return Access(hears=hearing(_scope_parts(scope)), downloads=downloads)
+    parts = hearing(_scope_parts(scope))
+    return Access(hears=parts, downloads=parts if downloads else frozenset())
 
 
 def _band_shares(user_id, tracks) -> dict:
@@ -197,11 +218,17 @@ def _band_shares(user_id, tracks) -> dict:
     return shares
 
 
+def _role_downloads(value: str) -> bool:
+    """Whether a stored role downloads; a value that is no role (since removed) does not."""
+    role = band_role(value)
+    return role is not None and role.downloads
+
+
 def _access_by_shares(shares: Collection[tuple[str, str]]) -> Access:
     """A bandmate's access, by their (role, scope) in each band the track is shared with:
-    none without one; in several, the most generous — the union of the scopes' parts,
-    downloads when any role downloads."""
-    found = [_shared_access(scope, downloads=band_role(role).downloads) for role, scope in shares]
+    none without one; in several, the union of the scopes' parts to hear, and of the parts
+    of the shares whose role downloads to download."""
+    found = [_shared_access(scope, downloads=_role_downloads(role)) for role, scope in shares]
     return reduce(Access.__or__, found, Access.NONE)
 
 
@@ -280,10 +307,19 @@ def audible_parts(track: Track, access: Access) -> list:
     return [part for part in track_parts(track) if access.can_hear(part.name)]
 
 
+def downloadable_parts(track: Track, access: Access) -> list:
+    """The parts whose files this access may download (stems with audio), in page order."""
+    return [
+        part
+        for part in audible_parts(track, access)
+        if part.audio and part.downloadable and access.can_download_part(part.name)
+    ]
+
+
 def still_allowed(*, user_id, track_id, need: Need, parts: Iterable[str]) -> Callable[[], bool]:
     """For a stream in progress (`tracks.media.Recheck`): may this user still do ``need``
-    and hear every one of ``parts``? Read afresh from the database each time it is asked
-    (a bandmate made a viewer stops downloading)."""
+    with every one of ``parts`` (`Access.allows`)? Read afresh from the database each time
+    it is asked (a bandmate made a viewer stops downloading)."""
     parts = tuple(parts)
 
     def check() -> bool:
@@ -291,8 +327,7 @@ def still_allowed(*, user_id, track_id, need: Need, parts: Iterable[str]) -> Cal
         track = Track.objects.select_related("owner").filter(id=track_id).first()
         if user is None or track is None:
             return False
-        access = track_access(user, track)
-        return access.allows(need) and access.can_hear_all(parts)
+        return track_access(user, track).allows(need, parts)
 
     return check
 

@@ -102,7 +102,7 @@ def library_cards(rows: Iterable[tuple[Track, Access]]) -> list[Card]:
                 "jam": get_stem(JAM_TRACK),
                 "audio_url": url("tracks:audio", track, JAM_TRACK),
             }
-            if access.can_download:
+            if access.can_download_part(JAM_TRACK):
                 fields["download_url"] = url("tracks:download", track, JAM_TRACK)
             if (Kind.PEAKS, JAM_TRACK) in have:
                 fields["peaks_url"] = url("tracks:peaks", track, JAM_TRACK)

@@ -120,7 +120,7 @@ class Asset(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     # The stem it is or draws ("instrumental", "vocals"); "" for the original mix.
     stem = models.CharField(max_length=32, blank=True)
-    # What a rendition was made with (tempo, key, balance...); {} for everything else.
+    # What a rendition was made with (source, gains, tempo, key, format); {} for everything else.
     parameters = models.JSONField(default=dict, blank=True)
     name = models.CharField(max_length=255, unique=True)  # the storage name
     size_bytes = models.PositiveBigIntegerField(default=0)

@@ -4,6 +4,7 @@ from pathlib import PurePath
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -18,6 +19,7 @@ from tracks.access import (
     Access,
     Need,
     audible_parts,
+    downloadable_parts,
     get_track_or_404,
     link_access,
     still_allowed,
@@ -106,6 +108,7 @@ def _detail_context(track: Track, access, rename_form=None) -> dict:
         "track": track,
         "access": access,
         "parts": parts,
+        "downloads": downloadable_parts(track, access),
         "player_parts": played_together(parts),
         "rename_form": rename_form or RenameForm(instance=track),
         # Also after a refused rename, whose page is rendered at the rename URL.
@@ -176,6 +179,7 @@ def panel(request, track_id):
         "track": track,
         "access": access,
         "parts": parts,
+        "downloads": downloadable_parts(track, access),
         "player_parts": played_together(parts),
         "next_url": next_url,
     }
@@ -336,6 +340,8 @@ def _serve_part(request, track, access, kind: str, what: str, still_allowed):
         return stored_file_response(request, picture_or_data.name)
     if part.audio is None or (what == "download" and not part.downloadable):
         raise Http404
+    if what == "download" and not access.can_download_part(kind):
+        raise PermissionDenied  # heard, but shared to download by none of their bands
     download = None
     if what == "download":
         download = DownloadName(track.title, kind, PurePath(part.audio.name).suffix)

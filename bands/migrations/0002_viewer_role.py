@@ -3,6 +3,19 @@
 from django.db import migrations, models
 
 
+def refuse_to_forget_viewers(apps, schema_editor):
+    """Before this migration a role it does not know counts as a member, who downloads: going
+    back with viewers would hand them every download. Change their roles first."""
+    Membership = apps.get_model("bands", "Membership")
+    Invitation = apps.get_model("bands", "Invitation")
+    if Membership.objects.filter(role="viewer").exists():
+        raise RuntimeError(
+            "Bands have viewers: make them members or remove them before going back past "
+            "bands 0002 (an older JamWithMe would let them download)."
+        )
+    Invitation.objects.filter(role="viewer").delete()
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -20,4 +33,6 @@ class Migration(migrations.Migration):
             name='role',
             field=models.CharField(choices=[('owner', 'Owner'), ('admin', 'Admin'), ('member', 'Member'), ('viewer', 'Viewer')], default='member', max_length=10),
         ),
+        # Last, so that going back it runs first, while invitations still have a role.
+        migrations.RunPython(migrations.RunPython.noop, refuse_to_forget_viewers),
     ]

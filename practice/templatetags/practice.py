@@ -7,7 +7,7 @@ from catalog.exports import SEMITONE_RANGE
 from catalog.formats import EXPORT_FORMATS, PLAYER_FORMAT
 from catalog.stems import JAM_TRACK, STEMS
 from practice.selectors import renders_of
-from tracks.access import audible_parts
+from tracks.access import downloadable_parts
 from tracks.files import STEM_EXTENSION
 
 register = template.Library()
@@ -33,8 +33,8 @@ def player_export_formats():
 @register.inclusion_tag("practice/_exports.html", takes_context=True)
 def export_panel(context, track, access):
     request = context["request"]
-    stems = [part for part in audible_parts(track, access) if part.stem and part.audio]
-    hears_vocals = access.can_hear_all(stem.name for stem in STEMS if stem.name != JAM_TRACK)
+    stems = downloadable_parts(track, access)
+    hears_vocals = access.can_download_all(stem.name for stem in STEMS if stem.name != JAM_TRACK)
     return {
         "request": request,
         "csrf_token": context.get("csrf_token"),

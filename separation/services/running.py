@@ -99,13 +99,13 @@ def _draw_waveforms(
 def separation_work(job: SeparationJob, run: Run, *, engine: Engine | None = None) -> Made:
     """Separate the job's track in ``run.scratch`` and store its stems, waveforms and peaks
     under new names; `Made.record` makes them the track's in the finishing transaction."""
-    engine = engine or platform_engine()
     track: Track = job.track
     original = track.asset(Asset.Kind.ORIGINAL)
     # Files an earlier run stored but never recorded (it died, or lost its claim): this run
     # holds the claim now, so no other run can record them any more.
     track_sweep_unreferenced_files(track_id=track.id)
     try:
+        engine = engine or platform_engine()
         if original is None:
             raise audio_engine.AudioError("the uploaded file is missing.")
         work_dir = run.scratch

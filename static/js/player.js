@@ -332,6 +332,7 @@
     if (!this.countInBars) return start;
     var beat = 60 / (this.bpm * this.tempo / 100);
     var beats = this.countInBars * 4;
+    this.countInFrom = start; // on the audio clock: the first click
     for (var i = 0; i < beats; i++) {
       var at = start + i * beat;
       var osc = this.ctx.createOscillator();

@@ -134,3 +134,19 @@ def test_the_soft_time_limit_fails_the_job_with_a_reason(job, settings):
     assert job_process(SEPARATION, job_id=job.id, engine=engine) == "failed"
     job.refresh_from_db()
     assert job.error == "Separating this track took longer than the limit (20 minutes)."
+
+
+def test_a_worker_without_the_model_fails_the_task_and_leaves_the_job_queued(job, monkeypatch):
+    """The task has its engine before it claims: a worker whose weights are missing does not
+    fail the song for everyone; the message goes back and a worker with the model runs it."""
+    import engine as audio_engine
+    from separation.tasks import separate_task
+
+    def no_model(**config):
+        raise audio_engine.ModelError("weights missing")
+
+    monkeypatch.setattr(audio_engine, "get_engine", no_model, raising=False)
+    with pytest.raises(audio_engine.ModelError, match="weights missing"):
+        separate_task.run(job.id)
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.claimed_by) == (Status.QUEUED, 0, "")

@@ -17,7 +17,9 @@ moderator   mona: sees, plays and downloads any track; cannot rename, delete, sh
             retry or cancel someone else's (403: she may see it)
 """
 
+import io
 import re
+import zipfile
 from datetime import timedelta
 
 import pytest
@@ -36,8 +38,8 @@ from separation.events import job_publish
 from tests import fakes
 from tests.factories import make_band, make_track
 from tests.sentinels import heard_before_a_sentinel
-from tracks.access import Need, still_allowed
-from tracks.models import Report, ShareLink, Track
+from tracks.access import Need, still_allowed, track_access
+from tracks.models import Report, ShareLink, Track, TrackShare
 from tracks.services import track_record_rendition, track_store_rendition
 from tracks.sharing import share_link_create, share_link_revoke, track_share
 
@@ -460,6 +462,35 @@ def test_in_two_bands_the_role_that_downloads_counts(clients, band, track, peopl
     band_ids = [band.id, other_band.id]
     track_share(track=track, by=people["owner"], band_ids=band_ids, scope="jam")
     check(call(clients["viewer"], "get", url), OK)
+
+
+def test_hearing_every_part_as_a_viewer_downloads_only_what_a_band_that_downloads_shares(
+    clients, band, track, people
+):
+    """Vera is a viewer where every part is shared and a member where only the jam track
+    is: she hears the vocals, and downloads and exports the jam track alone."""
+    vera, client = people["viewer"], clients["viewer"]
+    dogs = make_band(owner=people["owner"], name="The Dogs", members=[vera])
+    TrackShare.objects.filter(track=track, band=band).update(scope="all")
+    TrackShare.objects.create(track=track, band=dogs, scope="jam")
+
+    access = track_access(vera, track)
+    assert access.can_hear("vocals") and access.can_download_part("instrumental")
+    assert not access.can_download_part("vocals")
+    check(call(client, "get", reverse("tracks:audio", args=[track.id, "vocals"])), OK)
+    check(call(client, "get", reverse("tracks:download", args=[track.id, "vocals"])), FORBIDDEN)
+    check(call(client, "get", reverse("tracks:download", args=[track.id, "instrumental"])), OK)
+    zipped = client.get(reverse("practice:stems_zip", args=[track.id]))
+    names = zipfile.ZipFile(io.BytesIO(b"".join(zipped.streaming_content))).namelist()
+    assert [name for name in names if "vocals" in name] == []
+    assert len(names) == 1
+    exports = reverse("practice:exports", args=[track.id])
+    with_vocals = client.post(exports, {**POSTED, "balance": "0.5"}, HTTP_ACCEPT="application/json")
+    assert with_vocals.status_code == 403
+    assert client.post(exports, POSTED, HTTP_ACCEPT="application/json").status_code == 202
+    page = client.get(reverse("tracks:detail", args=[track.id])).content.decode()
+    assert reverse("tracks:download", args=[track.id, "instrumental"]) in page
+    assert reverse("tracks:download", args=[track.id, "vocals"]) not in page
 
 
 def test_a_download_in_progress_stops_when_its_member_is_made_a_viewer(track, people):

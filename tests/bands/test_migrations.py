@@ -1,0 +1,38 @@
+"""Going back past the viewer role (bands 0002) never turns a viewer into someone who
+downloads: an older JamWithMe reads an unknown role as a member."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from bands.models import Band, Membership
+
+VIEWERS = [("bands", "0002_viewer_role")]
+BEFORE = [("bands", "0001_initial")]
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+
+
+def latest():
+    return MigrationExecutor(connection).loader.graph.leaf_nodes()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_going_back_with_a_viewer_is_refused_and_without_one_goes_through(alice, bob):
+    band = Band.objects.create(name="The Cats")
+    Membership.objects.create(band=band, user=alice, role=Membership.Role.OWNER)
+    viewer = Membership.objects.create(band=band, user=bob, role=Membership.Role.VIEWER)
+    migrate(VIEWERS)
+    try:
+        with pytest.raises(RuntimeError, match="Bands have viewers"):
+            migrate(BEFORE)
+        assert Membership.objects.get(pk=viewer.pk).role == "viewer"  # nothing changed
+        Membership.objects.filter(pk=viewer.pk).update(role="member")
+        migrate(BEFORE)
+        assert Membership.objects.filter(band=band).count() == 2
+    finally:
+        migrate(latest())
