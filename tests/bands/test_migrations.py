@@ -2,23 +2,12 @@
 downloads: an older JamWithMe reads an unknown role as a member."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from bands.models import Band, Membership
+from tests.migrating import latest, migrate
 
 VIEWERS = [("bands", "0002_viewer_role")]
 BEFORE = [("bands", "0001_initial")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-
-
-def latest():
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
 
 
 @pytest.mark.django_db(transaction=True)

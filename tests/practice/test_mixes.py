@@ -10,14 +10,13 @@ import pytest
 import soundfile as sf
 from django.core.files.storage import default_storage
 from django.core.management import call_command
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
 from practice.dispatch import ExportForbidden, export_request, export_settings_parse
 from practice.models import MIX, Render
 from tests import fakes
 from tests.factories import make_band, make_track
+from tests.migrating import latest, migrate
 from tracks.access import track_access
 from tracks.models import Asset, FileDeletion, TrackShare
 from tracks.services import track_record_rendition, track_store_rendition
@@ -159,17 +158,6 @@ def test_a_mix_is_labelled_and_named_by_its_stems(source, gains, label, slug):
 # --- The migration from the balance, and back ---------------------------------------------
 
 BEFORE = [("practice", "0003_render_phase")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-def latest():
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
 
 
 def test_the_migration_turns_balances_into_gains_and_back(alice, track, tmp_path):

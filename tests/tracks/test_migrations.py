@@ -4,28 +4,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 from django.core.files.storage import default_storage
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.urls import reverse
 
 from tests import fakes
+from tests.migrating import latest, migrate
 from tracks.access import Access, track_access
 from tracks.models import Asset, Track
 
 BEFORE = [("tracks", "0001_initial"), ("separation", "0001_initial")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-def latest():
-    executor = MigrationExecutor(connection)
-    return executor.loader.graph.leaf_nodes()
 
 
 @pytest.mark.django_db(transaction=True)
