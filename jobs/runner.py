@@ -89,16 +89,18 @@ class Run:
     kind: JobKind
     job: Job
     worker_id: str
-    should_stop: Callable[[], bool] = lambda: False
-    scratch: Path | None = None
+    should_stop: Callable[[], bool]
+    scratch: Path
     clock: Callable[[], float] = time.monotonic
-    percent: int = 0
-    current: str = ""
-    reported_at: float | None = None
-    beaten_at: float = field(default=0.0)
+    # What it last wrote: the percentage, the phase, when (the first report is written at
+    # once), and when the heartbeat was last stamped.
+    percent: int = field(default=0, init=False)
+    current: str = field(init=False)
+    reported_at: float | None = field(default=None, init=False)
+    beaten_at: float = field(init=False)
 
     def __post_init__(self) -> None:
-        self.current = self.current or self.kind.first_phase  # what the claim wrote
+        self.current = self.kind.first_phase  # what the claim wrote
         self.beaten_at = self.clock()  # the claim itself stamped the heartbeat
 
     def phase(self, name: str) -> Callable[[float], None]:

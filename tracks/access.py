@@ -24,7 +24,9 @@ bands the track is shared with hears the union of those shares' parts.
 A bandmate's access also follows their role in the band (`bands.roles`, a column of the
 membership read here and nowhere else): a role that does not download (the viewer) plays
 what the share allows but downloads and exports nothing. In several bands the track is
-shared with, the most generous role counts.
+shared with, someone downloads (and exports) the parts of the shares whose role downloads:
+a viewer where every part is shared and a member where the jam track is hears every part
+and downloads the jam track alone.
 """
 
 import enum
@@ -104,9 +106,8 @@ class Access:
 
     def can_hear(self, part: str) -> bool:
         """May hear this part ("original" or a stem name): play it, read its waveform and
-        peaks, export a mix that holds it, and download it where a part may be downloaded at
-        all (stems; never the original) if `can_download`. It does not say whether the track
-        has the part."""
+        peaks. Downloading and exporting it is `can_download_part`. It does not say whether
+        the track has the part."""
         return self.hears is EVERY_PART or part in self.hears
 
     def can_hear_all(self, parts: Iterable[str]) -> bool:
@@ -302,8 +303,8 @@ def tracks_heard_by(*, user_id: int) -> QuerySet[Track]:
 
 
 def audible_parts(track: Track, access: Access) -> list:
-    """The parts (original, stems) this access may play (and download, if it downloads), in
-    page order."""
+    """The parts (original, stems) this access may play, in page order (those it may
+    download: `downloadable_parts`)."""
     return [part for part in track_parts(track) if access.can_hear(part.name)]
 
 
