@@ -1,8 +1,9 @@
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
 from django.contrib.auth.models import User
 
+from accounts.mail import PASSWORD_RESET, mail_after_commit, requester_of
 from accounts.services import suspension_for_login
 
 
@@ -52,3 +53,25 @@ class AdminLoginForm(AdminAuthenticationForm):
         except forms.ValidationError:
             _refuse_if_suspended(self)
             raise
+
+
+class LimitedPasswordResetForm(PasswordResetForm):
+    """Django's password reset, with each mail counted against the mail limits and sent
+    after the commit (accounts.mail); the page after it reads the same either way."""
+
+    requester = "unknown"
+
+    def save(self, *, request=None, **kwargs):
+        if request is not None:
+            self.requester = requester_of(request)
+        return super().save(request=request, **kwargs)
+
+    def send_mail(self, *args, **kwargs):
+        # args: subject and body templates, context, from and to addresses (Django's order).
+        to_email = args[4] if len(args) > 4 else kwargs["to_email"]
+        mail_after_commit(
+            kind=PASSWORD_RESET,
+            to=to_email,
+            requester=self.requester,
+            send=lambda: PasswordResetForm.send_mail(self, *args, **kwargs),
+        )

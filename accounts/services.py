@@ -5,12 +5,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
-from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.mail import SIGN_UP, mail_send_after_commit
 from accounts.models import PendingSignUp, Suspension
 from audit.services import audit_record
 
@@ -27,17 +27,25 @@ def _link_cutoff():
     return timezone.now() - timedelta(hours=settings.JAM_SIGNUP_LINK_HOURS)
 
 
-def _send(*, template: str, to: str, context: dict) -> None:
-    subject = render_to_string(f"registration/{template}_subject.txt", context)
-    body = render_to_string(f"registration/{template}_email.txt", context)
-    send_mail(" ".join(subject.split()), body, None, [to])
+def _send(*, template: str, to: str, context: dict, requester: str) -> None:
+    mail_send_after_commit(
+        kind=SIGN_UP,
+        to=to,
+        requester=requester,
+        subject=render_to_string(f"registration/{template}_subject.txt", context),
+        body=render_to_string(f"registration/{template}_email.txt", context),
+    )
 
 
-def user_sign_up(*, username: str, email: str, password: str, base_url: str) -> None:
+def user_sign_up(
+    *, username: str, email: str, password: str, base_url: str, requester: str
+) -> None:
     """Start a sign-up. Whether or not the address already has an account, the caller gets
-    nothing back and the same thing happens to the outside: one e-mail goes to the address.
-    A new address gets a confirmation link (the account is created when it is followed);
-    an address that has an account is told someone tried, with links to log in and reset."""
+    nothing back and the same thing happens to the outside: one e-mail goes to the address
+    (after the commit, within the mail limits per address and per ``requester``: over them,
+    none, and still the same answer). A new address gets a confirmation link (the account
+    is created when it is followed); an address that has an account is told someone tried,
+    with links to log in and reset."""
     hashed = make_password(password)  # in both cases, so the time taken tells nothing either
     PendingSignUp.objects.filter(created_at__lt=_link_cutoff()).delete()
     usernames = list(
@@ -52,6 +60,7 @@ def user_sign_up(*, username: str, email: str, password: str, base_url: str) -> 
                 "login_url": base_url + reverse("login"),
                 "reset_url": base_url + reverse("password_reset"),
             },
+            requester=requester,
         )
         return
     token = secrets.token_urlsafe(32)
@@ -66,6 +75,7 @@ def user_sign_up(*, username: str, email: str, password: str, base_url: str) -> 
             "confirm_url": base_url + reverse("signup_confirm", args=[token]),
             "hours": settings.JAM_SIGNUP_LINK_HOURS,
         },
+        requester=requester,
     )
 
 
