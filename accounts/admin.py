@@ -13,6 +13,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
 from accounts import roles
+from accounts.forms import GuardedAdminUserCreationForm, GuardedUserChangeForm
 
 USER_PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
 
@@ -24,6 +25,9 @@ def _holds_privileges(user) -> bool:
 
 
 class PrivilegeGuardedUserAdmin(UserAdmin):
+    add_form = GuardedAdminUserCreationForm  # usernames that look like another are refused
+    form = GuardedUserChangeForm
+
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))
         if request.user.is_superuser or obj is None:

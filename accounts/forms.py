@@ -1,13 +1,33 @@
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
+from django.contrib.auth.forms import (
+    AdminUserCreationForm,
+    AuthenticationForm,
+    PasswordResetForm,
+    UserChangeForm,
+    UserCreationForm,
+)
 from django.contrib.auth.models import User
 
 from accounts.mail import PASSWORD_RESET, mail_after_commit, requester_of
-from accounts.services import suspension_for_login
+from accounts.services import suspension_for_login, username_looks_taken
+
+LOOKS_TAKEN = "This username looks too much like an existing one. Choose another."
 
 
-class SignUpForm(UserCreationForm):
+class LookalikeUsernameRefused:
+    """For a form with a username: NFKC-normalised (Django's UsernameField does it), and
+    refused when it looks like another account's ("ádmin" beside "admin")."""
+
+    def clean_username(self):
+        clean = getattr(super(), "clean_username", None)
+        username = clean() if clean is not None else self.cleaned_data.get("username")
+        if username and username_looks_taken(username=username, exclude_user_id=self.instance.pk):
+            raise forms.ValidationError(LOOKS_TAKEN, code="lookalike")
+        return username
+
+
+class SignUpForm(LookalikeUsernameRefused, UserCreationForm):
     """Says when a username is taken (usernames are public handles, shown to bandmates),
     never whether an e-mail address has an account: that is answered only in the mailbox."""
 
@@ -75,3 +95,11 @@ class LimitedPasswordResetForm(PasswordResetForm):
             requester=self.requester,
             send=lambda: PasswordResetForm.send_mail(self, *args, **kwargs),
         )
+
+
+class GuardedAdminUserCreationForm(LookalikeUsernameRefused, AdminUserCreationForm):
+    pass
+
+
+class GuardedUserChangeForm(LookalikeUsernameRefused, UserChangeForm):
+    pass

@@ -28,6 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.mail import INVITATION, mail_send_after_commit
+from accounts.text import strip_bidi
 from bands import events
 from bands.models import Band, Invitation, Membership
 from bands.roles import OWNER, BandRole, band_role, may_give, roles_given_by
@@ -107,7 +108,7 @@ def _end_membership_on_commit(*, band_id, user_id) -> None:
 @transaction.atomic
 def band_create(*, owner, name: str) -> Membership:
     """A new band with ``owner`` as its owner; returns the owner's membership."""
-    name = " ".join(name.split())
+    name = " ".join(strip_bidi(name).split())  # as Band.clean keeps it
     if not name:
         raise BandError("Give the band a name.")
     if len(name) > NAME_MAX_LENGTH:

@@ -42,7 +42,7 @@ def test_the_bands_page_lists_my_open_invitations_with_buttons(bob_client, band,
     invitation = invite(band=band, by=alice, username_or_email="bob@example.com")
     page = bob_client.get(reverse("bands:list")).content.decode()
     assert "The Jammers" in page
-    assert "from alice" in page
+    assert "from <bdi>alice</bdi>" in page
     assert reverse("bands:answer", args=[invitation.pk]) in page
     assert 'value="accept"' in page and 'value="decline"' in page
 
@@ -131,7 +131,7 @@ def test_the_owner_invites_a_viewer_from_the_band_page(alice_client, band, bob):
     assert Invitation.objects.get().role == Role.VIEWER
     page = response.content.decode()
     assert "Invitation sent to bob, to join as a viewer." in page
-    assert "as viewer · invited by alice" in page
+    assert "as viewer · invited by <bdi>alice</bdi>" in page
 
 
 def test_an_admin_is_offered_the_roles_they_may_give(bob_client, band, bob, charlie):
@@ -215,7 +215,7 @@ def test_the_link_in_the_e_mail_shows_the_band_and_the_inviter(bob_client, invit
     assert response.status_code == 200
     page = response.content.decode()
     assert "The Jammers" in page
-    assert "alice invited you" in page
+    assert "<bdi>alice</bdi> invited you" in page
     assert 'value="accept"' in page
     invitation.refresh_from_db()
     assert invitation.answered_at is None  # GET changes nothing
