@@ -86,14 +86,23 @@ class LimitedPasswordResetForm(PasswordResetForm):
             self.requester = requester_of(request)
         return super().save(request=request, **kwargs)
 
-    def send_mail(self, *args, **kwargs):
-        # args: subject and body templates, context, from and to addresses (Django's order).
-        to_email = args[4] if len(args) > 4 else kwargs["to_email"]
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        args = (subject_template_name, email_template_name, context, from_email, to_email)
         mail_after_commit(
             kind=PASSWORD_RESET,
             to=to_email,
             requester=self.requester,
-            send=lambda: PasswordResetForm.send_mail(self, *args, **kwargs),
+            send=lambda: PasswordResetForm.send_mail(
+                self, *args, html_email_template_name=html_email_template_name
+            ),
         )
 
 
