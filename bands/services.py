@@ -9,8 +9,9 @@ owner leaves only as the last member (the band goes with them) or after handing 
 over. Each change to a band's memberships first locks the band's row, so two changes to one
 band run one after the other.
 
-After the commit, live notices go out (bands/events.py), `membership_ended` is sent for
-each membership that ended and `membership_changed` for a changed role (bands/signals.py).
+After the commit, invitation mail (accounts.mail) and live notices (bands/events.py) go
+out, `membership_ended` is sent for each membership that ended and `membership_changed` for
+a changed role (bands/signals.py).
 """
 
 import logging
