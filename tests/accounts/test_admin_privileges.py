@@ -233,3 +233,14 @@ def test_the_role_log_cannot_be_changed_or_deleted_even_by_a_superuser(client, r
     client.post(change, {"reason": "nothing happened"})
     assert client.post(delete, {"post": "yes"}).status_code == 403
     assert AuditEntry.objects.get(pk=entry.pk).reason == "staff status granted"
+
+
+def test_staff_who_may_delete_users_cannot_delete_a_privileged_account(client, root, bob):
+    eve = _make_staff(PERMISSION_SETS["every user and group permission"])
+    client.force_login(eve)
+    refused = client.post(reverse("admin:auth_user_delete", args=[root.pk]), {"post": "yes"})
+    assert refused.status_code == 403
+    assert User.objects.filter(pk=root.pk).exists()
+    done = client.post(reverse("admin:auth_user_delete", args=[bob.pk]), {"post": "yes"})
+    assert done.status_code == 302
+    assert not User.objects.filter(pk=bob.pk).exists()  # an account that holds nothing
