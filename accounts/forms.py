@@ -1,12 +1,33 @@
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.contrib.auth.forms import (
+    AdminUserCreationForm,
+    AuthenticationForm,
+    PasswordResetForm,
+    UserChangeForm,
+    UserCreationForm,
+)
 from django.contrib.auth.models import User
 
-from accounts.services import suspension_for_login
+from accounts.mail import PASSWORD_RESET, mail_after_commit, requester_of
+from accounts.services import suspension_for_login, username_looks_taken
+
+LOOKS_TAKEN = "This username looks too much like an existing one. Choose another."
 
 
-class SignUpForm(UserCreationForm):
+class LookalikeUsernameRefused:
+    """For a form with a username: NFKC-normalised (Django's UsernameField does it), and
+    refused when it looks like another account's ("ádmin" beside "admin")."""
+
+    def clean_username(self):
+        clean = getattr(super(), "clean_username", None)
+        username = clean() if clean is not None else self.cleaned_data.get("username")
+        if username and username_looks_taken(username=username, exclude_user_id=self.instance.pk):
+            raise forms.ValidationError(LOOKS_TAKEN, code="lookalike")
+        return username
+
+
+class SignUpForm(LookalikeUsernameRefused, UserCreationForm):
     """Says when a username is taken (usernames are public handles, shown to bandmates),
     never whether an e-mail address has an account: that is answered only in the mailbox."""
 
@@ -52,3 +73,42 @@ class AdminLoginForm(AdminAuthenticationForm):
         except forms.ValidationError:
             _refuse_if_suspended(self)
             raise
+
+
+class LimitedPasswordResetForm(PasswordResetForm):
+    """Django's password reset, with each mail counted against the mail limits and sent
+    after the commit (accounts.mail); the page after it reads the same either way."""
+
+    requester = "unknown"
+
+    def save(self, *, request=None, **kwargs):
+        if request is not None:
+            self.requester = requester_of(request)
+        return super().save(request=request, **kwargs)
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        args = (subject_template_name, email_template_name, context, from_email, to_email)
+        mail_after_commit(
+            kind=PASSWORD_RESET,
+            to=to_email,
+            requester=self.requester,
+            send=lambda: PasswordResetForm.send_mail(
+                self, *args, html_email_template_name=html_email_template_name
+            ),
+        )
+
+
+class GuardedAdminUserCreationForm(LookalikeUsernameRefused, AdminUserCreationForm):
+    pass
+
+
+class GuardedUserChangeForm(LookalikeUsernameRefused, UserChangeForm):
+    pass

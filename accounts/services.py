@@ -5,14 +5,27 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
-from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.mail import SIGN_UP, mail_send_after_commit
 from accounts.models import PendingSignUp, Suspension
+from accounts.text import username_skeleton
 from audit.services import audit_record
+
+
+def username_looks_taken(*, username: str, exclude_user_id=None) -> bool:
+    """Whether ``username`` looks like an existing account's (`accounts.text`'s skeleton:
+    "ádmin", or "admin" with a Cyrillic a, beside "admin"), that account aside. It reads every
+    username once (about a second per million accounts): sign-ups are rare."""
+    skeleton = username_skeleton(username)
+    others = User.objects.exclude(pk=exclude_user_id) if exclude_user_id else User.objects.all()
+    return any(
+        username_skeleton(other) == skeleton
+        for other in others.values_list("username", flat=True).iterator(chunk_size=2000)
+    )
 
 
 class SignUpLinkError(Exception):
@@ -27,17 +40,25 @@ def _link_cutoff():
     return timezone.now() - timedelta(hours=settings.JAM_SIGNUP_LINK_HOURS)
 
 
-def _send(*, template: str, to: str, context: dict) -> None:
-    subject = render_to_string(f"registration/{template}_subject.txt", context)
-    body = render_to_string(f"registration/{template}_email.txt", context)
-    send_mail(" ".join(subject.split()), body, None, [to])
+def _send(*, template: str, to: str, context: dict, requester: str) -> None:
+    mail_send_after_commit(
+        kind=SIGN_UP,
+        to=to,
+        requester=requester,
+        subject=render_to_string(f"registration/{template}_subject.txt", context),
+        body=render_to_string(f"registration/{template}_email.txt", context),
+    )
 
 
-def user_sign_up(*, username: str, email: str, password: str, base_url: str) -> None:
+def user_sign_up(
+    *, username: str, email: str, password: str, base_url: str, requester: str
+) -> None:
     """Start a sign-up. Whether or not the address already has an account, the caller gets
-    nothing back and the same thing happens to the outside: one e-mail goes to the address.
-    A new address gets a confirmation link (the account is created when it is followed);
-    an address that has an account is told someone tried, with links to log in and reset."""
+    nothing back and the same thing happens to the outside: one e-mail goes to the address
+    (after the commit, within the mail limits per address and per ``requester``: over them,
+    none, and still the same answer). A new address gets a confirmation link (the account
+    is created when it is followed); an address that has an account is told someone tried,
+    with links to log in and reset."""
     hashed = make_password(password)  # in both cases, so the time taken tells nothing either
     PendingSignUp.objects.filter(created_at__lt=_link_cutoff()).delete()
     usernames = list(
@@ -52,6 +73,7 @@ def user_sign_up(*, username: str, email: str, password: str, base_url: str) -> 
                 "login_url": base_url + reverse("login"),
                 "reset_url": base_url + reverse("password_reset"),
             },
+            requester=requester,
         )
         return
     token = secrets.token_urlsafe(32)
@@ -66,6 +88,7 @@ def user_sign_up(*, username: str, email: str, password: str, base_url: str) -> 
             "confirm_url": base_url + reverse("signup_confirm", args=[token]),
             "hours": settings.JAM_SIGNUP_LINK_HOURS,
         },
+        requester=requester,
     )
 
 
@@ -91,7 +114,7 @@ def user_confirm_sign_up(*, token: str) -> User:
         # Whoever follows the link reads that mailbox, so telling them is no leak.
         if User.objects.filter(email__iexact=pending.email).exists():
             problem = "This e-mail address has an account already. Log in, or reset its password."
-        elif User.objects.filter(username__iexact=pending.username).exists():
+        elif username_looks_taken(username=pending.username):
             problem = (
                 f"Someone took the username “{pending.username}” after you signed up. "
                 "Sign up again with another one."

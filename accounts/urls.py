@@ -1,11 +1,16 @@
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, PasswordResetView
 from django.urls import include, path
 
 from accounts import views
-from accounts.forms import LoginForm
+from accounts.forms import LimitedPasswordResetForm, LoginForm
 
 urlpatterns = [
     path("login/", LoginView.as_view(authentication_form=LoginForm), name="login"),
+    path(
+        "password_reset/",
+        PasswordResetView.as_view(form_class=LimitedPasswordResetForm),
+        name="password_reset",
+    ),
     path("signup/", views.signup, name="signup"),
     path("signup/sent/", views.signup_sent, name="signup_sent"),
     path("signup/confirm/<str:token>/", views.signup_confirm, name="signup_confirm"),

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import throttling
 from accounts.forms import SignUpForm
+from accounts.mail import requester_of, site_url
 from accounts.services import (
     SignUpLinkError,
     pending_sign_up_for_token,
@@ -27,7 +28,8 @@ def signup(request):
             username=form.cleaned_data["username"],
             email=form.cleaned_data["email"],
             password=form.cleaned_data["password1"],
-            base_url=f"{request.scheme}://{request.get_host()}",
+            base_url=site_url(request),
+            requester=requester_of(request),
         )
         return redirect("signup_sent")
     return render(request, "registration/signup.html", {"form": form})

@@ -1,5 +1,6 @@
 from django import forms
 
+from accounts.text import strip_bidi
 from bands.models import Band, Membership
 from bands.roles import OWNER, BandRole, roles_given_by
 
@@ -8,6 +9,12 @@ class BandForm(forms.Form):
     name = forms.CharField(
         label="Band name", max_length=Band._meta.get_field("name").max_length, strip=True
     )
+
+    def clean_name(self):
+        name = strip_bidi(self.cleaned_data["name"]).strip()
+        if not name:
+            raise forms.ValidationError("Give the band a name.")
+        return name
 
 
 class InviteForm(forms.Form):

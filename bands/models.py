@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from accounts.text import strip_bidi
 from bands.roles import ROLES, BandRole, band_role
 
 # One member per row of `bands.roles.ROLES`: Role.OWNER == "owner", Role.VIEWER.label ...
@@ -26,6 +27,10 @@ class Band(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Forms on the model (the admin's) keep the name as `band_create` does."""
+        self.name = " ".join(strip_bidi(self.name).split())
 
 
 class Membership(models.Model):

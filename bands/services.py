@@ -9,8 +9,9 @@ owner leaves only as the last member (the band goes with them) or after handing 
 over. Each change to a band's memberships first locks the band's row, so two changes to one
 band run one after the other.
 
-After the commit, live notices go out (bands/events.py), `membership_ended` is sent for
-each membership that ended and `membership_changed` for a changed role (bands/signals.py).
+After the commit, invitation mail (accounts.mail) and live notices (bands/events.py) go
+out, `membership_ended` is sent for each membership that ended and `membership_changed` for
+a changed role (bands/signals.py).
 """
 
 import logging
@@ -20,7 +21,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
@@ -28,6 +28,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.mail import INVITATION, mail_send_after_commit
+from accounts.text import strip_bidi
 from bands import events
 from bands.models import Band, Invitation, Membership
 from bands.roles import OWNER, BandRole, band_role, may_give, roles_given_by
@@ -43,10 +45,6 @@ NAME_MAX_LENGTH = Band._meta.get_field("name").max_length
 
 class BandError(Exception):
     """A change the rules refuse; the message says why, in words for the person asking."""
-
-
-def invitation_url(token: str) -> str:
-    return settings.JAM_SITE_URL + reverse("bands:invitation", args=[token])
 
 
 # --- Helpers ---------------------------------------------------------------------------------
@@ -111,7 +109,7 @@ def _end_membership_on_commit(*, band_id, user_id) -> None:
 @transaction.atomic
 def band_create(*, owner, name: str) -> Membership:
     """A new band with ``owner`` as its owner; returns the owner's membership."""
-    name = " ".join(name.split())
+    name = " ".join(strip_bidi(name).split())  # as Band.clean keeps it
     if not name:
         raise BandError("Give the band a name.")
     if len(name) > NAME_MAX_LENGTH:
@@ -133,11 +131,23 @@ def band_delete(*, band: Band) -> None:
 
 
 @transaction.atomic
-def band_invite(*, band: Band, by, username_or_email: str, role: str = Role.MEMBER) -> Invitation:
+def band_invite(
+    *,
+    band: Band,
+    by,
+    username_or_email: str,
+    role: str = Role.MEMBER,
+    site_url: str,
+    requester: str,
+) -> Invitation:
     """Invite someone by username or e-mail address, to join with ``role``: an invitation
-    and an e-mail with its link. An address that belongs to an account invites that account
-    (the inviter is not told whether it does). The returned invitation carries the link's
-    ``token`` (stored only as its sha256), for the caller; it is not kept anywhere else."""
+    and, after the commit, an e-mail with its link (built on ``site_url``; within the mail
+    limits per address and per ``requester``, `accounts.mail`: over them the invitation
+    stands, without the mail). An invitation by e-mail is for the address only: nothing is
+    looked up, so nothing tells the inviter whether, or whose, account has it; the account
+    is matched when the link is followed (`selectors.invitation_is_for`). The returned
+    invitation carries the link's ``token`` (stored only as its sha256), for the caller; it
+    is not kept anywhere else."""
     band = _locked_band(band)
     inviter = _membership(band, by, missing="You are not in this band.")
     if not inviter.can_invite:
@@ -152,24 +162,18 @@ def band_invite(*, band: Band, by, username_or_email: str, role: str = Role.MEMB
             validate_email(wanted)
         except ValidationError:
             raise BandError(f"“{wanted}” is not an e-mail address.") from None
-        email = wanted
-        matches = list(User.objects.filter(email__iexact=email, is_active=True)[:2])
-        invitee = matches[0] if len(matches) == 1 else None
-        label = email
+        email, invitee, label = wanted, None, wanted
+        same_person = Q(email__iexact=email)
     else:
         invitee = User.objects.filter(username__iexact=wanted, is_active=True).first()
         if invitee is None:
             raise BandError(
                 f"Nobody is called “{wanted}”. Check the spelling, or invite by e-mail."
             )
-        email = ""
-        label = invitee.username
-
-    if invitee is not None and Membership.objects.filter(band=band, user=invitee).exists():
-        raise BandError(f"{label} is in {band.name} already.")
-    same_person = Q(user=invitee) if invitee is not None else Q(pk__in=[])
-    if email:
-        same_person |= Q(email__iexact=email)
+        email, label = "", invitee.username
+        if Membership.objects.filter(band=band, user=invitee).exists():
+            raise BandError(f"{label} is in {band.name} already.")
+        same_person = Q(user=invitee)
     if band.invitations.filter(open_invitations() & same_person).exists():
         raise BandError(f"{label} has an open invitation to {band.name} already.")
 
@@ -185,24 +189,24 @@ def band_invite(*, band: Band, by, username_or_email: str, role: str = Role.MEMB
     )
     invitation.token = token
 
-    to = email or (invitee.email if invitee is not None else "")
+    to = email or invitee.email
     if to:
         context = {
             "band": band,
             "inviter": by,
             "invitee": invitee,
             "role": role,
-            "url": invitation_url(token),
+            "url": site_url + reverse("bands:invitation", args=[token]),
             "days": settings.JAM_BAND_INVITATION_DAYS,
-            "signup_url": settings.JAM_SITE_URL + reverse("signup"),
+            "signup_url": site_url + reverse("signup"),
         }
-        subject = " ".join(render_to_string("bands/invitation_subject.txt", context).split())
-        body = render_to_string("bands/invitation_email.txt", context)
-        try:
-            send_mail(subject, body, None, [to])
-        except OSError:  # smtplib's errors included: nothing is kept, the inviter may retry
-            logger.warning("Could not send the invitation to %s", band, exc_info=True)
-            raise BandError("The invitation e-mail could not be sent. Try again later.") from None
+        mail_send_after_commit(
+            kind=INVITATION,
+            to=to,
+            requester=requester,
+            subject=render_to_string("bands/invitation_subject.txt", context),
+            body=render_to_string("bands/invitation_email.txt", context),
+        )
 
     transaction.on_commit(lambda: events.publish_invited(invitation=invitation))
     return invitation

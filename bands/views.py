@@ -7,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.mail import requester_of, site_url
 from bands import selectors, services
 from bands.forms import BandForm, InviteForm
 from bands.models import Membership
@@ -104,6 +105,8 @@ def band_invite(request, band_id):
             by=request.user,
             username_or_email=wanted,
             role=form.cleaned_data["role"] or Membership.Role.MEMBER,
+            site_url=site_url(request),
+            requester=requester_of(request),
         )
     except BandError as error:
         messages.error(request, str(error))

@@ -4,11 +4,11 @@ assembled here because it reads from several apps (accounts, tracks)."""
 
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.db.models import Count, Sum
 from django.template.defaultfilters import filesizeformat
 
+from accounts.admin import PrivilegeGuardedUserAdmin
 from accounts.forms import AdminLoginForm
 from accounts.services import user_reinstate, user_suspend
 from audit.actions import with_reason
@@ -44,7 +44,7 @@ class SuspendedFilter(admin.SimpleListFilter):
 
 
 @admin.register(User)
-class ModeratedUserAdmin(ModeratorAccess, UserAdmin):
+class ModeratedUserAdmin(ModeratorAccess, PrivilegeGuardedUserAdmin):
     list_display = (
         "username",
         "email",
@@ -56,7 +56,7 @@ class ModeratedUserAdmin(ModeratorAccess, UserAdmin):
         "is_staff",
         "date_joined",
     )
-    list_filter = (SuspendedFilter, *UserAdmin.list_filter)
+    list_filter = (SuspendedFilter, *PrivilegeGuardedUserAdmin.list_filter)
     actions = (
         with_reason(description="Suspend the selected users", verb="Suspend", apply=_suspend),
         with_reason(description="Reinstate the selected users", verb="Reinstate", apply=_reinstate),

@@ -57,9 +57,12 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
     return number
 
 
-def env_url(name: str, default: str) -> str:
-    """An absolute http(s) address without a trailing slash, such as the site's own."""
+def env_url(name: str, default: str = "") -> str:
+    """An absolute http(s) address without a trailing slash, such as the site's own ("" when
+    unset and without a default)."""
     value = os.environ.get(name) or default
+    if not value:
+        return ""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ImproperlyConfigured(f"{name} must be an http:// or https:// address, not {value!r}")

@@ -315,6 +315,16 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# The cache holds counters (the mail limits): shared by every process through Redis in the
+# scale-out mode; the embedded mode's one web process keeps them in its memory (the default).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "jam",
+        }
+    }
 # Without a cross-process channel layer the worker's events cannot reach the web process,
 # so each notification socket relays changes it sees in its user's job rows instead.
 NOTIFICATIONS_RELAY_FROM_DB = env_bool("NOTIFICATIONS_RELAY_FROM_DB", not REDIS_URL)
@@ -398,9 +408,15 @@ else:
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "JamWithMe <noreply@localhost>")
 # A mail server that hangs must not hold a request (and its database transaction) for long.
 EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10, minimum=1)
-# The site's address as people reach it, for links in e-mails sent outside a request
-# (band invitations).
-JAM_SITE_URL = env_url("JAM_SITE_URL", "http://127.0.0.1:8000")
+# The site's address as people reach it, for links in e-mails (sign-up, band invitations).
+# Unset: the scheme, host and port each request came to (accounts.mail.site_url).
+JAM_SITE_URL = env_url("JAM_SITE_URL")
+# Mail visitors can make the site send (password resets, sign-ups, band invitations): at
+# most this many of each kind to one address, and asked for by one account or client
+# address, per window (accounts.mail). Over a limit the mail is dropped, the answer unchanged.
+JAM_MAIL_LIMIT_WINDOW_MINUTES = env_int("JAM_MAIL_LIMIT_WINDOW_MINUTES", 60, minimum=1)
+JAM_MAIL_PER_RECIPIENT = env_int("JAM_MAIL_PER_RECIPIENT", 3, minimum=1)
+JAM_MAIL_PER_REQUESTER = env_int("JAM_MAIL_PER_REQUESTER", 20, minimum=1)
 
 # --- Bands --------------------------------------------------------------------------------
 # How long an invitation to join a band can be accepted.

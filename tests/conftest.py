@@ -58,6 +58,18 @@ def private_media(settings, tmp_path):
     return media
 
 
+@pytest.fixture(autouse=True)
+def own_cache_keys(settings):
+    """Each test counts (the mail limits, accounts.mail) under its own cache key prefix: the
+    in-memory cache lives as long as the test process, and Redis is shared by the run."""
+    import uuid
+
+    settings.CACHES = {
+        alias: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+        for alias, config in settings.CACHES.items()
+    }
+
+
 @pytest.fixture
 def password():
     return "a-long-Jam-password-42"

@@ -16,6 +16,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 import engine as audio_engine
+from accounts.text import strip_bidi
 from catalog.stems import STEMS
 from tracks import files
 from tracks.access import track_audience
@@ -45,8 +46,9 @@ STORAGE_FAILED = (
 
 
 def clean_title(text: str) -> str:
-    """A title as we keep it: no control characters (CR/LF included), trimmed, ≤ 200."""
-    return _CONTROL_CHARS.sub("", text or "").strip()[:200]
+    """A title as we keep it: no control characters (CR/LF included) nor bidi controls
+    (which make "gnp.exe" show as "exe.png"), trimmed, ≤ 200."""
+    return strip_bidi(_CONTROL_CHARS.sub("", text or "")).strip()[:200]
 
 
 def track_title_from_filename(filename: str) -> str:

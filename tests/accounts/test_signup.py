@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
+from django.test import TestCase
 from django.urls import reverse
 
 from accounts.models import PendingSignUp
@@ -15,6 +16,13 @@ SENT = "Check your e-mail to finish signing up"
 
 
 def sign_up(client, username="carol", email="carol@example.com", **extra):
+    """Post the sign-up form; what waits for the commit (the e-mail) runs, as after a
+    request's own."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return _post(client, username, email, **extra)
+
+
+def _post(client, username, email, **extra):
     return client.post(
         reverse("signup"),
         {

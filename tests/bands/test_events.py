@@ -11,8 +11,11 @@ from django.test import Client
 from bands.services import band_invitation_accept, band_invite, band_leave, band_remove_member
 from jamwithme.asgi import application
 from notifications.events import CHANNEL_MESSAGE, user_group
-from tests.bands.conftest import join
+from tests.bands.conftest import invite, join
 from tests.sentinels import layer_heard_before_a_sentinel
+
+# What a request passes: the site's address, who asks.
+REQUEST = {"site_url": "http://testserver", "requester": "test"}
 
 
 class Ears:
@@ -45,7 +48,7 @@ def test_an_invitation_reaches_the_registered_invitee_only(
     band, alice, bob, ears, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        invitation = band_invite(band=band, by=alice, username_or_email="bob")
+        invitation = band_invite(band=band, by=alice, username_or_email="bob", **REQUEST)
     [event] = ears.heard("bob")
     assert event["type"] == "bands.invited"
     assert event["audience"] == [bob.pk]
@@ -60,7 +63,7 @@ def test_an_invitation_to_an_address_with_no_account_is_not_published(
     band, alice, ears, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        band_invite(band=band, by=alice, username_or_email="newcomer@example.com")
+        band_invite(band=band, by=alice, username_or_email="newcomer@example.com", **REQUEST)
     assert ears.heard("alice") == ears.heard("bob") == ears.heard("charlie") == []
 
 
@@ -68,7 +71,7 @@ def test_nothing_is_published_before_the_commit(
     band, alice, ears, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        band_invite(band=band, by=alice, username_or_email="bob")
+        band_invite(band=band, by=alice, username_or_email="bob", **REQUEST)
     assert ears.heard("bob") == []
     assert callbacks
 
@@ -77,8 +80,9 @@ def test_someone_joining_is_told_to_the_bands_other_members(
     band, alice, bob, charlie, ears, django_capture_on_commit_callbacks
 ):
     join(band, charlie)
-    ears.heard("alice")
-    invitation = band_invite(band=band, by=alice, username_or_email="bob")
+    invitation = invite(band=band, by=alice, username_or_email="bob")
+    for listener in ("alice", "bob", "charlie"):
+        ears.heard(listener)  # the invitations and charlie joining
     with django_capture_on_commit_callbacks(execute=True):
         band_invitation_accept(user=bob, token=invitation.token)
     for listener in ("alice", "charlie"):
@@ -131,7 +135,9 @@ async def test_an_invitation_arrives_on_the_invitees_socket(alice, bob, settings
     assert connected
     try:
         band = (await database_sync_to_async(band_create)(owner=alice, name="The Jammers")).band
-        await database_sync_to_async(band_invite)(band=band, by=alice, username_or_email="bob")
+        await database_sync_to_async(band_invite)(
+            band=band, by=alice, username_or_email="bob", **REQUEST
+        )
         received = await communicator.receive_json_from(timeout=2)
         assert received["type"] == "bands.invited"
         assert received["message"] == "alice invited you to join The Jammers."

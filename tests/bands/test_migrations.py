@@ -25,3 +25,16 @@ def test_going_back_with_a_viewer_is_refused_and_without_one_goes_through(alice,
         assert Membership.objects.filter(band=band).count() == 2
     finally:
         migrate(latest())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_band_names_kept_with_bidi_controls_lose_them():
+    migrate(VIEWERS)
+    try:
+        spoofed = Band.objects.create(name="gnp\u202eexe.png  band")
+        plain = Band.objects.create(name="The Cats")
+        migrate([("bands", "0003_band_names_without_bidi")])
+        assert Band.objects.get(pk=spoofed.pk).name == "gnpexe.png band"
+        assert Band.objects.get(pk=plain.pk).name == "The Cats"
+    finally:
+        migrate(latest())

@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bands.models import Band, Invitation, Membership
-from bands.services import band_create, band_invite
-from tests.bands.conftest import join, link_in
+from bands.services import band_create
+from tests.bands.conftest import invite, join, link_in
 
 Role = Membership.Role
 
@@ -39,10 +39,10 @@ def test_the_bands_page_lists_my_bands_with_my_role_and_the_member_count(alice_c
 
 
 def test_the_bands_page_lists_my_open_invitations_with_buttons(bob_client, band, alice):
-    invitation = band_invite(band=band, by=alice, username_or_email="bob@example.com")
+    invitation = invite(band=band, by=alice, username_or_email="bob@example.com")
     page = bob_client.get(reverse("bands:list")).content.decode()
     assert "The Jammers" in page
-    assert "from alice" in page
+    assert "from <bdi>alice</bdi>" in page
     assert reverse("bands:answer", args=[invitation.pk]) in page
     assert 'value="accept"' in page and 'value="decline"' in page
 
@@ -107,10 +107,13 @@ def test_every_change_refuses_get(alice_client, band, bob, index):
     assert Membership.objects.filter(band=band).count() == 2
 
 
-def test_the_owner_invites_from_the_band_page(alice_client, band, bob, outbox):
-    response = alice_client.post(
-        reverse("bands:invite", args=[band.pk]), {"username_or_email": "bob"}
-    )
+def test_the_owner_invites_from_the_band_page(
+    alice_client, band, bob, outbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post(
+            reverse("bands:invite", args=[band.pk]), {"username_or_email": "bob"}
+        )
     assert response.status_code == 302
     assert Invitation.objects.get().user == bob
     assert len(outbox) == 1
@@ -128,7 +131,7 @@ def test_the_owner_invites_a_viewer_from_the_band_page(alice_client, band, bob):
     assert Invitation.objects.get().role == Role.VIEWER
     page = response.content.decode()
     assert "Invitation sent to bob, to join as a viewer." in page
-    assert "as viewer · invited by alice" in page
+    assert "as viewer · invited by <bdi>alice</bdi>" in page
 
 
 def test_an_admin_is_offered_the_roles_they_may_give(bob_client, band, bob, charlie):
@@ -189,7 +192,7 @@ def test_leaving_takes_me_to_my_bands(bob_client, band, bob):
 
 def test_an_admin_withdraws_an_invitation(bob_client, band, bob, alice, charlie):
     join(band, bob, role=Role.ADMIN)
-    invitation = band_invite(band=band, by=alice, username_or_email="charlie")
+    invitation = invite(band=band, by=alice, username_or_email="charlie")
     response = bob_client.post(reverse("bands:invitation_withdraw", args=[band.pk, invitation.pk]))
     assert response.status_code == 302
     invitation.refresh_from_db()
@@ -201,7 +204,7 @@ def test_an_admin_withdraws_an_invitation(bob_client, band, bob, alice, charlie)
 
 @pytest.fixture
 def invitation(band, alice, bob, outbox):
-    invitation = band_invite(band=band, by=alice, username_or_email="bob")
+    invitation = invite(band=band, by=alice, username_or_email="bob")
     invitation.url = link_in(outbox[0]).split("://", 1)[1].split("/", 1)[1]
     invitation.url = "/" + invitation.url
     return invitation
@@ -212,7 +215,7 @@ def test_the_link_in_the_e_mail_shows_the_band_and_the_inviter(bob_client, invit
     assert response.status_code == 200
     page = response.content.decode()
     assert "The Jammers" in page
-    assert "alice invited you" in page
+    assert "<bdi>alice</bdi> invited you" in page
     assert 'value="accept"' in page
     invitation.refresh_from_db()
     assert invitation.answered_at is None  # GET changes nothing

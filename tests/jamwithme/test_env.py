@@ -62,6 +62,13 @@ def test_env_url_drops_a_trailing_slash_and_uses_the_default_when_unset(monkeypa
     assert env_url("SITE", "http://127.0.0.1:8000") == "http://127.0.0.1:8000"
 
 
+def test_env_url_without_a_default_is_empty_when_unset(monkeypatch):
+    monkeypatch.delenv("SITE", raising=False)
+    assert env_url("SITE") == ""
+    monkeypatch.setenv("SITE", "")
+    assert env_url("SITE") == ""
+
+
 @pytest.mark.parametrize("value", ["jam.example.org", "ftp://jam.example.org", "https://"])
 def test_env_url_refuses_anything_but_an_absolute_http_address(monkeypatch, value):
     monkeypatch.setenv("SITE", value)

@@ -409,7 +409,7 @@ def test_the_moderator_permission_without_staff_status_gives_nothing(clients, tr
 # --- The rest of the house rules --------------------------------------------------------------
 def test_a_moderator_sees_whose_track_it_is_and_no_owner_controls(clients, track):
     page = clients["moderator"].get(reverse("tracks:detail", args=[track.id])).content.decode()
-    assert "by alice" in page
+    assert "by <bdi>alice</bdi>" in page
     assert reverse("tracks:rename", args=[track.id]) not in page
     assert reverse("tracks:delete", args=[track.id]) not in page
     assert reverse("tracks:share", args=[track.id]) not in page

@@ -97,7 +97,7 @@ def test_a_bandmate_without_the_vocals_gets_the_jam_track_and_nothing_else(
     done_card = card_of(html, done)
     assert reverse("tracks:audio", args=[done.id, "instrumental"]) in done_card
     assert "vocals" not in done_card and "original" not in done_card
-    assert f"by {alice.username}" in done_card
+    assert f"by <bdi>{alice.username}</bdi>" in done_card
 
 
 def test_the_refetched_row_is_the_same_card(alice_client, alice, tmp_path):

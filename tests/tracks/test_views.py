@@ -282,7 +282,7 @@ def test_two_tracks_with_the_same_title_are_told_apart_by_their_files_length_and
     assert first.title == second.title == "mix"
 
     page = alice_client.get(LIBRARY).content.decode()
-    assert "from “mix.wav”" in page and "from “Mix (take 2).wav”" in page
+    assert "from “<bdi>mix.wav</bdi>”" in page and "from “<bdi>Mix (take 2).wav</bdi>”" in page
     assert "0:01" in page and "0:02" in page
     assert f'datetime="{first.created_at.isoformat()}"' in page
 
