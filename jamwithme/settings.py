@@ -58,7 +58,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "jamwithme.apps.JamAdminConfig",  # django.contrib.admin, its front page the report queue
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
