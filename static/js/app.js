@@ -238,7 +238,10 @@
   function onTrackModerated(event) {
     var text = event.notice + (event.message ? " Their message to you: " + event.message : "");
     var main = document.querySelector("main");
-    if (main) {
+    var pageOfIt = document.querySelector(
+      "[data-panel-url][data-track-id='" + event.moderated_track_id + "']");
+    // The track's own page says it in place (below); a removed one's page has nothing left.
+    if (main && (!pageOfIt || event.action === "removed")) {
       var banner = document.createElement("div");
       banner.className = "notice moderation-banner";
       banner.setAttribute("role", "alert");
@@ -271,7 +274,7 @@
       if (!notice) {
         notice = document.createElement("p");
         notice.className = "notice";
-        notice.setAttribute("role", "status");
+        notice.setAttribute("role", "alert");
         notice.dataset.role = "moderation-notice";
         var head = node.querySelector(".page-head");
         node.insertBefore(notice, head ? head.nextSibling : node.firstChild);
