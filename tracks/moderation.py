@@ -8,8 +8,6 @@ shown (live on their open pages and by e-mail, sent once the decision commits). 
 who lose access are told at once over the socket; the reporters, when the moderator asks,
 are told that their report was looked at (not what the reason was)."""
 
-from dataclasses import dataclass
-
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
@@ -29,16 +27,6 @@ from tracks.services import TrackDeletion, track_delete
 
 class ModerationError(ValueError):
     """Refused; the message is shown as is."""
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What a moderator gives with each action: the reason (the audit log's, never shown to
-    the owner), the message to the owner (optional), whether the reporters are told."""
-
-    reason: str
-    message: str = ""
-    tell_reporters: bool = False
 
 
 def _need_reason(reason: str) -> str:
