@@ -155,6 +155,7 @@ def test_a_report_goes_from_bob_to_the_queue_and_a_hide_tells_alice_at_once(
                 alice.wait_for_timeout(200)
             assert "hid =E2=80=9CBossa for review" in mail or "hid “Bossa for review" in mail
             assert message[:40] in mail.replace("=\n", "")
+            assert f"{track_url}" in mail.replace("=\n", "")  # the port the site runs on
             assert "cousin" not in log.read_text()
 
             # Bob's "Shared with you" lost it, live, and says the list is empty.

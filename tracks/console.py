@@ -236,11 +236,19 @@ def act(request, site, track_id, action):
     tell = bool(post.get("tell_reporters"))
     message = _message(post)
     by = request.user
+    site_url = f"{request.scheme}://{request.get_host()}"  # for the owner's e-mail, as sign-up's
     try:
         if action == "hide":
-            track_hide(track=track, by=by, reason=reason, message=message, tell_reporters=tell)
+            track_hide(
+                track=track,
+                by=by,
+                reason=reason,
+                message=message,
+                tell_reporters=tell,
+                site_url=site_url,
+            )
         elif action == "unhide":
-            track_unhide(track=track, by=by, reason=reason, message=message)
+            track_unhide(track=track, by=by, reason=reason, message=message, site_url=site_url)
         elif action == "dismiss":
             reports_dismiss(track=track, by=by, reason=reason, tell_reporters=tell)
         elif action == "remove":

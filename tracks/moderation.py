@@ -106,9 +106,13 @@ OWNER_NOTICES = {
 }
 
 
-def owner_tell(*, owner, track_id, title: str, action: str, message: str) -> None:
+def owner_tell(
+    *, owner, track_id, title: str, action: str, message: str, site_url: str = ""
+) -> None:
     """The owner's live notice on every open page and an e-mail, with the moderators'
-    message (never the reason). Run after the decision commits."""
+    message (never the reason). Run after the decision commits. The e-mail's link starts
+    with ``site_url`` (the address the moderator reached the site at, as sign-up mail
+    does), or JAM_SITE_URL without one."""
     notice = OWNER_NOTICES[action].format(title=title)
     track_moderated_publish(
         owner_id=owner.pk,
@@ -120,7 +124,7 @@ def owner_tell(*, owner, track_id, title: str, action: str, message: str) -> Non
     if owner.email:
         url = ""
         if action != "removed":
-            url = settings.JAM_SITE_URL + reverse("tracks:detail", args=[track_id])
+            url = (site_url or settings.JAM_SITE_URL) + reverse("tracks:detail", args=[track_id])
         context = {
             "username": owner.get_username(),
             "title": title,
@@ -131,17 +135,28 @@ def owner_tell(*, owner, track_id, title: str, action: str, message: str) -> Non
         _mail(owner.email, "tracks/email/moderated", context)
 
 
-def _after_commit_tell_owner(track: Track, action: str, message: str) -> None:
+def _after_commit_tell_owner(track: Track, action: str, message: str, site_url: str) -> None:
     owner, track_id, title = track.owner, track.id, track.title
     transaction.on_commit(
         lambda: owner_tell(
-            owner=owner, track_id=track_id, title=title, action=action, message=message
+            owner=owner,
+            track_id=track_id,
+            title=title,
+            action=action,
+            message=message,
+            site_url=site_url,
         )
     )
 
 
 def track_hide(
-    *, track: Track, by: AbstractBaseUser, reason: str, message: str = "", tell_reporters=False
+    *,
+    track: Track,
+    by: AbstractBaseUser,
+    reason: str,
+    message: str = "",
+    tell_reporters: bool = False,
+    site_url: str = "",
 ) -> None:
     """Hide a track: it vanishes for everyone but its owner and moderators, its shares and
     links stop working, its open reports are closed, and its owner is told (the message)."""
@@ -165,7 +180,7 @@ def track_hide(
         )
         closed = _close_reports(track, by, Report.Resolution.HIDDEN, entry)
         _after_commit_tell_reporters(closed, tell_reporters)
-        _after_commit_tell_owner(track, "hidden", message)
+        _after_commit_tell_owner(track, "hidden", message, site_url)
     transaction.on_commit(
         lambda: track_revoked_publish(
             track_id=track.pk,
@@ -175,7 +190,9 @@ def track_hide(
     )
 
 
-def track_unhide(*, track: Track, by: AbstractBaseUser, reason: str, message: str = "") -> None:
+def track_unhide(
+    *, track: Track, by: AbstractBaseUser, reason: str, message: str = "", site_url: str = ""
+) -> None:
     reason = _need_reason(reason)
     message = (message or "").strip()
     with transaction.atomic():
@@ -191,11 +208,16 @@ def track_unhide(*, track: Track, by: AbstractBaseUser, reason: str, message: st
             reason=reason,
             subject=track.owner,
         )
-        _after_commit_tell_owner(track, "unhidden", message)
+        _after_commit_tell_owner(track, "unhidden", message, site_url)
 
 
 def track_remove(
-    *, track: Track, by: AbstractBaseUser, reason: str, message: str = "", tell_reporters=False
+    *,
+    track: Track,
+    by: AbstractBaseUser,
+    reason: str,
+    message: str = "",
+    tell_reporters: bool = False,
 ) -> TrackDeletion:
     """Delete a track (and its files) as a moderator, with the reason on record; its
     reports stay, closed, in the owner's history."""
@@ -213,7 +235,7 @@ def track_remove(
         )
         closed = _close_reports(track, by, Report.Resolution.REMOVED, entry)
         _after_commit_tell_reporters(closed, tell_reporters)
-        _after_commit_tell_owner(track, "removed", message)
+        _after_commit_tell_owner(track, "removed", message, "")
         return track_delete(track=track)  # it tells the listeners
 
 

@@ -214,6 +214,8 @@ def test_hiding_keeps_the_reason_in_the_log_and_sends_the_owner_only_the_message
     assert "A rights holder claimed this recording." in to_owner[0].body
     assert "hid “Blue Bossa”" in to_owner[0].subject
     assert SECRET_REASON not in to_owner[0].body and "bob" not in to_owner[0].body
+    # Its link is the address the moderator used (the test client's), not a default.
+    assert f"http://testserver/tracks/{track.id}/" in to_owner[0].body
     page = Client()
     page.force_login(alice)
     detail = page.get(reverse("tracks:detail", args=[track.id])).content.decode()
