@@ -6,13 +6,19 @@ never a privileged account's password or e-mail, which would let them log in as 
 Every change to a role or permission writes an audit entry (accounts.roles).
 
 `PrivilegeGuardedUserAdmin` is the base of the site's user admin (jamwithme/admin.py, which
-adds the moderators' views); the group admin is replaced here."""
+adds the moderators' views); the group admin is replaced here.
 
+The list of failed sign-ins (django-axes' Access attempts) says what is really locked:
+each of the three counters (accounts.throttling) for the row's username and address,
+not one row's failures against one limit."""
+
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
-from accounts import roles
+from accounts import roles, throttling
 from accounts.forms import GuardedAdminUserCreationForm, GuardedUserChangeForm
 
 USER_PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
@@ -85,3 +91,22 @@ class PrivilegeGuardedGroupAdmin(GroupAdmin):
         for group in queryset:
             roles.group_deletion_record(actor=request.user, group=group)
         super().delete_queryset(request, queryset)
+
+
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class LockoutAttemptAdmin(AccessAttemptAdmin):
+    list_display = ("attempt_time", "username", "ip_address", "failures_since_start", "lockout")
+    list_filter = ("attempt_time",)
+
+    @admin.display(description="Locked out?")
+    def lockout(self, attempt):
+        found = throttling.counters(username=attempt.username, ip_address=attempt.ip_address)
+        locked = [c for c in found if c.locked]
+        if locked:
+            return "Locked: " + "; ".join(
+                f"{c.name} ({c.failures} of {c.limit} failures)" for c in locked
+            )
+        return "Not locked: " + "; ".join(f"{c.name} {c.left} left" for c in found)

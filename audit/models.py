@@ -16,6 +16,11 @@ class AuditEntry(models.Model):
     target_id = models.CharField(max_length=64, db_index=True)
     target_label = models.CharField(max_length=255)  # what it was called at the time
     reason = models.TextField(blank=True)
+    # Whose account or track it concerns (the admin's "user" filter): the owner of a track
+    # acted on, the user suspended. Kept when their things go; empty for the rest (a job).
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ("-created_at", "-id")

@@ -14,8 +14,14 @@ def audit_record(
     target_id,
     target_label: str,
     reason: str = "",
+    subject: AbstractBaseUser | None = None,
 ) -> AuditEntry:
+    if subject is None and target_type == "user":
+        subject_id = int(target_id)
+    else:
+        subject_id = subject.pk if subject is not None else None
     return AuditEntry.objects.create(
+        subject_id=subject_id,
         actor=actor,
         actor_name=actor.get_username(),
         action=action,

@@ -62,6 +62,13 @@ class ModeratedUserAdmin(ModeratorAccess, PrivilegeGuardedUserAdmin):
         with_reason(description="Reinstate the selected users", verb="Reinstate", apply=_reinstate),
     )
 
+    def get_actions(self, request):
+        """Not Django's "Delete selected users" beside "Suspend": deleting an account is a
+        superuser's act on the account's own page, confirmed there."""
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
     def get_queryset(self, request):
         return (
             super()

@@ -58,7 +58,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "jamwithme.apps.JamAdminConfig",  # django.contrib.admin, its front page the report queue
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -160,17 +160,24 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Two counters, each locking at JAM_LOGIN_FAILURE_LIMIT failures within the lockout window:
-# one per client IP (one address guessing many accounts) and one per username (many
-# addresses guessing one account; the username is counted whether or not it exists, so a
-# lockout reveals nothing). The per-username counter lets an attacker lock a real user out,
-# so the lockout always expires: JAM_LOGIN_LOCKOUT_MINUTES after the failure that caused it,
-# and attempts made while locked out are refused without being counted, so hammering the
-# form does not extend it. Staff clear a lockout early in the admin (Axes > Access attempts).
-# A successful login forgets that user's own failures from that address (accounts.throttling).
+# Three counters, each with its own limit within the lockout window (accounts.throttling):
+# the username from this address (JAM_LOGIN_FAILURE_LIMIT: bob's typos at the office lock
+# bob out there, not alice), the username from any address (JAM_LOGIN_USERNAME_LIMIT: many
+# addresses guessing one account; counted whether or not it exists, so a lockout reveals
+# nothing), and the address on any username (JAM_LOGIN_ADDRESS_LIMIT, much higher: the
+# ceiling against password spraying that an office or a carrier's address stays under).
+# A lockout always expires JAM_LOGIN_LOCKOUT_MINUTES after the failure that caused it, and
+# attempts made while locked out are refused without being counted. Staff clear one early
+# in the admin (Axes > Access attempts, which says which counter locks) or, from anywhere,
+# with `manage.py unlock USERNAME`. A successful login forgets that user's own failures from
+# that address.
+AXES_HANDLER = "accounts.throttling.LockoutHandler"
 AXES_FAILURE_LIMIT = env_int("JAM_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+JAM_LOGIN_USERNAME_LIMIT = env_int("JAM_LOGIN_USERNAME_LIMIT", 15, minimum=1)
+JAM_LOGIN_ADDRESS_LIMIT = env_int("JAM_LOGIN_ADDRESS_LIMIT", 30, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("JAM_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+# What axes records each failure under; the counters above read the records.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = False  # axes would also forget the IP's failures on other accounts
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"

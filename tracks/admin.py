@@ -1,31 +1,14 @@
 from django.contrib import admin
 from django.db.models import Count, Q
+from django.shortcuts import redirect
 from django.template.defaultfilters import filesizeformat
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
-from audit.actions import with_reason
+from tracks import console
 from tracks.access import is_moderator, track_access
 from tracks.models import Asset, FileDeletion, Report, Track, TrackShare
-from tracks.moderation import (
-    report_dismiss,
-    track_hide,
-    track_remove,
-    track_unhide,
-)
 from tracks.parts import track_parts
-
-
-def _hide(track, by, reason):
-    track_hide(track=track, by=by, reason=reason)  # refuses a track already hidden
-
-
-def _unhide(track, by, reason):
-    track_unhide(track=track, by=by, reason=reason)
-
-
-def _remove(track, by, reason):
-    track_remove(track=track, by=by, reason=reason)
 
 
 class ModeratorAccess:
@@ -94,6 +77,7 @@ class TrackAdmin(ModeratedAdmin):
         "status",
         "visibility",
         "open_reports",
+        "review",
     )
     list_filter = (HiddenFilter, "job__status", "container")
     search_fields = ("title", "original_filename", "owner__username", "owner__email")
@@ -116,15 +100,8 @@ class TrackAdmin(ModeratedAdmin):
     )
     readonly_fields = fields
     inlines = (AssetInline, ShareInline)
-    actions = (
-        with_reason(description="Hide the selected tracks", verb="Hide", apply=_hide),
-        with_reason(description="Unhide the selected tracks", verb="Unhide", apply=_unhide),
-        with_reason(
-            description="Remove the selected tracks and their files",
-            verb="Remove",
-            apply=_remove,
-        ),
-    )
+    # No bulk actions: moderators decide one track at a time, on its review page.
+    actions = None
 
     def has_add_permission(self, request):
         return False
@@ -142,6 +119,11 @@ class TrackAdmin(ModeratedAdmin):
             .with_assets()
             .annotate(reports_open=Count("reports", filter=Q(reports__resolved_at=None)))
         )
+
+    @admin.display(description="Review")
+    def review(self, track):
+        url = reverse("admin:tracks_report_review", args=[track.id])
+        return format_html('<a href="{}">Review</a>', url)
 
     @admin.display(description="Visibility", ordering="hidden_at")
     def visibility(self, track):
@@ -169,8 +151,11 @@ class TrackAdmin(ModeratedAdmin):
         return filesizeformat(track.size_bytes)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        """Links to the track's files, through the same views and access rule as the track
-        page: moderators and the owner get them, other staff are told why not."""
+        """Moderators review the track on its review page (the console). Other staff with
+        Django's view permission see the record, and links to the track's files through the
+        same views and access rule as the track page, which refuse them."""
+        if is_moderator(request.user) and Track.objects.filter(pk=object_id).exists():
+            return redirect("admin:tracks_report_review", object_id)
         track = self.get_object(request, object_id)
         extra_context = dict(extra_context or {})
         if track is not None:
@@ -239,21 +224,10 @@ class OpenFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _hide_reported(report, by, reason):
-    _hide(report.track, by, reason)
-
-
-def _remove_reported(report, by, reason):
-    _remove(report.track, by, reason)
-
-
-def _dismiss(report, by, reason):
-    report_dismiss(report=report, by=by, reason=reason)  # refuses one already resolved
-
-
 @admin.register(Report)
 class ReportAdmin(ModeratedAdmin):
-    """The moderators' queue: open reports, oldest first."""
+    """Every report, open ones unless asked otherwise; the console's views (the queue, a
+    track's review page and its actions: tracks/console.py) hang from its URLs."""
 
     list_display = (
         "created_at",
@@ -265,9 +239,11 @@ class ReportAdmin(ModeratedAdmin):
         "state",
     )
     list_filter = (OpenFilter, "reason")
-    list_select_related = ("track", "track__owner", "reporter")
+    list_select_related = ("track", "track_owner", "reporter")
     readonly_fields = (
         "track",
+        "track_title",
+        "track_owner",
         "reporter",
         "reason",
         "details",
@@ -275,17 +251,28 @@ class ReportAdmin(ModeratedAdmin):
         "resolved_at",
         "resolved_by",
         "resolution",
+        "decision",
+        "reporter_told_at",
     )
     fields = readonly_fields
-    actions = (
-        with_reason(description="Hide the reported tracks", verb="Hide", apply=_hide_reported),
-        with_reason(
-            description="Remove the reported tracks and their files",
-            verb="Remove",
-            apply=_remove_reported,
-        ),
-        with_reason(description="Dismiss the selected reports", verb="Dismiss", apply=_dismiss),
-    )
+    actions = None  # decisions are taken per track, on its review page
+
+    def get_urls(self):
+        site = self.admin_site
+
+        def view(function):
+            return site.admin_view(lambda request, **kwargs: function(request, site, **kwargs))
+
+        return [
+            path("queue/", view(console.queue), name="tracks_report_queue"),
+            path("review/<uuid:track_id>/", view(console.review), name="tracks_report_review"),
+            path(
+                "review/<uuid:track_id>/<slug:action>/",
+                view(console.act),
+                name="tracks_report_act",
+            ),
+            *super().get_urls(),
+        ]
 
     def has_add_permission(self, request):
         return False
@@ -298,13 +285,15 @@ class ReportAdmin(ModeratedAdmin):
 
     @admin.display(description="Track")
     def reported_track(self, report):
-        url = reverse("admin:tracks_track_change", args=[report.track_id])
+        if report.track is None:
+            return f"{report.track_title} (gone)"
+        url = reverse("admin:tracks_report_review", args=[report.track_id])
         hidden = " (hidden)" if report.track.is_hidden else ""
         return format_html('<a href="{}">{}</a>{}', url, report.track.title, hidden)
 
     @admin.display(description="Owner")
     def owner(self, report):
-        return report.track.owner
+        return report.track_owner
 
     @admin.display(description="State")
     def state(self, report):

@@ -17,6 +17,8 @@ CREATED = "tracks.created"
 SHARED = "tracks.shared"
 CHANGED = "tracks.changed"
 REVOKED = "tracks.revoked"
+MODERATED = "tracks.moderated"
+REPORT_CLOSED = "tracks.report_closed"
 
 
 class TrackEvent(Event):
@@ -31,6 +33,47 @@ class RevokedEvent(Event):
     type: Literal["tracks.revoked"]
     revoked_track_id: str
     message: str
+
+
+class ModeratedEvent(Event):
+    """To a track's owner: the moderators hid, removed or unhid it. Named by
+    `moderated_track_id` (a removed track has no access rule to check). `notice` is what
+    happened; `message` the moderators' message to the owner (never their reason)."""
+
+    type: Literal["tracks.moderated"]
+    moderated_track_id: str
+    action: str  # "hidden", "removed", "unhidden"
+    notice: str
+    message: str
+
+
+class ReportClosedEvent(Event):
+    """To a reporter: their report was looked at."""
+
+    type: Literal["tracks.report_closed"]
+    message: str
+
+
+def track_moderated_publish(*, owner_id, track_id, action: str, notice: str, message: str):
+    publish(
+        ModeratedEvent(
+            type=MODERATED,
+            audience=[owner_id],
+            key=f"moderated.{track_id}.{uuid.uuid4().hex[:8]}",
+            moderated_track_id=str(track_id),
+            action=action,
+            notice=notice,
+            message=message,
+        )
+    )
+
+
+def report_closed_publish(*, user_id, report_id, message: str) -> None:
+    publish(
+        ReportClosedEvent(
+            type=REPORT_CLOSED, audience=[user_id], key=f"report.{report_id}", message=message
+        )
+    )
 
 
 def track_created_publish(*, track: Track) -> None:

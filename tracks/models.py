@@ -44,8 +44,11 @@ class Track(models.Model):
     reserved_bytes = models.PositiveBigIntegerField(default=0)
 
     # Moderation: a hidden track vanishes for everyone but its owner and moderators.
+    # The reason is for the audit log and the moderators only; the message (optional) is
+    # what the owner is told, on the track page and by e-mail.
     hidden_at = models.DateTimeField(null=True, blank=True)
     hidden_reason = models.TextField(blank=True)
+    hidden_message = models.TextField(blank=True)
 
     objects = TrackQuerySet.as_manager()
 
@@ -212,7 +215,11 @@ class ShareLink(models.Model):
 
 
 class Report(models.Model):
-    """A user's report of a track they can see, for the moderators' queue."""
+    """A user's report of a track they can see, for the moderators' queue. Every report is
+    kept (a second one from the same person is another row), and outlives its track: the
+    track's id, title and owner are copied, so the owner's history still shows it after a
+    removal. A decision closes a track's open reports together, with what was done (the
+    resolution and the audit log's entry)."""
 
     class Reason(models.TextChoices):
         COPYRIGHT = "copyright", "It infringes someone's copyright"
@@ -224,8 +231,17 @@ class Report(models.Model):
         HIDDEN = "hidden", "Track hidden"
         REMOVED = "removed", "Track removed"
         DISMISSED = "dismissed", "Dismissed"
+        SUSPENDED = "suspended", "Owner suspended"
+        DELETED = "deleted", "Deleted by its owner"
 
-    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="reports")
+    track = models.ForeignKey(
+        Track, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
+    track_ref = models.UUIDField(null=True, db_index=True)  # the track's id, kept after it goes
+    track_title = models.CharField(max_length=200, blank=True)
+    track_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reporter = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -237,12 +253,17 @@ class Report(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
+    decision = models.ForeignKey(
+        "audit.AuditEntry", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reporter_told_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("created_at",)
+        indexes = [models.Index(fields=("resolved_at", "created_at"))]
 
     def __str__(self) -> str:
-        return f"Report on {self.track}: {self.get_reason_display()}"
+        return f"Report on {self.track_title or self.track}: {self.get_reason_display()}"
 
     @property
     def is_open(self) -> bool:

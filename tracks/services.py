@@ -21,7 +21,7 @@ from catalog.stems import STEMS
 from tracks import files
 from tracks.access import track_audience
 from tracks.events import track_created_publish, track_revoked_publish
-from tracks.models import ORIGINAL_PART, Asset, FileDeletion, Track
+from tracks.models import ORIGINAL_PART, Asset, FileDeletion, Report, Track
 from tracks.selectors import storage_use_for_user
 
 logger = logging.getLogger(__name__)
@@ -194,6 +194,10 @@ def track_delete(*, track: Track) -> TrackDeletion:
     listeners = set(track_audience(track)) - {track.owner_id}
     track_id = track.id
     with transaction.atomic():
+        # Its reports stay in the owner's history; the ones still open close with it.
+        Report.objects.filter(track=track, resolved_at=None).update(
+            resolved_at=timezone.now(), resolution=Report.Resolution.DELETED
+        )
         track.delete()
         _file_deletions_record(names)
 

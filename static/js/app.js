@@ -76,6 +76,15 @@
       });
   }
 
+  // A live list's empty-state text shows exactly when the list has no track (the last one
+  // unshared, hidden or deleted while the page is open; the first one added).
+  function showEmptyStates() {
+    var empty = document.querySelector("[data-role=empty]");
+    var list = document.querySelector("[data-live-list]");
+    if (!empty || !list) return;
+    empty.hidden = list.querySelector("[data-track-id]") !== null;
+  }
+
   // A library row: replaced whole (it holds no player that is playing for long).
   function refreshRow(row) {
     var here = window.location.pathname + window.location.search;
@@ -162,8 +171,7 @@
       fetchFragment(url + "?page_url=" + encodeURIComponent(here)).then(function (holder) {
         if (!holder || !holder.firstElementChild) return;
         list.insertBefore(holder.firstElementChild, list.firstChild);
-        var empty = document.querySelector("[data-role=empty]");
-        if (empty) empty.remove();
+        showEmptyStates();
       });
     });
   }
@@ -209,7 +217,77 @@
       notice.appendChild(back);
       node.appendChild(notice);
     });
+    showEmptyStates();
     toast(event.message, "failed");
+  }
+
+  function stopPlaying(node) {
+    node.querySelectorAll("audio").forEach(function (audio) {
+      audio.pause();
+      audio.removeAttribute("src");
+      audio.load();
+    });
+    node.querySelectorAll("[data-player]").forEach(function (player) {
+      if (player.jamPlayer) player.jamPlayer.destroy();
+    });
+  }
+
+  // The moderators hid, removed or unhid one of the user's own tracks: a notice that stays
+  // at the top of every open page (with their message, never their reason), and the track's
+  // page or row follows.
+  function onTrackModerated(event) {
+    var text = event.notice + (event.message ? " Their message to you: " + event.message : "");
+    var main = document.querySelector("main");
+    var pageOfIt = document.querySelector(
+      "[data-panel-url][data-track-id='" + event.moderated_track_id + "']");
+    // The track's own page says it in place (below); a removed one's page has nothing left.
+    if (main && (!pageOfIt || event.action === "removed")) {
+      var banner = document.createElement("div");
+      banner.className = "notice moderation-banner";
+      banner.setAttribute("role", "alert");
+      banner.dataset.role = "moderation-banner";
+      banner.textContent = text + " ";
+      var close = document.createElement("button");
+      close.type = "button";
+      close.className = "link";
+      close.textContent = "Dismiss";
+      close.addEventListener("click", function () { banner.remove(); });
+      banner.appendChild(close);
+      main.insertBefore(banner, main.firstChild);
+    }
+    document.querySelectorAll("[data-track-id='" + event.moderated_track_id + "']").forEach(function (node) {
+      if (event.action === "removed") {
+        stopPlaying(node);
+        if (node.dataset.fragmentUrl) node.remove();
+        else node.textContent = "";
+        return;
+      }
+      if (node.dataset.fragmentUrl) {
+        refreshRow(node);
+        return;
+      }
+      var notice = node.querySelector("[data-role=moderation-notice]");
+      if (event.action === "unhidden") {
+        if (notice) notice.remove();
+        return;
+      }
+      if (!notice) {
+        notice = document.createElement("p");
+        notice.className = "notice";
+        notice.setAttribute("role", "alert");
+        notice.dataset.role = "moderation-notice";
+        var head = node.querySelector(".page-head");
+        node.insertBefore(notice, head ? head.nextSibling : node.firstChild);
+      }
+      notice.textContent = "The moderators hid this track: only you (and they) can see it." +
+        (event.message ? " Their message to you: " + event.message : "");
+    });
+    showEmptyStates();
+  }
+
+  // A report the user sent was looked at.
+  function onReportClosed(event) {
+    toast(event.message, "done");
   }
 
   // Bands: a toast, then the lists on the page (parts marked data-live) are re-fetched and
@@ -268,7 +346,11 @@
     link.textContent = "Download";
     link.hidden = !state.download_url;
     if (state.download_url) link.href = state.download_url;
-    item.append(state.label + " — ", label, " ", link);
+    var asked = document.createElement("span");
+    asked.className = "meta";
+    asked.dataset.role = "render-asked";
+    asked.textContent = "(asked for just now)";
+    item.append(state.label + " ", asked, " — ", label, " ", link);
     list.prepend(item);
   });
 
@@ -300,6 +382,8 @@
     "tracks.shared": onTrackShared,
     "tracks.changed": onTrackChanged,
     "tracks.revoked": onTrackRevoked,
+    "tracks.moderated": onTrackModerated,
+    "tracks.report_closed": onReportClosed,
     "bands.invited": onBandEvent,
     "bands.joined": onBandEvent,
     "bands.removed": onBandEvent
@@ -329,8 +413,7 @@
           Array.prototype.slice.call(source.children).reverse().forEach(function (row) {
             if (list.querySelector("[data-track-id='" + row.dataset.trackId + "']")) return;
             list.insertBefore(document.importNode(row, true), list.firstChild);
-            var empty = document.querySelector("[data-role=empty]");
-            if (empty) empty.remove();
+            showEmptyStates();
           });
         });
       })

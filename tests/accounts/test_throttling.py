@@ -1,13 +1,17 @@
-"""Sign-in throttling (django-axes) on the site's login and the admin's."""
+"""Sign-in throttling (django-axes) on the site's login and the admin's: an account from
+one address, an account from anywhere, and an address's ceiling, each with its own limit."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.test import AsyncClient, Client, RequestFactory
 from django.urls import reverse
 
+from accounts.services import user_suspend
 from accounts.throttling import client_ip
 
 LOCKED = "Too many failed sign-in attempts. Try again in 15 minutes."
@@ -18,6 +22,8 @@ ADMIN_LOGIN = "/admin/login/?next=/admin/"
 @pytest.fixture(autouse=True)
 def limits(settings):
     settings.AXES_FAILURE_LIMIT = 5
+    settings.JAM_LOGIN_USERNAME_LIMIT = 15
+    settings.JAM_LOGIN_ADDRESS_LIMIT = 30
     settings.AXES_COOLOFF_TIME = timedelta(minutes=15)
 
 
@@ -77,20 +83,82 @@ def test_failures_on_the_admin_and_the_site_add_up(client, staff, password):
     assert response.status_code == 429
 
 
-def test_one_address_guessing_many_accounts_is_locked_out(client, alice, bob, password):
-    for name in ("alice", "bob", "carol", "dave", "erin"):
-        response = fail(client, SITE_LOGIN, name, 1)
-    assert response.status_code == 429
-    response = client.post(SITE_LOGIN, {"username": "bob", "password": password})
-    assert response.status_code == 429
+def test_alice_and_the_moderator_log_in_while_bob_is_locked_out_from_the_same_address(
+    client, alice, bob, moderator, password
+):
+    """The office of issue 23: bob's typos and a suspended user's attempt lock out bob
+    alone; his neighbours on the address get in."""
+    carol = User.objects.create_user("carol", "carol@example.com", password)
+    user_suspend(user=carol, by=moderator, reason="Spam.")
+    client.post(SITE_LOGIN, {"username": "carol", "password": password})  # suspended
+    assert fail(client, SITE_LOGIN, "bob", 5).status_code == 429
+    assert client.post(SITE_LOGIN, {"username": "bob", "password": password}).status_code == 429
+    for name in ("alice", "mona"):
+        other = Client()  # another browser at the same address (the test client's)
+        response = other.post(SITE_LOGIN, {"username": name, "password": password})
+        assert response.status_code == 302, name
+        assert logged_in(other)
 
 
-def test_many_addresses_guessing_one_account_lock_it(alice, password):
-    for number in range(5):
-        response = fail(Client(REMOTE_ADDR=f"203.0.113.{number}"), SITE_LOGIN, "alice", 1)
-    assert response.status_code == 429
-    fresh = Client(REMOTE_ADDR="198.51.100.7")
-    assert fresh.post(SITE_LOGIN, {"username": "alice", "password": password}).status_code == 429
+def test_spraying_20_usernames_from_one_address_hits_the_address_ceiling(client, alice, password):
+    """Two guesses at each of 20 accounts stay under each account's limit (5 from an address,
+    15 from anywhere) and reach the address's ceiling of 30 at the 30th."""
+    statuses = []
+    for number in range(20):
+        for _ in range(2):
+            statuses.append(fail(client, SITE_LOGIN, f"user{number}", 1).status_code)
+    assert statuses[:29] == [200] * 29
+    assert set(statuses[29:]) == {429}
+    assert client.post(SITE_LOGIN, {"username": "alice", "password": password}).status_code == 429
+    elsewhere = Client(REMOTE_ADDR="198.51.100.7")
+    response = elsewhere.post(SITE_LOGIN, {"username": "alice", "password": password})
+    assert response.status_code == 302  # the address is locked, not alice
+
+
+def test_a_suspended_users_attempts_do_not_count_against_the_address(
+    client, alice, moderator, password
+):
+    carol = User.objects.create_user("carol", "carol@example.com", password)
+    user_suspend(user=carol, by=moderator, reason="Spam.")
+    for _ in range(3):
+        client.post(SITE_LOGIN, {"username": "carol", "password": password})
+        client.post(SITE_LOGIN, {"username": "carol", "password": "wrong"})
+    assert fail(client, SITE_LOGIN, "bob", 4).status_code == 200
+    for number in range(25):  # 4 + 25 = 29 failures from the address: under the ceiling
+        fail(client, SITE_LOGIN, f"user{number}", 1)
+    assert client.post(SITE_LOGIN, {"username": "alice", "password": password}).status_code == 302
+
+
+def test_unlock_lets_a_locked_out_staff_member_in_from_the_same_address(client, staff, password):
+    fail(client, ADMIN_LOGIN, "stan", 5)
+    assert client.post(ADMIN_LOGIN, {"username": "stan", "password": password}).status_code == 429
+    out = StringIO()
+    call_command("unlock", "stan", stdout=out)
+    assert "Unlocked account 'stan'" in out.getvalue()
+    response = client.post(ADMIN_LOGIN, {"username": "stan", "password": password})
+    assert response.status_code == 302
+    assert logged_in(client)
+
+
+def test_unlock_with_an_address_lifts_the_spraying_ceiling(client, staff, password):
+    for number in range(30):
+        fail(client, SITE_LOGIN, f"user{number}", 1)
+    assert client.post(ADMIN_LOGIN, {"username": "stan", "password": password}).status_code == 429
+    call_command("unlock", "stan", address="127.0.0.1", stdout=StringIO())
+    assert client.post(ADMIN_LOGIN, {"username": "stan", "password": password}).status_code == 302
+
+
+def test_the_admin_says_which_counter_locks_not_one_rows_attempts(client, alice, bob, password):
+    fail(client, SITE_LOGIN, "bob", 5)
+    for number in range(25):
+        fail(client, SITE_LOGIN, f"user{number}", 1)
+    root = User.objects.create_superuser("root", "root@example.com", password)
+    admin = Client(REMOTE_ADDR="198.51.100.7")
+    admin.force_login(root)
+    page = admin.get(reverse("admin:axes_accessattempt_changelist")).content.decode()
+    assert "Locked: address (30 of 30 failures)" in page
+    assert "Locked: account from this address (5 of 5 failures); address (30 of 30" in page
+    assert "attempt remaining" not in page
 
 
 def test_a_username_that_does_not_exist_locks_out_the_same_way(client, db):
@@ -184,7 +252,7 @@ def test_the_client_address_is_the_peer_unless_proxies_are_configured(settings):
 
 def test_behind_a_proxy_a_forged_header_does_not_dodge_the_lockout(settings, client, alice):
     settings.JAM_TRUSTED_PROXY_COUNT = 1
-    for number in range(5):
+    for number in range(30):
         response = client.post(
             SITE_LOGIN,
             {"username": f"user{number}", "password": "wrong"},

@@ -78,7 +78,9 @@ def test_the_owner_sees_a_bandmates_export_of_her_track_with_who_asked_and_delet
     assert exports[0]["delete_url"] == delete_url(track, render_id)
     html = page(alice_client, track)
     assert f'data-render-id="{render_id}"' in html
-    assert "(asked for by bob)" in html
+    asked = render.created_at.strftime("%-d %b %Y, %H:%M")
+    stamp = f'<time datetime="{render.created_at.isoformat()}">{asked}</time>'
+    assert f"(asked for by bob {stamp})" in html
     assert delete_url(track, render_id) in html
 
     response = alice_client.post(delete_url(track, render_id))

@@ -231,6 +231,77 @@ def test_a_bands_pages_are_for_its_members(clients, band, track, name, members_g
         assert "Alice&#x27;s song" in response.content.decode()
 
 
+# --- The moderation console in the admin (tracks/console.py) -------------------------------
+# Moderators only. Anyone not staff (or whose session no longer logs in) is sent to the
+# admin's login; staff without the moderator permission are refused (403). POSTs carry a
+# reason ("spam"): hide, unhide and dismiss act at once (302 back to the review page); remove
+# and suspend first answer with their confirmation page (200), and change nothing.
+ADMIN_LOG_IN = "admin log in"
+CONSOLE_URLS = [
+    ("admin:tracks_report_queue", [], "get", OK),
+    ("admin:tracks_report_review", [], "get", OK),
+    ("admin:tracks_report_act", ["hide"], "post", REDIRECT),
+    ("admin:tracks_report_act", ["unhide"], "post", REDIRECT),
+    ("admin:tracks_report_act", ["dismiss"], "post", REDIRECT),
+    ("admin:tracks_report_act", ["remove"], "post", OK),
+    ("admin:tracks_report_act", ["suspend"], "post", OK),
+]
+CONSOLE_CASES = [(row, who) for row in CONSOLE_URLS for who in WHO]
+
+
+def console_expected(row, who):
+    if who == "moderator":
+        return row[3]
+    return FORBIDDEN if who == "staff" else ADMIN_LOG_IN
+
+
+@pytest.mark.parametrize(
+    ("row", "who"),
+    CONSOLE_CASES,
+    ids=[f"{row[0]}{'-' + row[1][0] if row[1] else ''}-{who}" for row, who in CONSOLE_CASES],
+)
+def test_each_person_gets_what_the_console_allows(clients, track, people, row, who):
+    from audit.models import AuditEntry
+
+    name, args, method, _ = row
+    Report.objects.create(
+        track=track,
+        track_ref=track.id,
+        track_title=track.title,
+        track_owner=people["owner"],
+        reporter=people["bandmate"],
+        reason="spam",
+    )
+    url_args = [] if name == "admin:tracks_report_queue" else [track.id, *args]
+    response = call(clients[who], method, reverse(name, args=url_args))
+    outcome = console_expected(row, who)
+    if outcome == ADMIN_LOG_IN:
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("admin:login"))
+    else:
+        check(response, outcome)
+    track.refresh_from_db()
+    acted = who == "moderator" and args and args[0] in ("hide", "dismiss")
+    assert AuditEntry.objects.exists() == bool(acted)
+    assert track.is_hidden == (who == "moderator" and args == ["hide"])
+    assert Track.objects.filter(pk=track.pk).exists()  # removing waits for its confirmation
+    assert User.objects.get(pk=people["owner"].pk).is_active  # so does suspending
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_the_admins_front_page_is_the_queue_for_moderators_only(clients, who):
+    response = clients[who].get(reverse("admin:index"))
+    if who == "moderator":
+        assert response.status_code == 200
+        assert "Reports to review" in response.content.decode()
+    elif who == "staff":
+        assert response.status_code == 200
+        assert "Reports to review" not in response.content.decode()
+    else:
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("admin:login"))
+
+
 # --- Share links: anyone holding one, logged in or not ---------------------------------------
 LINK_URLS = [
     ("tracks:link", [], OK),

@@ -31,15 +31,12 @@ def test_removing_in_the_admin_asks_why_then_removes_the_track_its_job_and_files
 ):
     track = make_track(owner=alice, tmp_path=tmp_path)
     stored = private_media / track.original.name
-    selected = {"action": "remove", "_selected_action": [str(track.id)]}
-    asked = admin_client.post(reverse("admin:tracks_track_changelist"), selected)
-    assert "Reason (shown in the audit log" in asked.content.decode()
+    url = reverse("admin:tracks_report_act", args=[track.id, "remove"])
+    asked = admin_client.post(url, {"reason": ""})
+    assert asked.status_code == 302  # back to the review page: a reason is needed
     assert Track.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(
-            reverse("admin:tracks_track_changelist"),
-            {**selected, "apply": "1", "reason": "Uploaded twice"},
-        )
+        response = admin_client.post(url, {"reason": "Uploaded twice", "confirmed": "yes"})
     assert response.status_code == 302
     assert not Track.objects.exists() and not SeparationJob.objects.exists()
     assert not stored.exists()
@@ -85,11 +82,13 @@ def test_a_moderator_can_play_and_download_every_file_linked_from_the_admin(
     moderator_client, alice, tmp_path, fake_engine
 ):
     track = make_track(owner=alice, tmp_path=tmp_path, title="Reported", separated=True)
-    page = moderator_client.get(reverse("admin:tracks_track_change", args=[track.id]))
-    assert page.status_code == 200
+    page = moderator_client.get(reverse("admin:tracks_track_change", args=[track.id]), follow=True)
+    assert page.status_code == 200  # the review page
     links = re.findall(r'<a href="([^"]+)" data-role="file-link">', page.content.decode())
-    assert len(links) == 5  # play the original and both stems, download both stems
-    for url in links:
+    assert len(links) == 3  # the original as uploaded, download both stems
+    played = re.findall(r'data-audio="([^"]+)"', page.content.decode())
+    assert len(played) == 2  # the player: both stems, together
+    for url in links + played:
         response = moderator_client.get(url)
         assert response.status_code == 200, url
         assert b"".join(response.streaming_content)

@@ -55,10 +55,13 @@ def inbox(in_memory_layer):
             self.channel = async_to_sync(layer.new_channel)()
             async_to_sync(layer.group_add)(user_group(user.pk), self.channel)
 
-        def revoked(self):
+        def heard(self, kind: str) -> list[dict]:
             heard = async_to_sync(layer_heard_before_a_sentinel)(layer, self.channel)
             events = [message.get("event", {}) for message in heard]
-            return [e["revoked_track_id"] for e in events if e.get("type") == "tracks.revoked"]
+            return [e for e in events if e.get("type") == kind]
+
+        def revoked(self):
+            return [e["revoked_track_id"] for e in self.heard("tracks.revoked")]
 
     return Inbox
 
@@ -145,3 +148,40 @@ def test_a_new_scope_has_the_bandmates_pages_refetched_and_takes_nothing_away(
     events = [(m["event"]["type"], m["event"].get("track_id")) for m in heard]
     assert events == [("tracks.changed", str(track.id))]
     assert track_access(bob, track).hears_all
+
+
+def test_hiding_tells_the_owner_at_once_with_the_message_never_the_reason(
+    alice, bob, track, moderator, inbox
+):
+    from tracks.moderation import report_create
+
+    alices, bobs = inbox(alice), inbox(bob)
+    report_create(track=track, reporter=bob, reason="spam")
+    track_hide(
+        track=track,
+        by=moderator,
+        reason="bob says it is stolen",
+        message="A rights holder claimed it.",
+        tell_reporters=True,
+    )
+    told = alices.heard("tracks.moderated")
+    assert [(e["moderated_track_id"], e["action"], e["message"]) for e in told] == [
+        (str(track.id), "hidden", "A rights holder claimed it.")
+    ]
+    assert told[0]["notice"] == "The moderators hid “Blue Bossa”: only you can see it now."
+    assert "stolen" not in str(told)
+    reporter = bobs.heard("tracks.report_closed")
+    assert [e["message"] for e in reporter] == [
+        "A moderator looked at your report of “Blue Bossa” and acted on it."
+    ]
+
+
+def test_removing_tells_the_owner_at_once(alice, track, moderator, inbox):
+    from tracks.moderation import track_remove
+
+    alices = inbox(alice)
+    track_remove(track=track, by=moderator, reason="Spam upload", message="Not a song.")
+    told = alices.heard("tracks.moderated")
+    assert [(e["action"], e["notice"], e["message"]) for e in told] == [
+        ("removed", "The moderators removed “Blue Bossa”.", "Not a song.")
+    ]

@@ -178,3 +178,54 @@ def test_going_back_allows_the_vocals_only_where_every_share_and_live_link_gave_
     finally:
         migrate(latest())
     assert set(TrackShare.objects.values_list("scope", flat=True)) == {"all", "jam"}
+
+
+BEFORE_HISTORY = [("tracks", "0010_share_scopes"), ("audit", "0001_initial")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_reports_are_kept_and_learn_their_tracks_title_and_owner(alice, bob, moderator):
+    from audit.models import AuditEntry
+    from tracks.models import Report
+
+    old = migrate(BEFORE_HISTORY)
+    try:
+        track = old.get_model("tracks", "Track").objects.create(owner_id=alice.id, title="Old")
+        old.get_model("tracks", "Report").objects.create(
+            track=track, reporter_id=bob.id, reason="copyright", details="The album cut"
+        )
+        OldEntry = old.get_model("audit", "AuditEntry")
+        OldEntry.objects.create(
+            actor_id=moderator.id,
+            actor_name="mona",
+            action="track.hide",
+            target_type="track",
+            target_id=str(track.id),
+            target_label="Old",
+            reason="x",
+        )
+        OldEntry.objects.create(
+            actor_id=moderator.id,
+            actor_name="mona",
+            action="user.suspend",
+            target_type="user",
+            target_id=str(bob.id),
+            target_label="bob",
+            reason="y",
+        )
+        track_id = track.id
+    finally:
+        migrate(latest())
+
+    report = Report.objects.get()
+    assert (report.track_id, report.track_ref, report.track_title, report.track_owner) == (
+        track_id,
+        track_id,
+        "Old",
+        alice,
+    )
+    assert (report.reason, report.details, report.is_open) == ("copyright", "The album cut", True)
+    subjects = dict(AuditEntry.objects.values_list("action", "subject"))
+    assert subjects == {"track.hide": alice.id, "user.suspend": bob.id}
+    Track.objects.filter(id=track_id).delete()
+    assert Report.objects.get().track_title == "Old"  # the report outlives its track

@@ -293,3 +293,31 @@ def test_two_tracks_with_the_same_title_are_told_apart_by_their_files_length_and
     shared = alice_client.get(reverse("tracks:shared")).content.decode()
     assert str(first.id) in shared
     assert "mix.wav" not in shared
+
+
+def test_the_shared_page_keeps_its_empty_state_text_ready_for_when_the_last_share_goes(
+    alice, bob, bob_client, tmp_path, fake_engine
+):
+    """The text is on the page, hidden while tracks are listed (static/js/app.js shows it
+    when the last one goes, live; the browser test watches it)."""
+    from tests.factories import make_band
+    from tracks.sharing import track_share
+
+    band = make_band(owner=alice, members=[bob])
+    track = make_track(owner=alice, tmp_path=tmp_path, title="Shared one", separated=True)
+    track_share(track=track, by=alice, band_ids=[band.id], scope="jam")
+    listed = bob_client.get(reverse("tracks:shared")).content.decode()
+    assert '<p class="empty" data-role="empty" hidden>Nothing is shared with you' in listed
+    track_share(track=track, by=alice, band_ids=[], scope="jam")
+    empty = bob_client.get(reverse("tracks:shared")).content.decode()
+    assert '<p class="empty" data-role="empty">Nothing is shared with you' in empty
+
+
+def test_revoking_a_share_link_asks_for_confirmation(alice_client, alice, tmp_path):
+    from tracks.sharing import share_link_create
+
+    track = make_track(owner=alice, tmp_path=tmp_path)
+    link, _ = share_link_create(track=track, by=alice, expires_in_days=7)
+    page = alice_client.get(reverse("tracks:detail", args=[track.id])).content.decode()
+    revoke = reverse("tracks:link_revoke", args=[track.id, link.id])
+    assert f'action="{revoke}" class="inline" data-confirm="Revoke this link?' in page
