@@ -22,6 +22,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from accounts.mail import site_url as mail_site_url
 from audit.models import AuditEntry
 from catalog.moderation import MESSAGE_TEMPLATES, get_message_template
 from tracks.access import (
@@ -236,7 +237,7 @@ def act(request, site, track_id, action):
     tell = bool(post.get("tell_reporters"))
     message = _message(post)
     by = request.user
-    site_url = f"{request.scheme}://{request.get_host()}"  # for the owner's e-mail, as sign-up's
+    site_url = mail_site_url(request)  # for the owner's e-mail: JAM_SITE_URL, else this host
     try:
         if action == "hide":
             track_hide(

@@ -8,6 +8,8 @@ shown (live on their open pages and by e-mail, sent once the decision commits). 
 who lose access are told at once over the socket; the reporters, when the moderator asks,
 are told that their report was looked at (not what the reason was)."""
 
+import logging
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
@@ -17,12 +19,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import user_suspend
+from accounts.text import strip_bidi
 from audit.models import AuditEntry
 from audit.services import audit_record
 from tracks.access import track_access, track_audience
 from tracks.events import report_closed_publish, track_moderated_publish, track_revoked_publish
 from tracks.models import Report, Track
 from tracks.services import TrackDeletion, track_delete
+
+logger = logging.getLogger(__name__)
 
 
 class ModerationError(ValueError):
@@ -95,8 +100,13 @@ def reporters_tell(*, report_ids: list[int]) -> None:
 
 
 def _mail(to: str, template: str, context: dict) -> None:
-    subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
-    send_mail(subject, render_to_string(f"{template}_email.txt", context), None, [to])
+    """Send one notice (called after commit); a mail server that fails is logged, and the
+    decision, committed already, stands."""
+    subject = " ".join(strip_bidi(render_to_string(f"{template}_subject.txt", context)).split())
+    try:
+        send_mail(subject, render_to_string(f"{template}_email.txt", context), None, [to])
+    except OSError:  # smtplib's errors included
+        logger.warning("Could not send a moderation notice", exc_info=True)
 
 
 OWNER_NOTICES = {
