@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import PendingSignUp, Suspension
 from audit.services import audit_record
+from notifications.events import SUSPENDED, close_sockets
 
 
 class SignUpLinkError(Exception):
@@ -125,8 +126,11 @@ def user_suspend(*, user: User, by, reason: str) -> None:
             user=user,
             defaults={"reason": reason, "suspended_by": by, "suspended_at": timezone.now()},
         )
+        # Registered first, so the pages hear "suspended" before post_save's plain close.
+        user_id = user.pk
+        transaction.on_commit(lambda: close_sockets(user_id=user_id, why=SUSPENDED))
         user.is_active = False
-        user.save(update_fields=("is_active",))  # post_save closes the user's sockets
+        user.save(update_fields=("is_active",))
         audit_record(
             actor=by,
             action="user.suspend",
