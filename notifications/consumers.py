@@ -3,16 +3,14 @@
 import asyncio
 import json
 import time
-from importlib import import_module
-from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.contrib.auth import get_user
 
 from notifications.events import SIGNED_OUT, SUSPENDED, event_allowed, user_group
 from notifications.relay import process_relay
+from notifications.sessions import session_user
 
 # Close codes (4xxx: the application's own). After any of them the page stops reconnecting
 # and says why (the socket sends a "notifications.closed" message with the text first).
@@ -38,16 +36,6 @@ ENDINGS = {
         "Reload it to follow updates here again.",
     ),
 }
-
-
-def session_user(session_key: str | None):
-    """The user the session logs in now, checked as Django checks every HTTP request (the
-    session exists, its password hash still matches, the account is active); None if not."""
-    if not session_key:
-        return None
-    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    user = get_user(SimpleNamespace(session=session))
-    return user if user.is_authenticated else None
 
 
 def may_receive(user_id: int, event: dict, session_key: str | None = None) -> bool | None:
