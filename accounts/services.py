@@ -3,6 +3,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.core.mail import send_mail
@@ -172,3 +173,13 @@ def suspension_for_login(*, username: str, password: str) -> Suspension | None:
     if not user.check_password(password):
         return None
     return Suspension.objects.filter(user=user).first()
+
+
+def suspension_of_session(session) -> Suspension | None:
+    """The suspension of the account this browser's session was signed in to, if it was
+    suspended since: the log-in page the session is sent to then says why, instead of a
+    bare form (only this browser, which was signed in to the account, is told)."""
+    user_id = session.get(SESSION_KEY)
+    if user_id is None:
+        return None
+    return Suspension.objects.filter(user_id=user_id, user__is_active=False).first()

@@ -1,11 +1,9 @@
-from django.contrib.auth.views import LoginView
 from django.urls import include, path
 
 from accounts import views
-from accounts.forms import LoginForm
 
 urlpatterns = [
-    path("login/", LoginView.as_view(authentication_form=LoginForm), name="login"),
+    path("login/", views.log_in, name="login"),
     path("signup/", views.signup, name="signup"),
     path("signup/sent/", views.signup_sent, name="signup_sent"),
     path("signup/confirm/<str:token>/", views.signup_confirm, name="signup_confirm"),
