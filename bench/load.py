@@ -20,9 +20,10 @@ database this script creates (and drops at the end), `REDIS_URL`, `SECRET_KEY`,
 With --idle-baseline DIR, instead: the idle CPU of the web process holding --sockets idle
 WebSockets (nothing sent for --hold seconds, after the sockets opened and settled), first
 with the code in DIR (a checkout of main: `git worktree add --detach /tmp/main-before
-main`), then with this checkout, in the same run, as a ratio. --embedded serves without
-Redis (the in-memory channel layer and the row relay, as `scripts/run` does), where the
-sockets used to poll the job rows.
+main`), then with this checkout, in the same run, as a ratio. --embedded serves as
+`scripts/run` does, without PostgreSQL and Redis (SQLite, the in-memory channel layer and
+the row relay), where the sockets used to poll the job rows: the queries then run inside
+the web process, and count in its CPU.
 
     .venv/bin/python bench/load.py --idle-baseline /tmp/main-before --embedded
 
@@ -214,13 +215,17 @@ class Run:
         }
         for key in ("CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME", "NOTIFICATIONS_RELAY_FROM_DB"):
             self.env.pop(key, None)
-        if args.embedded:  # no shared layer: the in-memory one, and the row relay
+        if args.embedded:  # as `scripts/run`: SQLite, the in-memory layer and the row relay
             self.env.pop("REDIS_URL")
+            self.env.pop("DATABASE_URL")  # var/db.sqlite3 in the run's folder
+            self.env.pop("JAM_DB_POOL_SIZE")
 
     def admin(self):
         return psycopg.connect(f"{self.args.pg.rstrip('/')}/postgres", autocommit=True)
 
     def create_database(self):
+        if self.args.embedded:
+            return  # SQLite: migrate creates the file
         with self.admin() as conn:
             conn.execute(f'CREATE DATABASE "{self.args.db_name}"')
         self.database_created = True
@@ -511,12 +516,16 @@ def idle_comparison(args, say) -> None:
         say(f"Idle: {args.sockets} sockets on {root} ({label}), {args.hold:g} s…")
         with tempfile.TemporaryDirectory(prefix="jam-load-") as tmp:
             results[label] = idle_run(args, Path(tmp), root)
-    mode = "embedded (in-memory layer, row relay)" if args.embedded else "scale-out (Redis)"
+    mode = (
+        "embedded (SQLite, in-memory layer, row relay)"
+        if args.embedded
+        else "scale-out (PostgreSQL, Redis)"
+    )
     print()
     print(f"Machine: {machine_line()}")
     print(
         f"Idle sockets: {args.sockets} WebSockets over {args.users} users, held {args.hold:g} s "
-        f"with nothing sent; uvicorn, PostgreSQL, {mode}"
+        f"with nothing sent; uvicorn, {mode}"
     )
     print(f"{'code':<44}{'open / asked':<16}{'still open':<12}web process CPU")
     for label, root in (("before", baseline_root), ("after", ROOT)):
