@@ -152,3 +152,41 @@ async def test_the_relay_looks_once_for_every_socket_of_the_process_and_stops_wi
     finally:
         counting.close()
         sentinel.close()
+
+
+async def test_once_a_share_is_revoked_the_relay_brings_that_tracks_events_no_more(
+    alice, bob, tmp_path, fast_relay
+):
+    """What the per-socket poll protected, with one loop for the process: a former
+    bandmate's socket hears the revocation, then nothing more about the track."""
+    from jobs.services import job_claim
+    from jobs.state import heartbeat
+    from separation.kind import SEPARATION
+    from separation.models import SeparationJob
+    from tests.factories import make_band, make_track
+    from tracks.sharing import track_share
+
+    def shared_track():
+        band = make_band(owner=alice, members=[bob])
+        track = make_track(owner=alice, tmp_path=tmp_path, title="Shared song")
+        track_share(track=track, by=alice, band_ids=[band.id], scope="jam")
+        return track
+
+    track = await database_sync_to_async(shared_track)()
+    sentinel = RelaySentinel()
+    (bobs,) = await connected(await database_sync_to_async(session_cookie)(bob))
+    try:
+        await database_sync_to_async(job_claim)(SEPARATION, job_id=track.job.id, worker_id="w")
+        heard = await bobs.receive_json_from(timeout=5)
+        assert (heard["type"], heard["track_id"]) == ("separation.progress", str(track.id))
+
+        await database_sync_to_async(track_share)(track=track, by=alice, band_ids=[], scope="jam")
+        revoked = await bobs.receive_json_from(timeout=5)
+        assert (revoked["type"], revoked["revoked_track_id"]) == ("tracks.revoked", str(track.id))
+        await database_sync_to_async(heartbeat)(
+            SeparationJob, pk=track.job.id, worker_id="w", progress=40
+        )
+        assert await sentinel.heard_before(bobs, bob.id) == []
+    finally:
+        sentinel.close()
+        await bobs.disconnect()
