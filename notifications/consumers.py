@@ -28,7 +28,7 @@ ENDINGS = {
     SUSPENDED: (
         ACCOUNT_SUSPENDED,
         "A moderator suspended your account, so you were signed out. "
-        "Signing in again tells you why.",
+        "Reload this page to read why.",
     ),
     TOO_MANY: (
         TOO_MANY_SOCKETS,
