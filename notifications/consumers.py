@@ -27,8 +27,7 @@ ENDINGS = {
     ),
     SUSPENDED: (
         ACCOUNT_SUSPENDED,
-        "A moderator suspended your account, so you were signed out. "
-        "Reload this page to read why.",
+        "A moderator suspended your account, so you were signed out. Reload this page to read why.",
     ),
     TOO_MANY: (
         TOO_MANY_SOCKETS,
