@@ -3,6 +3,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -14,6 +15,7 @@ from accounts.mail import SIGN_UP, mail_send_after_commit
 from accounts.models import PendingSignUp, Suspension
 from accounts.text import username_skeleton
 from audit.services import audit_record
+from notifications.events import SUSPENDED, close_sockets
 
 
 def username_looks_taken(*, username: str, exclude_user_id=None) -> bool:
@@ -148,8 +150,11 @@ def user_suspend(*, user: User, by, reason: str) -> None:
             user=user,
             defaults={"reason": reason, "suspended_by": by, "suspended_at": timezone.now()},
         )
+        # Registered first, so the pages hear "suspended" before post_save's plain close.
+        user_id = user.pk
+        transaction.on_commit(lambda: close_sockets(user_id=user_id, why=SUSPENDED))
         user.is_active = False
-        user.save(update_fields=("is_active",))  # post_save closes the user's sockets
+        user.save(update_fields=("is_active",))
         audit_record(
             actor=by,
             action="user.suspend",
@@ -191,3 +196,13 @@ def suspension_for_login(*, username: str, password: str) -> Suspension | None:
     if not user.check_password(password):
         return None
     return Suspension.objects.filter(user=user).first()
+
+
+def suspension_of_session(session) -> Suspension | None:
+    """The suspension of the account this browser's session was signed in to, if it was
+    suspended since: the log-in page the session is sent to then says why, instead of a
+    bare form (only this browser, which was signed in to the account, is told)."""
+    user_id = session.get(SESSION_KEY)
+    if user_id is None:
+        return None
+    return Suspension.objects.filter(user_id=user_id, user__is_active=False).first()

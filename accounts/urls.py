@@ -1,11 +1,11 @@
-from django.contrib.auth.views import LoginView, PasswordResetView
+from django.contrib.auth.views import PasswordResetView
 from django.urls import include, path
 
 from accounts import views
-from accounts.forms import LimitedPasswordResetForm, LoginForm
+from accounts.forms import LimitedPasswordResetForm
 
 urlpatterns = [
-    path("login/", LoginView.as_view(authentication_form=LoginForm), name="login"),
+    path("login/", views.log_in, name="login"),
     path(
         "password_reset/",
         PasswordResetView.as_view(form_class=LimitedPasswordResetForm),

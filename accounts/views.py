@@ -1,21 +1,32 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import throttling
-from accounts.forms import SignUpForm
+from accounts.forms import LoginForm, SignUpForm
 from accounts.mail import requester_of, site_url
 from accounts.services import (
     SignUpLinkError,
     pending_sign_up_for_token,
+    suspension_of_session,
     user_confirm_sign_up,
     user_sign_up,
 )
 
 CONSOLE_EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+
+def log_in(request: HttpRequest) -> HttpResponse:
+    """Django's log-in page; a browser whose account was suspended while signed in is told
+    so (a suspension ends its session at once, and its open pages say so too)."""
+    suspension = suspension_of_session(request.session)
+    return LoginView.as_view(
+        authentication_form=LoginForm, extra_context={"suspension": suspension}
+    )(request)
 
 
 @require_http_methods(["GET", "POST"])

@@ -17,6 +17,16 @@ database this script creates (and drops at the end), `REDIS_URL`, `SECRET_KEY`,
 4. the web server's memory growth for a 200 MB upload and for playing a 200 MB stem in full
    and with Range seeks (bench/web_memory.py's helpers).
 
+With --idle-baseline DIR, instead: the idle CPU of the web process holding --sockets idle
+WebSockets (nothing sent for --hold seconds, after the sockets opened and settled), first
+with the code in DIR (a checkout of main: `git worktree add --detach /tmp/main-before
+main`), then with this checkout, in the same run, as a ratio. --embedded serves as
+`scripts/run` does, without PostgreSQL and Redis (SQLite, the in-memory channel layer and
+the row relay), where the sockets used to poll the job rows: the queries then run inside
+the web process, and count in its CPU.
+
+    .venv/bin/python bench/load.py --idle-baseline /tmp/main-before --embedded
+
 Figures are printed beside their targets, never asserted. The client runs on the same
 machine and takes CPU from the server: run it on a quiet machine.
 
@@ -48,6 +58,7 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import web_memory
+from machine import machine as machine_line
 from web_memory import MB, Client, Multipart, Peak, free_port, wait_for, write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,8 +189,9 @@ SeparationJob.objects.filter(track=track).update(
 class Run:
     """Owns the database, the server and the helper processes of one run."""
 
-    def __init__(self, args, work: Path):
-        self.args, self.work = args, work
+    def __init__(self, args, work: Path, root: Path = ROOT):
+        """``root``: the checkout whose code the server and the shells run."""
+        self.args, self.work, self.root = args, work, root
         self.processes: list[subprocess.Popen] = []
         self.database_created = False
         self.port = free_port()
@@ -203,11 +215,17 @@ class Run:
         }
         for key in ("CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME", "NOTIFICATIONS_RELAY_FROM_DB"):
             self.env.pop(key, None)
+        if args.embedded:  # as `scripts/run`: SQLite, the in-memory layer and the row relay
+            self.env.pop("REDIS_URL")
+            self.env.pop("DATABASE_URL")  # var/db.sqlite3 in the run's folder
+            self.env.pop("JAM_DB_POOL_SIZE")
 
     def admin(self):
         return psycopg.connect(f"{self.args.pg.rstrip('/')}/postgres", autocommit=True)
 
     def create_database(self):
+        if self.args.embedded:
+            return  # SQLite: migrate creates the file
         with self.admin() as conn:
             conn.execute(f'CREATE DATABASE "{self.args.db_name}"')
         self.database_created = True
@@ -222,7 +240,7 @@ class Run:
     def spawn(self, command, **env) -> subprocess.Popen:
         log = (self.work / f"{len(self.processes)}.log").open("w")
         process = subprocess.Popen(
-            command, cwd=ROOT, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT
+            command, cwd=self.root, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT
         )
         self.processes.append(process)
         return process
@@ -429,6 +447,98 @@ async def sockets_and_pushes(run: Run, users, cookie, count, hold, pushes, inter
     }
 
 
+async def idle_sockets(run: Run, users, cookie, count: int, settle: float, hold: float) -> dict:
+    """Open ``count`` sockets (round-robin over the users' sessions), let them settle, then
+    measure the server's CPU while nothing happens for ``hold`` seconds."""
+    url = f"ws://127.0.0.1:{run.port}/ws/notifications/"
+    sockets, failed, gate = [], defaultdict(int), asyncio.Semaphore(50)
+
+    async def open_one(i):
+        async with gate:
+            try:
+                sockets.append(
+                    await websockets.connect(
+                        url,
+                        origin=run.origin,
+                        additional_headers={
+                            "Cookie": f"{cookie}={users[i % len(users)]['session']}"
+                        },
+                        open_timeout=30,
+                    )
+                )
+            except Exception as error:
+                failed[type(error).__name__] += 1
+
+    await asyncio.gather(*(open_one(i) for i in range(count)))
+    await asyncio.sleep(settle)
+    before, started = cpu_seconds(run.server.pid), time.monotonic()
+    await asyncio.sleep(hold)
+    used, elapsed = cpu_seconds(run.server.pid) - before, time.monotonic() - started
+    still_open = sum(1 for ws in sockets if ws.close_code is None)
+    for ws in sockets:
+        await ws.close()
+    return {
+        "opened": len(sockets),
+        "failed": dict(failed),
+        "open_after": still_open,
+        "core": used / elapsed,
+    }
+
+
+def idle_run(args, work: Path, root: Path) -> dict:
+    """One server on ``root``'s code, its database made and dropped: the idle figure."""
+    run = Run(args, work, root)
+    try:
+        run.create_database()
+        run.shell("from django.core.management import call_command; call_command('migrate')")
+        (work / "media-src").mkdir()
+        setup = json.loads(
+            run.shell(
+                SETUP,
+                LOAD_USERS=str(args.users),
+                LOAD_TRACKS=str(args.tracks),
+                LOAD_TMP=str(work / "media-src"),
+                LOAD_PUSHER_ID=PUSHER_ID,
+            ).read_text()
+        )
+        run.start_server()
+        return asyncio.run(
+            idle_sockets(run, setup["users"], setup["cookie"], args.sockets, 5, args.hold)
+        )
+    finally:
+        run.close()
+
+
+def idle_comparison(args, say) -> None:
+    baseline_root = Path(args.idle_baseline).resolve()
+    results = {}
+    for label, root in (("before", baseline_root), ("after", ROOT)):
+        say(f"Idle: {args.sockets} sockets on {root} ({label}), {args.hold:g} s…")
+        with tempfile.TemporaryDirectory(prefix="jam-load-") as tmp:
+            results[label] = idle_run(args, Path(tmp), root)
+    mode = (
+        "embedded (SQLite, in-memory layer, row relay)"
+        if args.embedded
+        else "scale-out (PostgreSQL, Redis)"
+    )
+    print()
+    print(f"Machine: {machine_line()}")
+    print(
+        f"Idle sockets: {args.sockets} WebSockets over {args.users} users, held {args.hold:g} s "
+        f"with nothing sent; uvicorn, {mode}"
+    )
+    print(f"{'code':<44}{'open / asked':<16}{'still open':<12}web process CPU")
+    for label, root in (("before", baseline_root), ("after", ROOT)):
+        result = results[label]
+        print(
+            f"{label + ': ' + str(root):<44}{result['opened']:>5} / {args.sockets:<8}"
+            f"{result['open_after']:<12}{result['core']:.1%} of a core"
+            + (f"  (failed: {result['failed']})" if result["failed"] else "")
+        )
+    ratio = results["after"]["core"] / results["before"]["core"] if results["before"]["core"] else 0
+    print(f"after / before: {ratio:.3f}; target: after under 5% of a core")
+
+
 def memory(run: Run, session: str, cookie: str, upload_mb: int, big: Path) -> dict:
     client = Client(run.port)
     client.cookies[cookie] = session
@@ -632,6 +742,17 @@ def main() -> None:
         help="uvicorn --workers: web processes on the one port (default 1, as the documented "
         "command; docs/deploy.md: one per core)",
     )
+    parser.add_argument(
+        "--idle-baseline",
+        metavar="DIR",
+        help="only the idle figure: --sockets idle sockets held --hold s, with DIR's code "
+        "(a checkout of main) then this checkout's",
+    )
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="serve without Redis (in-memory channel layer and the row relay)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.users, args.sockets, args.duration, args.hold, args.pushes = 10, 100, 10, 10, 50
@@ -658,6 +779,14 @@ def main() -> None:
 
     def say(text):
         print(f"[{time.monotonic() - began:5.1f} s] {text}", file=sys.stderr, flush=True)
+
+    if args.idle_baseline:
+        try:
+            idle_comparison(args, say)
+        except KeyboardInterrupt:
+            say("Interrupted: cleaning up…")
+            raise SystemExit(130) from None
+        return
 
     with tempfile.TemporaryDirectory(prefix="jam-load-") as tmp:
         run = Run(args, Path(tmp))

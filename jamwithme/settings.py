@@ -336,6 +336,11 @@ if REDIS_URL:
 # so each notification socket relays changes it sees in its user's job rows instead.
 NOTIFICATIONS_RELAY_FROM_DB = env_bool("NOTIFICATIONS_RELAY_FROM_DB", not REDIS_URL)
 NOTIFICATIONS_POLL_INTERVAL_S = env_float("NOTIFICATIONS_POLL_INTERVAL_S", 0.75, minimum=0.05)
+# The row relay is one loop per web process (one query per relay source each interval, for
+# every user with a socket open there), not one per socket.
+# Open sockets per user, across every node (a group message per user counts them): a page
+# opened beyond it closes that user's oldest socket (close code 4429).
+NOTIFICATIONS_MAX_SOCKETS_PER_USER = env_int("NOTIFICATIONS_MAX_SOCKETS_PER_USER", 20, minimum=1)
 
 # --- Celery (scale-out mode only; the embedded mode uses the separation_worker command) ----
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")

@@ -14,7 +14,7 @@ class NotificationsConfig(AppConfig):
 
         user_logged_out.connect(signals.close_sockets_on_logout, dispatch_uid="notify-logout")
         post_save.connect(
-            signals.close_sockets_when_deactivated,
+            signals.follow_account_changes,
             sender=get_user_model(),
-            dispatch_uid="notify-deactivated",
+            dispatch_uid="notify-account-changed",
         )

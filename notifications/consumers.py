@@ -1,37 +1,40 @@
 """The one notification socket: every kind of user event, each only to its audience."""
 
 import asyncio
-import contextlib
 import json
-from datetime import timedelta
-from importlib import import_module
-from types import SimpleNamespace
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.contrib.auth import get_user
-from django.utils import timezone
 
-from notifications.events import event_allowed, events_changed_since, user_group
+from notifications.events import SIGNED_OUT, SUSPENDED, event_allowed, user_group
+from notifications.relay import process_relay
+from notifications.sessions import session_user
 
-# The close code a socket gets when its session no longer logs the user in (the browser
-# then stops reconnecting: a 4xxx code is the application's own).
-SESSION_ENDED = 4401
+# Close codes (4xxx: the application's own). After any of them the page stops reconnecting
+# and says why (the socket sends a "notifications.closed" message with the text first).
+SESSION_ENDED = 4401  # the session no longer logs the user in: a log-out, a new password
+ACCOUNT_SUSPENDED = 4403  # a moderator suspended the account
+TOO_MANY_SOCKETS = 4429  # the user opened more than NOTIFICATIONS_MAX_SOCKETS_PER_USER
 
-# Rows are stamped before they commit; looking back a little catches a late commit. Events
-# already sent with the same state are skipped, so the overlap costs nothing.
-RELAY_LOOKBACK = timedelta(seconds=2)
-
-
-def session_user(session_key: str | None):
-    """The user the session logs in now, checked as Django checks every HTTP request (the
-    session exists, its password hash still matches, the account is active); None if not."""
-    if not session_key:
-        return None
-    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    user = get_user(SimpleNamespace(session=session))
-    return user if user.is_authenticated else None
+CLOSED_EVENT = "notifications.closed"
+TOO_MANY = "too_many"
+ENDINGS = {
+    SIGNED_OUT: (
+        SESSION_ENDED,
+        "You were signed out. Sign in again in another tab; what you typed here is kept.",
+    ),
+    SUSPENDED: (
+        ACCOUNT_SUSPENDED,
+        "A moderator suspended your account, so you were signed out. Reload this page to read why.",
+    ),
+    TOO_MANY: (
+        TOO_MANY_SOCKETS,
+        "Live updates stopped on this page: your account has too many pages open. "
+        "Reload it to follow updates here again.",
+    ),
+}
 
 
 def may_receive(user_id: int, event: dict, session_key: str | None = None) -> bool | None:
@@ -73,6 +76,12 @@ async def check_event(user_id: int, event: dict, session_key: str | None, state:
 
 
 class NotificationConsumer(AsyncJsonWebsocketConsumer):
+    """One per open page. Idle, it costs nothing: nothing is polled per socket. Changes come
+    as channel-layer messages to the user's group: events (checked before each one leaves),
+    a close (a log-out, a suspension), a recheck of the session (a new password), and the
+    opening and closing of the user's other sockets, which enforce the per-user cap on every
+    node: a socket that hears of NOTIFICATIONS_MAX_SOCKETS_PER_USER newer ones closes."""
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -82,31 +91,71 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         self.session_key = self.scope["session"].session_key
         self.group_name = user_group(user.pk)
         self.sent: dict[str, dict] = {}
-        self.relay_task = None
+        self.ended = False
+        # Which of two sockets is older: opening time, then channel name (across nodes).
+        self.opened = (time.time(), self.channel_name)
+        self.newer: set[str] = set()
+        self.relay = None
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
+        await self.channel_layer.group_send(
+            self.group_name,
+            {"type": "notification.opened", "channel": self.channel_name, "at": self.opened[0]},
+        )
         if settings.NOTIFICATIONS_RELAY_FROM_DB:
-            self.relay_task = asyncio.create_task(self.relay_from_db())
+            self.relay = process_relay()
+            self.relay.join(self.user_id)
 
     async def disconnect(self, code):
-        task = getattr(self, "relay_task", None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if getattr(self, "relay", None) is not None:
+            relay, self.relay = self.relay, None
+            await relay.leave(self.user_id)
         if hasattr(self, "group_name"):
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
+            await self.channel_layer.group_send(
+                self.group_name, {"type": "notification.gone", "channel": self.channel_name}
+            )
 
     async def receive_json(self, content, **kwargs):
         """The socket is one-way; anything the browser sends is ignored."""
 
+    async def end(self, why: str) -> None:
+        """Tell the page why, then close with that reason's code (once)."""
+        if self.ended:
+            return
+        self.ended = True
+        code, message = ENDINGS[why]
+        await self.send_json({"type": CLOSED_EVENT, "why": why, "code": code, "message": message})
+        await self.close(code=code)
+
     async def notification_event(self, message):
-        await self.deliver(message["event"])
+        if not self.ended:
+            await self.deliver(message["event"])
 
     async def notification_close(self, message):
-        """A log-out (of this session, or of every session: a deactivated account)."""
+        """A log-out (of this session), a deactivated or suspended account (every session)."""
         if message.get("session_key") in (None, self.session_key):
-            await self.close(code=SESSION_ENDED)
+            await self.end(message.get("why") or SIGNED_OUT)
+
+    async def notification_recheck(self, message):
+        """The account changed (a new password): does the session still log the user in?"""
+        if self.ended:
+            return
+        user = await database_sync_to_async(session_user, thread_sensitive=False)(self.session_key)
+        if user is None or user.pk != self.user_id:
+            await self.end(SIGNED_OUT)
+
+    async def notification_opened(self, message):
+        """Another socket of this user opened (here or on another node)."""
+        other = (message["at"], message["channel"])
+        if self.ended or message["channel"] == self.channel_name or other < self.opened:
+            return
+        self.newer.add(message["channel"])
+        if len(self.newer) >= settings.NOTIFICATIONS_MAX_SOCKETS_PER_USER:
+            await self.end(TOO_MANY)
+
+    async def notification_gone(self, message):
+        self.newer.discard(message["channel"])
 
     async def deliver(self, event: dict):
         outgoing = {name: value for name, value in event.items() if name != "audience"}
@@ -115,9 +164,9 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         state = json.dumps(outgoing, sort_keys=True, default=str)
         allowed = await check_event(self.user_id, event, self.session_key, state)
         if allowed is None:
-            await self.close(code=SESSION_ENDED)
+            await self.end(SIGNED_OUT)
             return
-        if not allowed:
+        if not allowed or self.ended:
             return
         # Again, after the wait: the relay and the channel layer may have brought the same
         # state at once, and both passed the first check while the other was checking access.
@@ -125,15 +174,3 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             return
         self.sent[event["key"]] = outgoing
         await self.send_json(outgoing)
-
-    async def relay_from_db(self):
-        """Embedded mode: follow the rows (the source of truth) and send what changed."""
-        since = timezone.now() - RELAY_LOOKBACK
-        while True:
-            await asyncio.sleep(settings.NOTIFICATIONS_POLL_INTERVAL_S)
-            events, newest = await database_sync_to_async(events_changed_since)(
-                user_id=self.user_id, since=since
-            )
-            for event in events:
-                await self.deliver(event)
-            since = max(since, newest - RELAY_LOOKBACK)

@@ -49,23 +49,39 @@ def publish(event: Event) -> None:
 
 
 # The channel-layer message that closes a user's sockets ("notification.close" calls
-# NotificationConsumer.notification_close): those of one session, or all of them.
+# NotificationConsumer.notification_close): those of one session, or all of them. `why`
+# says what the page is told: "signed_out" (a log-out, a deactivated account) or
+# "suspended" (a moderator suspended the account).
 CLOSE_MESSAGE = "notification.close"
+SIGNED_OUT = "signed_out"
+SUSPENDED = "suspended"
+
+# The channel-layer message that makes each of a user's sockets check its session again
+# ("notification.recheck"): the account changed (a new password ends the other sessions).
+RECHECK_MESSAGE = "notification.recheck"
 
 
-def close_sockets(*, user_id: int, session_key: str | None = None) -> None:
-    """Close the user's open sockets at once: only those of ``session_key`` (a log-out), or
-    every one (the account was deactivated). Best effort, like `publish`: each socket also
-    checks its session before every event it sends."""
+def _send_to_user(user_id: int, message: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(
-            user_group(user_id), {"type": CLOSE_MESSAGE, "session_key": session_key}
-        )
-    except Exception:
-        logger.warning("Could not close the sockets of user %s", user_id, exc_info=True)
+        async_to_sync(layer.group_send)(user_group(user_id), message)
+    except Exception:  # best effort, like `publish`
+        logger.warning("Could not send %s to user %s", message["type"], user_id, exc_info=True)
+
+
+def close_sockets(*, user_id: int, session_key: str | None = None, why: str = SIGNED_OUT) -> None:
+    """Close the user's open sockets at once: only those of ``session_key`` (a log-out), or
+    every one (the account was deactivated or suspended). Best effort, like `publish`: each
+    socket also checks its session before every event it sends."""
+    _send_to_user(user_id, {"type": CLOSE_MESSAGE, "session_key": session_key, "why": why})
+
+
+def recheck_sockets(*, user_id: int) -> None:
+    """Each open socket of the user checks its session again (one query per socket, on
+    this push only) and closes if the session no longer logs the user in."""
+    _send_to_user(user_id, {"type": RECHECK_MESSAGE})
 
 
 # --- Checks every event passes before it leaves a socket ------------------------------------
@@ -89,8 +105,9 @@ def event_allowed(user, event: dict) -> bool:
 # --- The row relay (embedded mode) --------------------------------------------------------
 # Without a cross-process channel layer the worker's events cannot reach the web process.
 # Apps register a source that rebuilds their events from the rows (the truth) changed since
-# a moment, for one user; each socket polls the sources while it is open.
-RelaySource = Callable[[int, datetime], tuple[list[Event], datetime]]
+# a moment, for a set of users (those with a socket open in this process); one loop per
+# process polls them (notifications/relay.py), not one per socket.
+RelaySource = Callable[[frozenset[int], datetime], tuple[list[Event], datetime]]
 _relay_sources: list[RelaySource] = []
 
 
@@ -99,11 +116,15 @@ def register_relay_source(source: RelaySource) -> None:
         _relay_sources.append(source)
 
 
-def events_changed_since(*, user_id: int, since: datetime) -> tuple[list[Event], datetime]:
+def events_changed_since(
+    *, user_ids: frozenset[int], since: datetime
+) -> tuple[list[Event], datetime]:
+    """The events about rows changed at or after `since` that concern any of ``user_ids``
+    (each event names its whole audience), and the newest write seen."""
     events: list[Event] = []
     newest = since
     for source in _relay_sources:
-        found, seen = source(user_id, since)
+        found, seen = source(user_ids, since)
         events.extend(found)
         newest = max(newest, seen)
     return events, newest

@@ -74,14 +74,18 @@ def render_publish(*, render_id: int) -> None:
 
 
 def render_events_changed_since(
-    user_id: int, since: datetime
+    user_ids: frozenset[int], since: datetime
 ) -> tuple[list[RenderEvent], datetime]:
-    """The relay source (embedded mode): events for the user's renders written at or after
+    """The relay source (embedded mode): events for the users' renders written at or after
     `since`, and the newest write seen."""
     renders = list(
-        Render.objects.filter(requesters=user_id, updated_at__gte=since)
+        Render.objects.filter(requesters__in=user_ids, updated_at__gte=since)
+        .distinct()
         .select_related("track")
         .order_by("updated_at", "id")
     )
     newest = max((render.updated_at for render in renders), default=since)
-    return [event_from_render(render, [user_id]) for render in renders], newest
+    return [
+        event_from_render(render, sorted(render.requesters.values_list("id", flat=True)))
+        for render in renders
+    ], newest

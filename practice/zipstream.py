@@ -19,7 +19,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, StreamingHttpResponse
 
 from tracks.access import Access, downloadable_parts
-from tracks.media import CHUNK, DownloadName, Recheck, content_disposition
+from tracks.media import CHUNK, DownloadName, Recheck, content_disposition, while_signed_in
 from tracks.models import Track
 
 
@@ -107,6 +107,7 @@ def stems_zip_response(
         entries.append((arcname, part.audio.name, part.audio.size_bytes))
     if not entries:
         raise Http404("This track has no stems yet.")
+    still_allowed = while_signed_in(request, still_allowed)  # a log-out ends it too
     if isinstance(request, ASGIRequest):
         body = _AsyncZip(zip_chunks(entries), still_allowed)
     else:

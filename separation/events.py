@@ -6,7 +6,7 @@ from typing import Literal
 
 from notifications.events import Event, publish
 from separation.models import SeparationJob
-from tracks.access import track_audience, tracks_heard_by
+from tracks.access import track_audience, tracks_heard_by_any
 
 PROGRESS = "separation.progress"
 DONE = "separation.done"
@@ -61,12 +61,14 @@ def job_publish(*, job_id: int) -> None:
         publish(event)
 
 
-def job_events_changed_since(user_id: int, since: datetime) -> tuple[list[JobEvent], datetime]:
-    """The relay source: events for jobs the user hears of, written at or after `since`,
-    and the newest write seen."""
+def job_events_changed_since(
+    user_ids: frozenset[int], since: datetime
+) -> tuple[list[JobEvent], datetime]:
+    """The relay source: events for jobs any of the users hears of, written at or after
+    `since`, and the newest write seen."""
     jobs = list(
         SeparationJob.objects.filter(
-            track__in=tracks_heard_by(user_id=user_id), updated_at__gte=since
+            track__in=tracks_heard_by_any(user_ids=user_ids), updated_at__gte=since
         )
         .select_related("track")
         .order_by("updated_at", "id")

@@ -66,9 +66,9 @@ class RelaySentinel:
         self.armed: dict[int, str] = {}
         register_relay_source(self)
 
-    def __call__(self, user_id, since):
-        key = self.armed.get(user_id)
-        return ([sentinel_event(user_id, key)] if key else []), since
+    def __call__(self, user_ids, since):
+        armed = [(user_id, self.armed.get(user_id)) for user_id in sorted(user_ids)]
+        return [sentinel_event(user_id, key) for user_id, key in armed if key], since
 
     async def heard_before(self, communicator, user_id: int) -> list[dict]:
         key = f"sentinel.{next(_keys)}"

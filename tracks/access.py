@@ -296,10 +296,17 @@ def track_audience(track: Track) -> list[int]:
 
 def tracks_heard_by(*, user_id: int) -> QuerySet[Track]:
     """The tracks whose audience includes the user (the other side of `track_audience`)."""
+    return tracks_heard_by_any(user_ids=[user_id])
+
+
+def tracks_heard_by_any(*, user_ids: Iterable[int]) -> QuerySet[Track]:
+    """The tracks whose audience includes any of the users (the row relay asks once for
+    every user with a socket open in its process)."""
+    user_ids = list(user_ids)
     shared = Track.objects.filter(
-        shares__band__memberships__user_id=user_id, hidden_at=None, owner__is_active=True
+        shares__band__memberships__user_id__in=user_ids, hidden_at=None, owner__is_active=True
     )
-    return Track.objects.filter(Q(owner_id=user_id) | Q(id__in=shared.values("id")))
+    return Track.objects.filter(Q(owner_id__in=user_ids) | Q(id__in=shared.values("id")))
 
 
 def audible_parts(track: Track, access: Access) -> list:

@@ -36,6 +36,7 @@ from django.utils.text import slugify
 from storages.backends.s3 import S3Storage
 
 from catalog.formats import EXPORT_FORMATS
+from notifications.sessions import session_user
 
 # By extension: uploads' containers (`tracks.files.CONTAINER_EXTENSIONS`), waveforms, peaks,
 # and every export format's own (`catalog.formats`).
@@ -234,6 +235,24 @@ class AsyncChunks:
         self.handle.close()
 
 
+def while_signed_in(
+    request: HttpRequest, still_allowed: Callable[[], bool] | None
+) -> Callable[[], bool] | None:
+    """``still_allowed``, and also: the request's session still logs its user in. A log-out
+    (in another tab of the same browser), a new password or a suspension then ends a
+    download in progress at the next re-check, as losing access does. A request that is not
+    signed in (a share link) is judged by ``still_allowed`` alone."""
+    if still_allowed is None or not request.user.is_authenticated:
+        return still_allowed
+    session_key, user_id = request.session.session_key, request.user.pk
+
+    def check() -> bool:
+        user = session_user(session_key)
+        return user is not None and user.pk == user_id and still_allowed()
+
+    return check
+
+
 def stored_file_response(
     request: HttpRequest,
     name: str,
@@ -242,7 +261,8 @@ def stored_file_response(
     still_allowed: Callable[[], bool] | None = None,
 ) -> HttpResponse:
     """Stream a stored file. Honours one `Range: bytes=a-b`; a download is an attachment.
-    ``still_allowed`` is asked again every few seconds while it streams (see `Recheck`).
+    ``still_allowed`` is asked again every few seconds while it streams (see `Recheck`),
+    with the session (`while_signed_in`).
     On S3, a redirect to a short-lived signed URL instead (see `signed_redirect`)."""
     content_type = CONTENT_TYPES.get(PurePath(name).suffix.lower(), "application/octet-stream")
     if isinstance(default_storage, S3Storage):
@@ -263,7 +283,7 @@ def stored_file_response(
     handle = default_storage.open(name, "rb")
     chunks = AsyncChunks if isinstance(request, ASGIRequest) else iter_chunks
     response = StreamingHttpResponse(
-        chunks(handle, start, length, still_allowed),
+        chunks(handle, start, length, while_signed_in(request, still_allowed)),
         status=206 if byte_range else 200,
         content_type=content_type,
     )

@@ -394,7 +394,10 @@
     if (handler) handler(event);
   }
 
-  var SESSION_ENDED = 4401;  // notifications/consumers.py
+  // Close codes (notifications/consumers.py): after these the page stops reconnecting.
+  var SESSION_ENDED = 4401;  // signed out (here or in another tab), a new password
+  var ACCOUNT_SUSPENDED = 4403;
+  var TOO_MANY_SOCKETS = 4429;  // the account's oldest page, past the per-user cap
 
   // Tracks that joined a live list while the socket was away (uploaded in another tab,
   // shared): the page is fetched again and the rows it lacks are added at the top; the
@@ -436,16 +439,32 @@
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + window.location.host + path);
     socket.addEventListener("open", function () {
+      document.body.dataset.socket = "open";  // live: what the browser tests wait on
       delay = 1000;
       if (reconnecting) resync();
     });
+    var closing = null;  // the socket's last word: why it closes ("notifications.closed")
     socket.addEventListener("message", function (message) {
-      try { applyEvent(JSON.parse(message.data)); } catch (err) { /* ignore malformed */ }
+      var event;
+      try { event = JSON.parse(message.data); } catch (err) { return; /* ignore malformed */ }
+      if (event.type === "notifications.closed") closing = event;
+      else applyEvent(event);
     });
     socket.addEventListener("close", function (closed) {
-      if (closed.code === SESSION_ENDED) {
-        // Signed out (here or in another tab), or the account was closed: stop listening.
-        toast("You are signed out. Sign in again to see live updates.", "failed");
+      document.body.dataset.socket = "closed";
+      if (closed.code === SESSION_ENDED || closed.code === ACCOUNT_SUSPENDED) {
+        // Signed out or suspended: stop listening; static/js/signedout.js says so and keeps
+        // what was typed on the page.
+        document.dispatchEvent(new CustomEvent("jam:signed-out", {
+          detail: {
+            why: closing ? closing.why : (closed.code === ACCOUNT_SUSPENDED ? "suspended" : "signed_out"),
+            message: closing ? closing.message : ""
+          }
+        }));
+        return;
+      }
+      if (closed.code === TOO_MANY_SOCKETS) {
+        toast(closing ? closing.message : "Live updates stopped on this page: too many pages are open.", "failed");
         return;
       }
       setTimeout(function () { connect(path, Math.min(delay * 2, 30000), true); }, delay);

@@ -118,3 +118,22 @@ def test_reinstating_needs_a_suspension_not_just_an_inactive_account(moderator_c
         {"action": "reinstate", "_selected_action": [former.pk], "apply": "1", "reason": "hi"},
     )
     assert not User.objects.get(pk=former.pk).is_active
+
+
+def test_a_browser_signed_in_when_its_account_was_suspended_is_told_why_on_the_log_in_page(
+    moderator, alice, password
+):
+    from django.test import Client
+
+    from accounts.services import user_suspend
+
+    browser, stranger = Client(), Client()
+    browser.force_login(alice)
+    user_suspend(user=alice, by=moderator, reason="Uploads of other people's records.")
+
+    page = browser.get(reverse("bands:list"), follow=True)
+    assert page.request["PATH_INFO"] == reverse("login")
+    assert "A moderator suspended your account" in page.text
+    assert "Uploads of other people&#x27;s records." in page.text
+    # Another browser, never signed in to it, learns nothing of the suspension.
+    assert "suspended" not in stranger.get(reverse("login")).text

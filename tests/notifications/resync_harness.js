@@ -8,6 +8,7 @@ const fetched = [];
 const sockets = [];
 const timers = [];
 const onDocument = {};
+const dispatched = [];
 
 function element(dataset) {
   return {
@@ -35,13 +36,18 @@ const document = {
   querySelectorAll(selector) { return selector === "[data-track-id]" ? [row, panel] : []; },
   querySelector() { return null; },
   getElementById() { return null; },
+  dispatchEvent(event) { dispatched.push(event); },
 };
+class CustomEvent {
+  constructor(type, init) { this.type = type; this.detail = (init || {}).detail; }
+}
 const context = {
   window: {
     location: { protocol: "http:", host: "jam.test", pathname: "/", search: "", href: "http://jam.test/" },
     WebSocket: FakeSocket,
   },
   document: document,
+  CustomEvent: CustomEvent,
   WebSocket: FakeSocket,
   fetch(url) { fetched.push(url); return new Promise(function () {}); },
   setTimeout(callback) { timers.push(callback); },
@@ -59,6 +65,10 @@ sockets[0].listeners.close({ code: 1011 });
 timers.shift()();
 sockets[1].listeners.open();
 steps.reopen = fetched.splice(0);
+sockets[1].listeners.message({
+  data: JSON.stringify({ type: "notifications.closed", why: "signed_out", message: "You were signed out." }),
+});
 sockets[1].listeners.close({ code: 4401 });
 steps.sockets_after_sign_out = sockets.length + timers.length;
+steps.told = dispatched.map(function (event) { return [event.type, event.detail.why, event.detail.message]; });
 process.stdout.write(JSON.stringify(steps));

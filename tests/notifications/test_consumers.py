@@ -79,6 +79,15 @@ def message_for(audience, **fields):
     return {"type": CHANNEL_MESSAGE, "event": event}
 
 
+async def closing(communicator) -> tuple[dict, int]:
+    """The message a closing socket sends the page (why it closes), and its close code."""
+    said = await communicator.receive_json_from(timeout=2)
+    closed = await communicator.receive_output(timeout=2)
+    assert said["type"] == "notifications.closed" and closed["type"] == "websocket.close"
+    assert said["code"] == closed["code"]
+    return said, closed["code"]
+
+
 def separate_now(track) -> str:
     """A worker claims and runs the track's job here, in this process."""
     job = job_claim(SEPARATION, job_id=track.job.id, worker_id="w")
@@ -252,7 +261,8 @@ async def test_a_deactivated_account_stops_hearing_at_once(
         )
         message = message_for([alice.id], track_id=str(alice_track.id))
         await get_channel_layer().group_send(user_group(alice.id), message)
-        assert (await communicator.receive_output(timeout=2))["type"] == "websocket.close"
+        said, code = await closing(communicator)
+        assert (said["why"], code) == ("signed_out", SESSION_ENDED)
     finally:
         await communicator.disconnect()
 
@@ -265,8 +275,9 @@ async def test_logging_out_closes_that_sessions_socket_at_once(alice, no_relay):
     assert (await this_tab.connect())[0] and (await other_tab.connect())[0]
     try:
         await database_sync_to_async(client.post)("/accounts/logout/")
-        closed = await this_tab.receive_output(timeout=2)
-        assert (closed["type"], closed["code"]) == ("websocket.close", 4401)
+        said, code = await closing(this_tab)
+        assert code == 4401
+        assert said["message"].startswith("You were signed out.")
         # The other session (another browser) stays signed in and keeps its socket.
         await get_channel_layer().group_send(user_group(alice.id), message_for([alice.id]))
         assert (await other_tab.receive_json_from(timeout=2))["type"] == "test.ping"
@@ -285,8 +296,7 @@ async def test_a_session_ended_without_a_signal_closes_its_socket_on_the_next_ev
     try:
         await database_sync_to_async(Session.objects.filter(session_key=alice_cookie).delete)()
         await get_channel_layer().group_send(user_group(alice.id), message_for([alice.id]))
-        closed = await communicator.receive_output(timeout=2)
-        assert (closed["type"], closed["code"]) == ("websocket.close", 4401)
+        assert (await closing(communicator))[1] == 4401
     finally:
         await communicator.disconnect()
 
@@ -303,8 +313,7 @@ async def test_deactivating_an_account_closes_all_its_sockets_without_waiting_fo
             alice.save()
 
         await database_sync_to_async(deactivate)()
-        closed = await communicator.receive_output(timeout=2)
-        assert (closed["type"], closed["code"]) == ("websocket.close", 4401)
+        assert (await closing(communicator))[1] == 4401
     finally:
         await communicator.disconnect()
 
@@ -319,11 +328,15 @@ async def test_the_sockets_of_one_session_share_one_check_of_an_event(
         checked.append((user.pk, event["key"]))
         return True
 
-    register_event_check(counting_check)
     sockets = [socket(alice_cookie) for _ in range(3)]
     try:
         for each in sockets:
             assert (await each.connect())[0]
+        # Each socket has handled its siblings' "opened" messages: all three are waiting.
+        assert await heard_before_a_sentinel(sockets[0], alice.id) == []
+        for each in sockets[1:]:
+            assert (await each.receive_json_from(timeout=2))["type"] == "test.sentinel"
+        register_event_check(counting_check)
         await get_channel_layer().group_send(user_group(alice.id), message_for([alice.id]))
         for each in sockets:
             assert (await each.receive_json_from(timeout=2))["key"] == "ping.1"
@@ -336,7 +349,8 @@ async def test_the_sockets_of_one_session_share_one_check_of_an_event(
             assert (await each.receive_json_from(timeout=2))["progress"] == 20
         assert checked == [(alice.pk, "ping.1"), (alice.pk, "ping.1")]
     finally:
-        _event_checks.remove(counting_check)
+        if counting_check in _event_checks:
+            _event_checks.remove(counting_check)
         for each in sockets:
             await each.disconnect()
 
@@ -358,8 +372,7 @@ async def test_a_socket_of_an_ended_session_is_closed_while_another_sessions_soc
         await database_sync_to_async(Session.objects.filter(session_key=ended).delete)()
         await get_channel_layer().group_send(user_group(alice.id), message_for([alice.id]))
         assert (await kept_socket.receive_json_from(timeout=2))["key"] == "ping.1"
-        closed = await ended_socket.receive_output(timeout=2)
-        assert closed == {"type": "websocket.close", "code": SESSION_ENDED}
+        assert (await closing(ended_socket))[1] == SESSION_ENDED
     finally:
         await kept_socket.disconnect()
         await ended_socket.disconnect()

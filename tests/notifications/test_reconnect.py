@@ -28,3 +28,5 @@ def test_a_page_fetches_its_tracks_afresh_when_its_socket_comes_back():
     assert steps["reopen"] == ["/tracks/t-row/row/?page_url=%2F", "/tracks/t-panel/panel/"]
     # Signed out (4401): no reconnect, so nothing more.
     assert steps["sockets_after_sign_out"] == 2
+    # ...and the page is told why, in the socket's last words (static/js/signedout.js).
+    assert steps["told"] == [["jam:signed-out", "signed_out", "You were signed out."]]

@@ -1,5 +1,7 @@
 """The notification socket on the Redis channel layer (the scale-out pass sets REDIS_URL)."""
 
+import time
+
 import pytest
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -44,3 +46,34 @@ def test_the_redis_read_timeout_is_longer_than_the_channel_layers_block():
     assert RedisChannelLayer.brpop_timeout == settings.CHANNEL_LAYER_BLOCK_S
     host = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]
     assert host["socket_timeout"] > RedisChannelLayer.brpop_timeout
+
+
+async def test_the_socket_cap_counts_the_users_sockets_on_every_node(alice, alice_cookie, settings):
+    """Another node is another channel layer on the same Redis: its sockets' openings reach
+    this node's socket through the user's group, and this node's reach it."""
+    from channels.layers import channel_layers
+
+    from notifications.consumers import TOO_MANY_SOCKETS
+    from tests.notifications.test_consumers import closing
+
+    settings.NOTIFICATIONS_RELAY_FROM_DB = False
+    settings.NOTIFICATIONS_MAX_SOCKETS_PER_USER = 2
+    other_node = channel_layers.make_backend("default")
+    group = user_group(alice.id)
+    remote = [await other_node.new_channel() for _ in range(2)]
+    await other_node.group_add(group, remote[0])
+    here = socket(alice_cookie)
+    try:
+        assert (await here.connect(timeout=5))[0]
+        heard = await other_node.receive(remote[0])
+        assert heard["type"] == "notification.opened"  # this node's socket, told over there
+        for channel in remote:  # two newer sockets open on the other node
+            await other_node.group_add(group, channel)
+            opened = {"type": "notification.opened", "channel": channel, "at": time.time()}
+            await other_node.group_send(group, opened)
+        said, code = await closing(here)
+        assert (said["why"], code) == ("too_many", TOO_MANY_SOCKETS)
+    finally:
+        await here.disconnect()
+        for channel in remote:
+            await other_node.group_discard(group, channel)

@@ -431,7 +431,7 @@ def test_the_requester_hears_of_progress_and_the_download_through_the_relay(
     since = timezone.now() - timedelta(seconds=1)
     render_id = ask(alice_client, track, tempo="1.25").json()["id"]
     work()
-    events, _ = render_events_changed_since(alice.pk, since)
+    events, _ = render_events_changed_since(frozenset({alice.pk}), since)
     mine = [event for event in events if event["render_id"] == render_id]
     assert mine[-1]["type"] == "practice.done"
     assert mine[-1]["download_url"] == reverse("practice:download", args=[track.id, render_id])
