@@ -229,6 +229,9 @@ FILE_UPLOAD_HANDLERS = ["tracks.uploads.LimitedTemporaryFileUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o600
 JAM_MAX_UPLOAD_BYTES = env_int("JAM_MAX_UPLOAD_MB", 200, minimum=1) * 1024 * 1024
+# Every other request body: refused past this while it streams in, before Django stores
+# any of it (jamwithme/limits.py). Anonymous requests and unknown routes always get it.
+JAM_MAX_REQUEST_BYTES = env_int("JAM_MAX_REQUEST_KB", 1024, minimum=64) * 1024
 JAM_MAX_DURATION_S = env_float("JAM_MAX_DURATION_S", 15 * 60, minimum=1)
 # What one song may make us decode, checked on its header before any decoding: the rate
 # (the engine's own ceiling is 384 kHz) and rate x seconds x channels — by default the

@@ -11,6 +11,7 @@ from separation.services.dispatch import JobLimitReached, job_cancel, job_retry,
 from tracks.access import Need, get_track_or_404
 from tracks.navigation import safe_next_url
 from tracks.services import TrackStorageError, TrackUploadError
+from tracks.uploads import upload_view
 
 
 def _wants_json(request) -> bool:
@@ -25,6 +26,7 @@ def _upload_context(form: SongUploadForm) -> dict:
     }
 
 
+@upload_view
 @login_required
 @require_http_methods(["GET", "POST"])
 def upload(request):
