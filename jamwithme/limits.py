@@ -22,6 +22,7 @@ from importlib import import_module
 from typing import Any
 
 from channels.db import database_sync_to_async
+from csp.utils import build_policy
 from django.conf import settings
 from django.contrib import auth
 from django.http import HttpRequest
@@ -180,6 +181,8 @@ async def _send_too_big(scope: Scope, send: Send, limit: Limit) -> None:
                 # The rest of the body is never read: the connection cannot be reused.
                 (b"connection", b"close"),
                 (b"cache-control", b"no-store"),
+                # The site's policy, as django-csp sets it on Django's own responses.
+                (b"content-security-policy", build_policy().encode()),
             ],
         }
     )
