@@ -9,14 +9,13 @@ holds: the files under its TMPDIR plus the deleted-but-open ones its processes h
 (Python's TemporaryFile is unlinked at once, so `du` alone would miss it), and prints the
 peak with what each connection sent and got back. Figures are printed, never asserted.
 
-    .venv/bin/python bench/anonymous_bodies.py            # this code: the 1 MiB ceiling
-    .venv/bin/python bench/anonymous_bodies.py --before   # the ceiling raised to main's one
-                                                          # limit (upload + 1 MiB for all)
-    .venv/bin/python bench/anonymous_bodies.py --root /work/main   # another checkout's code
+    .venv/bin/python bench/anonymous_bodies.py            # before, then after, one run
+    .venv/bin/python bench/anonymous_bodies.py --only after   # this code: the 1 MiB ceiling
+    .venv/bin/python bench/anonymous_bodies.py --only before --root /work/main  # main's code
 
-`--before` reproduces main's behaviour on this code: JAM_MAX_REQUEST_KB is set to the upload
-limit plus the 1 MiB slack, the single limit main applied to every request. `--root` runs
-the server from another checkout (with this interpreter), e.g. main itself.
+"before" is main's behaviour on this code: JAM_MAX_REQUEST_KB is set to the upload limit
+plus the 1 MiB slack, the single limit main applied to every request. `--root` runs the
+server from another checkout (with this interpreter), e.g. main itself.
 """
 
 import argparse
@@ -141,7 +140,7 @@ def send_one(port: int, path: str, size: int, cookie: str, result: dict) -> None
     result.update(status=status, sent=sent, seconds=time.monotonic() - began)
 
 
-def run(args) -> None:
+def run(args, *, before: bool) -> dict:
     root = Path(args.root).resolve() if args.root else ROOT
     with tempfile.TemporaryDirectory(prefix="jam-bodies-") as scratch:
         scratch = Path(scratch)
@@ -156,7 +155,7 @@ def run(args) -> None:
         }
         env.pop("DATABASE_URL", None)
         env.pop("REDIS_URL", None)
-        if args.before:
+        if before:
             upload_mb = int(env.get("JAM_MAX_UPLOAD_MB") or 200)
             env["JAM_MAX_REQUEST_KB"] = str(upload_mb * 1024 + 1024)
         listening = socket.socket()
@@ -221,10 +220,9 @@ def run(args) -> None:
             log.close()
             listening.close()
 
-    label = "before (ceiling raised to main's limit)" if args.before else "this code"
+    label = "before (the ceiling raised to main's one limit)" if before else "after (this code)"
     if args.root:
-        label = f"code at {root}"
-    print(machine())
+        label = f"{'before' if before else 'after'}: code at {root}"
     print(
         f"{label}: {args.connections} anonymous connections x {args.mb} MB multipart to "
         f"{args.path}{' with a made-up csrftoken' if cookie else ''}"
@@ -237,17 +235,26 @@ def run(args) -> None:
     print(f"  body bytes the clients got to send: {sent / MB:,.1f} MB in {elapsed:.1f} s")
     print(f"  peak temporary disk held by the server: {peak[0] / MB:,.1f} MB")
     print(f"  temporary disk once all had answered: {settled / MB:,.1f} MB")
+    return {"peak": peak[0]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--before", action="store_true", help="main's one limit for all")
+    parser.add_argument("--only", choices=("before", "after"), help="one of the two runs")
     parser.add_argument("--root", help="run the server from this checkout instead")
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--mb", type=int, default=200, help="body size of each, in MB")
     parser.add_argument("--path", default="/no/such/url")
     parser.add_argument("--no-cookie", action="store_true", help="no made-up csrftoken")
-    run(parser.parse_args())
+    args = parser.parse_args()
+    print(machine())
+    peaks = {}
+    for when in ("before", "after"):
+        if args.only in (None, when):
+            peaks[when] = run(args, before=when == "before")["peak"]
+    if len(peaks) == 2:
+        ratio = peaks["after"] / peaks["before"] if peaks["before"] else float("nan")
+        print(f"peak temporary disk, after / before: {ratio:.4f}")
 
 
 if __name__ == "__main__":

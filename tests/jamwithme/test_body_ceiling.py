@@ -122,6 +122,8 @@ async def test_an_anonymous_200_mb_post_to_an_unknown_route_is_refused_without_r
     assert client.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     assert client.receive_calls == 0
     assert "That request is too big. The limit is 64.0\xa0KB." in client.body.decode()
+    headers = dict(client.sent[0]["headers"])
+    assert b"'unsafe-inline'" not in headers[b"content-security-policy"]  # the site's policy
 
 
 async def test_an_anonymous_chunked_200_mb_post_is_cut_off_at_the_ceiling():
