@@ -195,11 +195,10 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [
             SELF,
-            # The player's time-stretch (npm: signalsmith-stretch) builds its AudioWorklet
-            # module in the page and loads it from a blob: URL (worklets follow script-src;
-            # there is no worklet-src), and compiles WebAssembly inside that worklet. Only
-            # a script already running here can make a blob: URL.
-            "blob:",
+            # The player's time-stretch (npm: signalsmith-stretch) compiles its WebAssembly
+            # in its AudioWorklet; without this the worklet never starts (Chromium). Its
+            # module is the library's own file from 'self' (static/js/player.js), not the
+            # blob: URL the library would build.
             WASM_UNSAFE_EVAL,
         ],
         # The nonce only on pages that ask for it (request.csp_nonce): the player's, where

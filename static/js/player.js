@@ -149,6 +149,10 @@
         }
       });
       self.duration = frames / self.ctx.sampleRate;
+      // The worklet loads the library's own file, which registers its processor when run
+      // in a worklet, instead of a blob: URL built in the page (the CSP allows no blob:).
+      var library = document.getElementById("signalsmith-stretch");
+      if (library) window.SignalsmithStretch.moduleUrl = library.src;
       // One input, left unconnected: the node plays its buffers. (With no input at all,
       // Chromium never runs a live context's worklet.)
       return window.SignalsmithStretch(self.ctx, {

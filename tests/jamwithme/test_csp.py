@@ -30,6 +30,8 @@ def test_every_page_gets_a_strict_policy_with_no_unsafe_inline(client, db):
         policy = directives(header)
         assert "'unsafe-inline'" not in header, path
         assert "'unsafe-eval'" not in header, path
+        assert "blob:" not in header, path  # the worklet loads the library's file, not a blob
+        assert policy["script-src"] == ["'self'", "'wasm-unsafe-eval'"]  # the stretch's wasm
         assert policy["default-src"] == ["'self'"]
         assert policy["object-src"] == ["'none'"]
         assert policy["base-uri"] == ["'none'"]
