@@ -12,9 +12,8 @@ TAKES_UPLOADS = "jam_takes_uploads"
 
 
 def may_upload(user) -> bool:
-    """Signed in and active. A suspended account is inactive, and Django's session
-    authentication already turns an inactive account's session into AnonymousUser, so
-    this is the rule `login_required` applies on the upload view, stated once."""
+    """Signed in and active (a suspended account is inactive). The upload view's test, and
+    the body limit's: one rule for both."""
     return user.is_authenticated and user.is_active
 
 
