@@ -10,6 +10,7 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+from csp.constants import NONCE, NONE, SELF, WASM_UNSAFE_EVAL
 from django.core.exceptions import ImproperlyConfigured
 
 from jamwithme.env import (
@@ -83,6 +84,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "jamwithme.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header (CONTENT_SECURITY_POLICY below), on every response.
+    "csp.middleware.CSPMiddleware",
     # WhiteNoise, its files streamed a chunk at a time under ASGI (jamwithme/middleware.py).
     "jamwithme.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -191,6 +194,35 @@ JAM_TRUSTED_PROXY_COUNT = env_int("JAM_TRUSTED_PROXY_COUNT", 0, minimum=0)
 # How long a sign-up confirmation link works.
 JAM_SIGNUP_LINK_HOURS = env_int("JAM_SIGNUP_LINK_HOURS", 24, minimum=1)
 
+# --- Content-Security-Policy (django-csp) ----------------------------------------------------
+# No inline script or style anywhere: every script and style sheet is a file under static/
+# (ours, and the npm packages under vendor/), and a colour from the data is an SVG fill.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [
+            SELF,
+            # The player's time-stretch (npm: signalsmith-stretch) compiles its WebAssembly
+            # in its AudioWorklet; without this the worklet never starts (Chromium). Its
+            # module is the library's own file from 'self' (static/js/player.js), not the
+            # blob: URL the library would build.
+            WASM_UNSAFE_EVAL,
+        ],
+        # The nonce only on pages that ask for it (request.csp_nonce): the player's, where
+        # wavesurfer.js puts a <style> in its shadow root (its cspNonce option).
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],  # data: for base.html's empty favicon
+        "connect-src": [SELF],  # fetch, and the notification WebSocket (same host)
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        # report-uri only: a browser that knows report-to ignores report-uri beside it, and
+        # Chromium sends report-to's reports late, in batches. Logged by jamwithme.views.
+        "report-uri": "/csp-report/",
+    }
+}
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
@@ -236,6 +268,9 @@ FILE_UPLOAD_HANDLERS = ["tracks.uploads.LimitedTemporaryFileUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o600
 JAM_MAX_UPLOAD_BYTES = env_int("JAM_MAX_UPLOAD_MB", 200, minimum=1) * 1024 * 1024
+# Every other request body: refused past this while it streams in, before Django stores
+# any of it (jamwithme/limits.py). Anonymous requests and unknown routes always get it.
+JAM_MAX_REQUEST_BYTES = env_int("JAM_MAX_REQUEST_KB", 1024, minimum=64) * 1024
 JAM_MAX_DURATION_S = env_float("JAM_MAX_DURATION_S", 15 * 60, minimum=1)
 # What one song may make us decode, checked on its header before any decoding: the rate
 # (the engine's own ceiling is 384 kHz) and rate x seconds x channels — by default the

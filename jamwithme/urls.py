@@ -3,13 +3,14 @@ from django.urls import include, path
 
 from jamwithme.health import health
 from jamwithme.metrics import metrics
-from jamwithme.views import home
+from jamwithme.views import csp_report, home
 
 urlpatterns = [
     path("", home, name="home"),  # before tracks' library at the same address
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
     path("metrics", metrics, name="metrics"),
+    path("csp-report/", csp_report, name="csp_report"),
     path("accounts/", include("accounts.urls")),
     path("bands/", include("bands.urls")),
     path("", include("separation.urls")),

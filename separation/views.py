@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, user_passes_test
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,6 +11,7 @@ from separation.services.dispatch import JobLimitReached, job_cancel, job_retry,
 from tracks.access import Need, get_track_or_404
 from tracks.navigation import safe_next_url
 from tracks.services import TrackStorageError, TrackUploadError
+from tracks.uploads import may_upload, upload_view
 
 
 def _wants_json(request) -> bool:
@@ -25,7 +26,8 @@ def _upload_context(form: SongUploadForm) -> dict:
     }
 
 
-@login_required
+@upload_view
+@user_passes_test(may_upload)  # the rule the body limit applies too (jamwithme/limits.py)
 @require_http_methods(["GET", "POST"])
 def upload(request):
     """Upload a song: store it and queue its separation."""

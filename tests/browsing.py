@@ -29,6 +29,37 @@ CHROMIUM_ARGS = [
 
 PASSWORD = "Strum-the-chords-77"
 
+# Every page reports each Content-Security-Policy violation on its console, as Chromium's own
+# "Refused to ..." messages may not name them all (a blocked style in a shadow root, say).
+CSP_LISTENER = """document.addEventListener("securitypolicyviolation", (e) => console.error(
+  "CSP violation: " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline") +
+  " at " + e.sourceFile + ":" + e.lineNumber + " " + e.sample), true);"""
+
+
+class CspWatch:
+    """Collects the CSP violations of every page of every context the test's browser opens
+    (`watch_csp` in tests/conftest.py attaches it): asserted empty at the test's end."""
+
+    def __init__(self):
+        self.violations: list[str] = []
+
+    def attach(self, context) -> None:
+        if getattr(context, "_jam_csp_watched", False):
+            return
+        context._jam_csp_watched = True
+        context.add_init_script(CSP_LISTENER)
+        context.on("console", self._console)
+
+    def _console(self, message) -> None:
+        text = message.text
+        if "CSP violation" in text or "Content Security Policy" in text:
+            self.violations.append(f"{message.location.get('url', '')}: {text}")
+
+
+def csp_reports(log: Path) -> list[str]:
+    """The violations browsers reported to the server (jamwithme.views.csp_report's lines)."""
+    return [line for line in log.read_text().splitlines() if "CSP violation" in line]
+
 
 def confirmation_link(log: Path) -> str:
     """The sign-up link the console e-mail backend printed in the terminal (serve's log)."""
@@ -106,3 +137,6 @@ def serve(tmp_path):
         process.wait()
     log.close()
     listening.close()
+    reported = csp_reports(tmp_path / "serve.log")
+    if reported:
+        pytest.fail("the browser reported CSP violations:\n" + "\n".join(reported))

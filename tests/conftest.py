@@ -167,6 +167,36 @@ def chromium_path():
     return find()
 
 
+@pytest.fixture(autouse=True)
+def watch_csp(request, monkeypatch):
+    """In a browser test, every context its browsers open is watched for Content-Security-
+    Policy violations (tests/browsing.py's CspWatch), and the test fails on any."""
+    if request.node.get_closest_marker("browser") is None:
+        yield None
+        return
+    from playwright.sync_api import Browser
+
+    from tests.browsing import CspWatch
+
+    watch = CspWatch()
+    new_context, new_page = Browser.new_context, Browser.new_page
+
+    def watched_context(self, *args, **kwargs):
+        context = new_context(self, *args, **kwargs)
+        watch.attach(context)
+        return context
+
+    def watched_page(self, *args, **kwargs):
+        page = new_page(self, *args, **kwargs)
+        watch.attach(page.context)
+        return page
+
+    monkeypatch.setattr(Browser, "new_context", watched_context)
+    monkeypatch.setattr(Browser, "new_page", watched_page)
+    yield watch
+    assert watch.violations == [], "CSP violations:\n" + "\n".join(watch.violations)
+
+
 @pytest.fixture
 def server(tmp_path):
     from tests.browsing import serve

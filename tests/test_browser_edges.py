@@ -107,11 +107,13 @@ def test_a_new_track_appears_in_an_open_library_tab_and_its_separation_can_be_ca
             # A second tab on the (empty) library, opened before the upload.
             library = context.new_page()
             # The page's sockets, and a switch that keeps it from reconnecting (its new
-            # sockets go to a closed port while `offline` is on).
+            # sockets go to an address the site does not serve while `offline` is on: on
+            # this origin, as the Content-Security-Policy's connect-src allows no other).
             library.add_init_script(
                 """(() => { const Real = window.WebSocket; window.sockets = [];
                    window.WebSocket = function (url) {
-                     const socket = new Real(window.offline ? 'ws://127.0.0.1:9/' : url);
+                     const socket = new Real(
+                       window.offline ? url.replace('/ws/notifications/', '/ws/offline/') : url);
                      window.sockets.unshift(socket); return socket; };
                    window.WebSocket.prototype = Real.prototype; })()"""
             )

@@ -1,8 +1,31 @@
 """Upload handling: every file is streamed to a temporary file, never held in memory, and
-the size limit is enforced while the bytes arrive."""
+the size limit is enforced while the bytes arrive. Who may upload, and which views take
+uploads: the web process's body limit (jamwithme/limits.py) lets a body past its small
+ceiling only for such a view and such a user."""
+
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.files.uploadhandler import SkipFile, TemporaryFileUploadHandler
+
+TAKES_UPLOADS = "jam_takes_uploads"
+
+
+def may_upload(user) -> bool:
+    """Signed in and active (a suspended account is inactive). The upload view's test, and
+    the body limit's: one rule for both."""
+    return user.is_authenticated and user.is_active
+
+
+def upload_view(view: Callable) -> Callable:
+    """Marks a view as taking uploads (outermost decorator): requests routed to it may send
+    a body up to the upload limit when `may_upload` allows, not only the small ceiling."""
+    setattr(view, TAKES_UPLOADS, True)
+    return view
+
+
+def takes_uploads(view: Callable) -> bool:
+    return getattr(view, TAKES_UPLOADS, False)
 
 
 class LimitedTemporaryFileUploadHandler(TemporaryFileUploadHandler):

@@ -92,12 +92,19 @@
         interact: true,
         dragToSeek: true,
         peaks: [self.mixPeaks()],
-        duration: self.duration || 1
+        duration: self.duration || 1,
+        cspNonce: styleNonce()
       });
       self.wave.on("interaction", function (time) { self.seek(time); });
       self.drawProgress();
     });
   };
+
+  // The page's CSP nonce for wavesurfer's shadow-root <style> (templates/tracks/_player_assets.html).
+  function styleNonce() {
+    var meta = document.querySelector("meta[name=jam-style-nonce]");
+    return meta ? meta.content : "";
+  }
 
   // The mix's outline: each stem's column extremes, weighted by what is heard of it.
   Player.prototype.mixPeaks = function () {
@@ -142,6 +149,10 @@
         }
       });
       self.duration = frames / self.ctx.sampleRate;
+      // The worklet loads the library's own file, which registers its processor when run
+      // in a worklet, instead of a blob: URL built in the page (the CSP allows no blob:).
+      var library = document.getElementById("signalsmith-stretch");
+      if (library) window.SignalsmithStretch.moduleUrl = library.src;
       // One input, left unconnected: the node plays its buffers. (With no input at all,
       // Chromium never runs a live context's worklet.)
       return window.SignalsmithStretch(self.ctx, {

@@ -1,11 +1,13 @@
-"""The limit on a whole request body, driven as an ASGI server drives the app."""
+"""The limit on a whole request body, driven as an ASGI server drives the app: how a
+limit is enforced (here with the upload limit, as a signed-in uploader gets it); which limit
+a request gets is in test_body_ceiling.py."""
 
 import json
 
 import pytest
 
-from jamwithme.asgi import application
-from jamwithme.limits import REQUEST_SLACK_BYTES, RequestBodyLimit
+from jamwithme.asgi import django_asgi_app
+from jamwithme.limits import REQUEST_SLACK_BYTES, RequestBodyLimit, upload_limit
 from tests.asgi import http_scope
 
 MiB = 1024 * 1024
@@ -18,6 +20,14 @@ def one_mib_uploads(settings):
 
 
 LIMIT = MiB + REQUEST_SLACK_BYTES
+
+
+async def as_uploader(scope):
+    return upload_limit()
+
+
+def limited(app):
+    return RequestBodyLimit(app, limit=as_uploader)
 
 
 def scope(*, content_length=None, accept=b"text/html", path=UPLOAD):
@@ -69,9 +79,7 @@ async def must_not_run(scope, receive, send):
 
 async def test_an_over_size_content_length_is_refused_with_413_without_reading_the_body():
     client = FakeClient(3 * 150 * MiB)
-    await RequestBodyLimit(must_not_run)(
-        scope(content_length=3 * 150 * MiB), client.receive, client.send
-    )
+    await limited(must_not_run)(scope(content_length=3 * 150 * MiB), client.receive, client.send)
     assert client.status == 413
     assert client.receive_calls == 0
     assert client.headers[b"connection"] == b"close"
@@ -84,7 +92,7 @@ async def test_a_content_length_just_within_the_limit_reaches_the_app():
         seen.append(scope["path"])
 
     client = FakeClient(LIMIT)
-    await RequestBodyLimit(app)(scope(content_length=LIMIT), client.receive, client.send)
+    await limited(app)(scope(content_length=LIMIT), client.receive, client.send)
     assert seen == [UPLOAD]
     assert client.sent == []
 
@@ -103,28 +111,28 @@ async def read_all(scope, receive, send):
 
 async def test_a_chunked_body_is_counted_and_cut_off_once_it_passes_the_limit():
     client = FakeClient(100 * MiB)
-    await RequestBodyLimit(read_all)(scope(), client.receive, client.send)
+    await limited(read_all)(scope(), client.receive, client.send)
     assert client.status == 413
     assert LIMIT < client.bytes_taken <= LIMIT + client.chunk
 
 
 async def test_a_chunked_body_within_the_limit_is_passed_on_whole():
     client = FakeClient(LIMIT)
-    await RequestBodyLimit(read_all)(scope(), client.receive, client.send)
+    await limited(read_all)(scope(), client.receive, client.send)
     assert client.status == 200
     assert client.body == b"ok"
 
 
 async def test_the_site_refuses_a_chunked_upload_over_the_limit_before_django_reads_it_all():
     client = FakeClient(100 * MiB)
-    await application(scope(accept=b"application/json"), client.receive, client.send)
+    await limited(django_asgi_app)(scope(accept=b"application/json"), client.receive, client.send)
     assert client.status == 413
     assert client.bytes_taken <= LIMIT + client.chunk
 
 
 async def test_a_client_asking_for_json_gets_the_reason_as_json_errors():
     client = FakeClient(10 * MiB)
-    await application(
+    await limited(django_asgi_app)(
         scope(content_length=10 * MiB, accept=b"application/json"), client.receive, client.send
     )
     assert client.status == 413
@@ -136,7 +144,7 @@ async def test_a_client_asking_for_json_gets_the_reason_as_json_errors():
 
 async def test_a_browser_gets_a_readable_page_saying_why():
     client = FakeClient(10 * MiB)
-    await application(
+    await limited(django_asgi_app)(
         scope(content_length=10 * MiB, accept=b"text/html,*/*;q=0.8"), client.receive, client.send
     )
     assert client.status == 413
@@ -152,5 +160,5 @@ async def test_websockets_pass_through_untouched():
     async def app(scope, receive, send):
         seen.append(scope["type"])
 
-    await RequestBodyLimit(app)({"type": "websocket", "headers": []}, None, None)
+    await limited(app)({"type": "websocket", "headers": []}, None, None)
     assert seen == ["websocket"]
