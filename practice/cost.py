@@ -9,13 +9,15 @@ from dataclasses import dataclass
 
 from catalog.formats import export_sample_rate, export_seconds, get_export_format
 
-# The render's speed on a busy 2-core machine, measured by bench/render.py: reading and
-# mixing the stems and resampling them to the export's rate, in source samples (frames x
-# channels x stems) a second; stretching and encoding, in output samples (frames x channels)
-# a second. A slower machine takes longer than estimated, and the run's own budget
-# (JAM_RENDER_MAX_SECONDS) stops it there.
-READ_SAMPLES_PER_S = 40_000_000
-STRETCH_SAMPLES_PER_S = 1_500_000
+# The render's speed on a busy 2-core machine: reading and mixing the stems and resampling
+# them to the export's rate, in source samples (frames x channels x stems) a second;
+# stretching and encoding, in output samples (frames x channels) a second. bench/render.py
+# measured 34 s for 2 minutes at 48 kHz stereo and 75 % (15.4 M output samples: 450 k a
+# second, sharing the cores), bench/export_wait.py 330 s for 10 minutes at 192 kHz and 50 %
+# under a load of 11 on 2 cores. A slower machine takes longer than estimated, and the
+# run's own budget (JAM_RENDER_MAX_SECONDS) stops it there.
+READ_SAMPLES_PER_S = 20_000_000
+STRETCH_SAMPLES_PER_S = 500_000
 COPY_SAMPLES_PER_S = 400_000_000  # the same audio when tempo and key stay as they are
 
 
