@@ -282,7 +282,9 @@ def test_an_export_that_would_take_longer_than_the_budget_is_refused_before_it_i
     settings.JAM_RENDER_MAX_SECONDS = cost.work_s / 2
     refused = ask(alice_client, track, tempo="0.5", format="wav")
     assert refused.status_code == 400
-    assert "seconds to make; an export may take at most" in refused.json()["error"]
+    error = refused.json()["error"]
+    assert error.startswith("That export would take about "), error
+    assert "to make; an export may take at most 0 seconds. Choose a faster tempo" in error
     assert not Render.objects.exists()
 
 
