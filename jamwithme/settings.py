@@ -288,10 +288,16 @@ JAM_USER_MAX_ACTIVE_JOBS = env_int("JAM_USER_MAX_ACTIVE_JOBS", 3, minimum=1)
 JAM_SHARE_LINK_REQUESTS_PER_MINUTE = env_int("JAM_SHARE_LINK_REQUESTS_PER_MINUTE", 120, minimum=1)
 
 # --- Exports (practice/): a mix or a stem rendered at a tempo and key (formats: catalog/) ----
-# Renders hold the whole song in memory (Rubber Band's offline mode): bounded by the length of
-# what they write (a 15-minute song at 50 % tempo is 30 minutes) and by how many run per user.
+# Renders are streamed in pieces (memory stays flat with length), written at 48 kHz at most.
+# Bounded by the length of what they write (a 15-minute song at 50 % tempo is 30 minutes), by
+# a budget of worker time (refused up front when the estimate is over it, failed when a run
+# passes it) and of memory (the worker's growth while it renders), and per user by how many
+# are on their way and how many they keep. An export counts in the asker's storage quota.
 JAM_RENDER_MAX_DURATION_S = env_int("JAM_RENDER_MAX_DURATION_S", 2 * 900, minimum=10)
+JAM_RENDER_MAX_SECONDS = env_int("JAM_RENDER_MAX_SECONDS", 15 * 60, minimum=10)
+JAM_RENDER_MAX_MEMORY_MB = env_int("JAM_RENDER_MAX_MEMORY_MB", 512, minimum=32)
 JAM_USER_MAX_ACTIVE_RENDERS = env_int("JAM_USER_MAX_ACTIVE_RENDERS", 2, minimum=1)
+JAM_USER_MAX_STORED_RENDERS = env_int("JAM_USER_MAX_STORED_RENDERS", 50, minimum=1)
 RENDER_STALE_AFTER_S = env_float("RENDER_STALE_AFTER_S", 120, minimum=15)
 RENDER_MAX_ATTEMPTS = env_int("RENDER_MAX_ATTEMPTS", 2, minimum=1)
 

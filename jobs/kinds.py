@@ -41,6 +41,9 @@ class JobKind:
     # Lower runs first in the embedded worker (never the same kind twice while another
     # kind waits).
     priority: int = 100
+    # In the embedded worker (one job at a time), a run of this kind gives way between
+    # pieces of its work when a job of another kind waits (`jobs.runner.Run.yield_if_asked`).
+    yields: bool = False
 
     @property
     def first_phase(self) -> str:

@@ -38,6 +38,7 @@ class Outcome(StrEnum):
     DONE = "done"
     FAILED = "failed"
     QUEUED = "queued"  # the worker was stopping: the job went back to the queue
+    YIELDED = "yielded"  # it gave way to another kind's waiting job: back to the queue
     CANCELLED = "cancelled"
     LOST = "lost"  # deleted, or taken back from this worker: nothing of it is ours
 
@@ -52,6 +53,11 @@ class JobLost(Exception):
 
 class JobInterrupted(Exception):
     """The worker is stopping: the job goes back to the queue."""
+
+
+class JobYielded(JobInterrupted):
+    """The job gave way to another kind's waiting job (`Run.yield_if_asked`): back to the
+    queue, to start again from the beginning once that job has run."""
 
 
 @dataclass
@@ -92,6 +98,9 @@ class Run:
     should_stop: Callable[[], bool]
     scratch: Path
     clock: Callable[[], float] = time.monotonic
+    # Whether another kind's job waits for this worker (the embedded worker's, for a kind
+    # that yields); in Celery each kind has its own queue, and nothing waits behind a job.
+    should_yield: Callable[[], bool] = lambda: False
     # What it last wrote: the percentage, the phase, when (the first report is written at
     # once), and when the heartbeat was last stamped.
     percent: int = field(default=0, init=False)
@@ -120,6 +129,12 @@ class Run:
         else:
             self._beat_if_due()
 
+    def yield_if_asked(self) -> None:
+        """Between two pieces of work: JobYielded when another kind's job waits (the run
+        goes back to the queue), so it waits for one piece at most."""
+        if self.should_yield():
+            raise JobYielded
+
     def beat(self) -> None:
         if self.should_stop():
             raise JobInterrupted
@@ -145,24 +160,32 @@ def job_run(
     worker_id: str,
     should_stop: Callable[[], bool] = lambda: False,
     clock: Callable[[], float] = time.monotonic,
+    should_yield: Callable[[], bool] = lambda: False,
     **options,
 ) -> Outcome:
     """Run a claimed job's work and record the outcome on the row. ``options`` go to the
     work (a separation's engine); ``clock`` times the heartbeat and progress writes (a test
-    moves it on). Never raises for a bad job: the reason goes on the row and the worker
+    moves it on); ``should_yield`` says another kind's job waits (`Run.should_yield`).
+    Never raises for a bad job: the reason goes on the row and the worker
     moves on. Every line logged meanwhile carries the job's kind and id, its track's id and
     the worker's claim (`jobs.logcontext`)."""
     kind = kinds.get(kind)
     track = getattr(job, "track_id", None)  # every kind so far is about a track
     with job_log_context(kind=kind.name, job=job.pk, track=track, worker=worker_id):
-        return _run(kind, job, worker_id, should_stop, clock, options)
+        return _run(kind, job, worker_id, should_stop, clock, should_yield, options)
 
 
-def _run(kind: JobKind, job: Job, worker_id: str, should_stop, clock, options) -> Outcome:
+def _run(
+    kind: JobKind, job: Job, worker_id: str, should_stop, clock, should_yield, options
+) -> Outcome:
     try:
         with tempfile.TemporaryDirectory(prefix="run-", dir=process_scratch()) as tmp:
-            run = Run(kind, job, worker_id, should_stop, Path(tmp), clock)
+            run = Run(kind, job, worker_id, should_stop, Path(tmp), clock, should_yield)
             made = kind.work_function()(job, run, **options)
+    except JobYielded:
+        logger.info("%s %s gave way to a waiting job; back to the queue", kind.name, job.pk)
+        services.job_release(kind, job_id=job.pk, worker_id=worker_id)
+        return Outcome.YIELDED
     except JobInterrupted:
         logger.info("%s %s interrupted by shutdown; back to the queue", kind.name, job.pk)
         services.job_release(kind, job_id=job.pk, worker_id=worker_id)

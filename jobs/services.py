@@ -104,6 +104,11 @@ def job_requeue(kind: JobKind | str, *, job_id: int, statuses: tuple[str, ...]) 
     return True
 
 
+def job_waiting(kind: JobKind | str) -> bool:
+    """Whether a job of this kind is queued (a yielding run of another kind asks)."""
+    return kinds.get(kind).model.objects.filter(status=QUEUED).exists()
+
+
 # --- Getting jobs to workers ---------------------------------------------------------------
 
 

@@ -1,6 +1,9 @@
 """The embedded worker's loop, for every registered kind of job: one job at a time, the
 longest-waiting job of the first kind in the registry's order, but never the same kind twice
 in a row while another kind waits (a stream of exports must not hold every upload back).
+A run of a kind that yields (renders) gives way between its pieces as soon as a job of another
+kind is queued: it goes back to the queue and starts again after that job, so a song waits
+for one piece of a render at most, never for the whole render.
 
 Housekeeping (the sweep: recovering dead workers' jobs, the apps' chores, scratch folders)
 runs on a monotonic deadline, busy or idle: a worker whose queue never empties still
@@ -17,6 +20,8 @@ from jobs import kinds, runner, services
 from jobs.kinds import JobKind
 
 logger = logging.getLogger("separation.worker")
+# A yielding run asks whether another job waits at most this often (its pieces are shorter).
+YIELD_CHECK_EVERY_S = 0.5
 
 
 class Worker:
@@ -78,9 +83,29 @@ class Worker:
             k for k in registered if k.name == self.last_kind
         ]
 
+    def others_waiting(self, kind: JobKind) -> bool:
+        """Whether a job of another kind than ``kind`` is queued."""
+        return any(services.job_waiting(k) for k in kinds.all_kinds() if k.name != kind.name)
+
+    def waiting_besides(self, kind: JobKind) -> Callable[[], bool]:
+        """`others_waiting`, as a kind that yields asks it between its pieces: at most every
+        YIELD_CHECK_EVERY_S (of the process's own clock; the injected one times housekeeping)."""
+        checked_at, waiting = [None], [False]
+
+        def check() -> bool:
+            now = time.monotonic()
+            if checked_at[0] is None or now - checked_at[0] >= YIELD_CHECK_EVERY_S:
+                waiting[0] = self.others_waiting(kind)
+                checked_at[0] = now
+            return waiting[0]
+
+        return check
+
     def run_next(self) -> runner.Outcome | None:
         """Run the next job, if any; its outcome, or None when every queue is empty."""
         for kind in self.order():
+            if kind.yields and self.others_waiting(kind):
+                continue  # it would only give way at once: the waiting job first
             job = services.job_claim_next(kind, worker_id=self.worker_id)
             if job is None:
                 continue
@@ -90,6 +115,7 @@ class Worker:
                 job=job,
                 worker_id=self.worker_id,
                 should_stop=self.should_stop,
+                should_yield=self.waiting_besides(kind) if kind.yields else lambda: False,
                 **self.options.get(kind.name, {}),
             )
             logger.info("%s %s finished as %s", kind.name.capitalize(), job.pk, outcome)

@@ -16,6 +16,7 @@ from django.template.defaultfilters import filesizeformat
 from catalog.formats import DEFAULT_FORMAT, EXPORT_FORMAT_LABELS, EXPORT_FORMATS, get_export_format
 from catalog.stems import JAM_TRACK, STEM_NAMES, STEMS, get_stem
 from jobs import services as jobs
+from practice.cost import ExportCost, duration_words, export_cost
 from practice.kind import RENDER
 from practice.models import JAM_ONLY, MIX, Render, gains_key
 from tracks.access import Access
@@ -24,6 +25,7 @@ from tracks.selectors import storage_use_for_user
 
 logger = logging.getLogger(__name__)
 Status = Render.Status
+KEPT = (Status.QUEUED, Status.RUNNING, Status.DONE)  # what the stored-exports cap counts
 
 # What the quota check suggests when a library is full: the format that takes least room.
 SMALLEST_FORMAT = min(EXPORT_FORMATS, key=lambda fmt: fmt.bytes_per_second)
@@ -121,38 +123,58 @@ def export_settings_parse(
     )
 
 
-def _size_estimate(track: Track, *, tempo: int, fmt: str) -> int:
-    seconds = track.duration_s * 100 / tempo
-    return int(seconds * max(track.channels, 1) * get_export_format(fmt).bytes_per_second)
+def render_cost(track: Track, *, stems: int, tempo: int, semitones: int, fmt: str) -> ExportCost:
+    """What an export of ``track`` costs (`practice.cost`): from its real rate and length."""
+    return export_cost(
+        duration_s=track.duration_s,
+        sample_rate=track.sample_rate,
+        channels=track.channels,
+        stems=stems,
+        tempo_percent=tempo,
+        semitones=semitones,
+        fmt=fmt,
+    )
 
 
-def _on_the_way_bytes(*, owner_id, besides: int) -> int:
-    """What the owner's exports still on the way (queued or running, whoever asked) will
-    store, estimated as for a new one: they hold room in her quota until they are made."""
+def _size_estimate(render: Render) -> int:
+    parts = len(render.parts)
+    return render_cost(
+        render.track,
+        stems=parts,
+        tempo=render.tempo,
+        semitones=render.semitones,
+        fmt=render.format,
+    ).size_bytes
+
+
+def _on_the_way_bytes(*, user_id, besides: int) -> int:
+    """What the exports this user pays for that are still on the way (queued or running)
+    will store, estimated as for a new one: they hold room in their quota until made."""
     coming = (
-        Render.objects.filter(track__owner_id=owner_id)
+        Render.objects.filter(charged_to_id=user_id)
         .active()
         .exclude(pk=besides)
         .select_related("track")
     )
-    return sum(_size_estimate(r.track, tempo=r.tempo, fmt=r.format) for r in coming)
+    return sum(_size_estimate(render) for render in coming)
 
 
-def _check_room(track: Track, wanted: ExportSettings, user, *, render: Render) -> None:
-    """ExportError unless the owner's quota has room for this export besides what her
-    library stores (and holds for stems to come) and her exports on the way. Called under
-    the lock on the owner's row, so two requests at once cannot both squeeze in."""
-    use = storage_use_for_user(user_id=track.owner_id)
-    need = _size_estimate(track, tempo=wanted.tempo, fmt=wanted.format)
+def _check_room(user, *, need: int, render: Render) -> None:
+    """ExportError unless the quota of the user who asks (who pays for the export, whoever
+    owns the track) has room for it besides what they store (and hold for stems to come)
+    and their exports on the way. Called under the lock on the user's row, so two requests
+    at once cannot both squeeze in. The owner's quota is not touched: a bandmate's exports
+    never leave her without room for her own."""
+    use = storage_use_for_user(user_id=user.pk)
     if not use.quota_bytes:
         return
-    used = use.used_bytes + _on_the_way_bytes(owner_id=track.owner_id, besides=render.pk)
+    used = use.used_bytes + _on_the_way_bytes(user_id=user.pk, besides=render.pk)
     if used + need <= use.quota_bytes:
         return
-    whose = "Your library" if user.pk == track.owner_id else "The owner's library"
     raise ExportError(
-        f"{whose} has no room for this export (about {filesizeformat(need)}): exports are "
-        f"stored with the track. Delete other exports or tracks, or choose {SMALLEST_FORMAT.label}."
+        f"Your library has no room for this export (about {filesizeformat(need)}): an export "
+        f"is stored in the library of whoever asks for it. Delete other exports or tracks, or "
+        f"choose {SMALLEST_FORMAT.label}."
     )
 
 
@@ -163,6 +185,27 @@ def _check_active_cap(user) -> None:
         raise ExportError(
             f"You already have {active} export{'s' if active != 1 else ''} being made (the "
             f"limit is {limit}). Ask for another once one of them is ready."
+        )
+
+
+def _check_stored_cap(user) -> None:
+    """ExportError when the user already keeps the most exports (made or on their way)."""
+    limit = settings.JAM_USER_MAX_STORED_RENDERS
+    kept = Render.objects.filter(requesters=user, status__in=KEPT).count()
+    if kept >= limit:
+        raise ExportError(
+            f"You keep {kept} export{'s' if kept != 1 else ''} (the limit is {limit}). Delete "
+            "some of your exports to ask for another."
+        )
+
+
+def _check_budget(cost: ExportCost) -> None:
+    """ExportError when making the export would take longer than a render may."""
+    budget = settings.JAM_RENDER_MAX_SECONDS
+    if cost.work_s > budget:
+        raise ExportError(
+            f"That export would take about {duration_words(cost.work_s)} to make; an export may "
+            f"take at most {duration_words(budget)}. Choose a faster tempo or fewer stems."
         )
 
 
@@ -177,7 +220,7 @@ def export_request(
     probe = Render(source=wanted.source, gains=wanted.gains)
     if not access.can_export:
         raise ExportForbidden("You may play this track, not export it.")
-    if not access.can_download_all(probe.parts):
+    if not access.can_export_all(probe.parts):
         if wanted.source == MIX:
             raise ExportForbidden(
                 "The owner shared the jam track without the vocals: export it with the "
@@ -187,15 +230,23 @@ def export_request(
     if any(track.asset(Asset.Kind.STEM, stem) is None for stem in probe.parts):
         raise ExportError("This track has no stems yet: export it once it is separated.")
     length = track.duration_s * 100 / wanted.tempo
+    cost = render_cost(
+        track,
+        stems=len(probe.parts),
+        tempo=wanted.tempo,
+        semitones=wanted.semitones,
+        fmt=wanted.format,
+    )
     if length > settings.JAM_RENDER_MAX_DURATION_S:
         limit = settings.JAM_RENDER_MAX_DURATION_S / 60
         raise ExportError(
             f"That export would last {length / 60:.1f} minutes; exports may last at most "
             f"{limit:g} minutes. Choose a faster tempo."
         )
+    _check_budget(cost)
     with transaction.atomic():
         # One request per user, and per track owner, at a time: two at once cannot both
-        # pass the cap, nor both squeeze into the owner's quota. Locked in id order, so
+        # pass the caps, nor both squeeze into the user's quota. Locked in id order, so
         # two users asking for each other's tracks cannot deadlock.
         people = {user.pk, track.owner_id}
         list(get_user_model().objects.select_for_update().filter(pk__in=people).order_by("pk"))
@@ -212,16 +263,23 @@ def export_request(
         render, created = Render.objects.select_for_update().filter(**same).first(), False
         if render is None:
             render, created = Render.objects.get_or_create(**same)
+        asked = render.requesters.filter(pk=user.pk).exists()
         if render.status == Status.DONE:
-            render.requesters.add(user)  # the cache: the same file, made once
+            if not asked:
+                _check_stored_cap(user)
+                render.requesters.add(user)  # the cache: the same file, made once
             return render
-        if render.requesters.filter(pk=user.pk).exists() and render.is_active:
+        if asked and render.is_active:
             return render  # asked twice: still on its way
+        if not asked:
+            _check_stored_cap(user)
         _check_active_cap(user)
         render.requesters.add(user)
         if render.is_active and not created:
             return render  # someone else's request is on its way: it is theirs and yours now
-        _check_room(track, wanted, user, render=render)
+        _check_room(user, need=cost.size_bytes, render=render)
+        # Whoever has it made pays for it: its file counts in their storage.
+        Render.objects.filter(pk=render.pk).update(charged_to=user)
         if render.status == Status.FAILED:
             if not jobs.job_requeue(RENDER, job_id=render.id, statuses=(Status.FAILED,)):
                 return Render.objects.get(pk=render.pk)

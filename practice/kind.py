@@ -15,8 +15,11 @@ PHASE_SPANS = {
     Phase.STORING: (90, 99),
 }
 
-# Exports are short (a fraction of a separation): the embedded worker takes one first, but
-# never two in a row while a song waits; a render's heartbeat is due sooner.
+# The embedded worker takes a render first while no song waits; a render gives way between
+# its pieces as soon as one does (`yields`: back to the queue, started again after the song),
+# so a song waits for one piece of a render at most. In the scale-out mode renders have their
+# own Celery queue (RENDER_QUEUE) and workers: nothing of a separation waits behind them.
+# A render's heartbeat is due sooner.
 RENDER = JobKind(
     name="render",
     model=Render,
@@ -28,4 +31,5 @@ RENDER = JobKind(
     settings_prefix="RENDER",
     heartbeat_every_s=2.0,
     priority=10,
+    yields=True,
 )

@@ -73,6 +73,12 @@ class Render(Job):
     )
     # Who asked for it: they hear of its progress, and it counts against their active cap.
     requesters = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+", blank=True)
+    # Who pays for it: the requester whose request had it made. Its file counts in their
+    # storage (`Asset.charged_to`), and while it is on its way its estimated size holds room
+    # there. When they withdraw and others who asked remain, the next one pays.
+    charged_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ("created_at", "id")

@@ -15,7 +15,7 @@ def renders_of(track: Track, user, access: Access, *, limit: int = 20) -> list[R
         renders = renders.filter(requesters=user)
     listed = []
     for render in renders:
-        if not access.can_download_all(render.parts):
+        if not access.can_export_all(render.parts):
             continue
         render.track = track
         render.asked_by = [

@@ -118,7 +118,7 @@ def exports(request, track_id):
 def _render_or_404(request, track_id, render_id) -> tuple[Render, Access]:
     track, access = get_track_or_404(request.user, track_id, need=Need.EXPORT)
     render = track.renders.filter(id=render_id).first()
-    if render is None or not access.can_download_all(render.parts):
+    if render is None or not access.can_export_all(render.parts):
         raise Http404("No such export.")
     render.track = track
     return render, access
@@ -154,7 +154,7 @@ def delete(request, track_id, render_id):
     for an export the user may not see (as the status and download views)."""
     track, access = get_track_or_404(request.user, track_id, need=Need.EXPORT)
     render = track.renders.filter(id=render_id).first()
-    visible = render is not None and access.can_download_all(render.parts)
+    visible = render is not None and access.can_export_all(render.parts)
     if visible and not access.can_manage:
         visible = render.requesters.filter(pk=request.user.pk).exists()
     if not visible:

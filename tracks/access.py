@@ -13,7 +13,9 @@ An `Access` says which parts someone hears and what they may do beyond playing t
     LISTEN    every part (the original holds the vocals): the "all" scope
     MANAGE    the owner: everything, including rename, delete, share, retry and cancel
     MODERATE  staff with the `tracks.moderate_track` permission: listen to and download
-              any track, act on it in the admin
+              any track, act on it in the admin — but not export it: an export spends
+              worker time and storage, and moderating needs neither. A moderator who is
+              also the owner or a bandmate exports what that ordinary access exports.
 
 A share's **scope** is a row of `catalog.shares`: a name and the parts it lets people hear
 ("original" and stem names). Each band share (`TrackShare.scope`) and each share link
@@ -90,6 +92,9 @@ class Access:
     # apart from `hears`: a viewer in one band that shares every part and a member of
     # another that shares the jam track hears every part but downloads the jam track only.
     downloads: Hearing = frozenset()
+    # The parts it may export (ask for renders of, follow and download them): those it
+    # downloads, except that moderating alone exports nothing (`Access.MODERATE`).
+    exports: Hearing = frozenset()
     manages: bool = False
     moderates: bool = False
 
@@ -134,8 +139,16 @@ class Access:
 
     @property
     def can_export(self) -> bool:
-        """May ask for renders of the parts it downloads, follow and download them."""
-        return self.can_download
+        """May ask for renders of the parts it exports, follow and download them."""
+        return self.can_play and bool(self.exports)
+
+    def can_export_part(self, part: str) -> bool:
+        """May export this part: download it, with ordinary (not moderating) access."""
+        return self.can_download_part(part) and (self.exports is EVERY_PART or part in self.exports)
+
+    def can_export_all(self, parts: Iterable[str]) -> bool:
+        """May export every one of ``parts``: what a render holds."""
+        return all(self.can_export_part(part) for part in parts)
 
     @property
     def can_report(self) -> bool:
@@ -160,8 +173,10 @@ class Access:
             Need.MANAGE: self.can_manage,
             Need.MODERATE: self.can_moderate,
         }[need]
-        if need in (Need.DOWNLOAD, Need.EXPORT):
+        if need is Need.DOWNLOAD:
             return allowed and self.can_download_all(parts)
+        if need is Need.EXPORT:
+            return allowed and self.can_export_all(parts)
         return allowed and self.can_hear_all(parts)
 
     def __or__(self, other: "Access") -> "Access":
@@ -170,6 +185,7 @@ class Access:
         return Access(
             hears=_union(self.hears, other.hears),
             downloads=_union(self.downloads, other.downloads),
+            exports=_union(self.exports, other.exports),
             manages=self.manages or other.manages,
             moderates=self.moderates or other.moderates,
         )
@@ -187,9 +203,11 @@ def _scope_parts(name: str) -> tuple[str, ...]:
 
 
 Access.NONE = Access()
-Access.JAM = Access(hears=hearing(_scope_parts("jam")), downloads=hearing(_scope_parts("jam")))
-Access.LISTEN = Access(hears=EVERY_PART, downloads=EVERY_PART)
-Access.MANAGE = Access(hears=EVERY_PART, downloads=EVERY_PART, manages=True)
+_JAM_PARTS = hearing(_scope_parts("jam"))
+Access.JAM = Access(hears=_JAM_PARTS, downloads=_JAM_PARTS, exports=_JAM_PARTS)
+Access.LISTEN = Access(hears=EVERY_PART, downloads=EVERY_PART, exports=EVERY_PART)
+Access.MANAGE = Access(hears=EVERY_PART, downloads=EVERY_PART, exports=EVERY_PART, manages=True)
+# Moderating exports nothing (see the module's docstring).
 Access.MODERATE = Access(hears=EVERY_PART, downloads=EVERY_PART, moderates=True)
 
 
@@ -205,7 +223,8 @@ def is_moderator(user: AbstractBaseUser | AnonymousUser) -> bool:
 def _shared_access(scope: str, *, downloads: bool = True) -> Access:
     """A bandmate's or a share link's: the parts of the share's scope, downloadable or not."""
     parts = hearing(_scope_parts(scope))
-    return Access(hears=parts, downloads=parts if downloads else frozenset())
+    given = parts if downloads else frozenset()
+    return Access(hears=parts, downloads=given, exports=given)
 
 
 def _band_shares(user_id, tracks) -> dict:
@@ -250,13 +269,13 @@ def track_access(
         return Access.NONE
     if track.owner_id == user.pk:
         return Access.MANAGE
-    if is_moderator(user):
-        return Access.MODERATE
+    moderating = Access.MODERATE if is_moderator(user) else Access.NONE
     if not is_shareable(track):
-        return Access.NONE
+        return moderating
     if band_shares is None:
         band_shares = _band_shares(user.pk, [track]).get(track.pk, ())
-    return _access_by_shares(band_shares)
+    # A moderator who is also a bandmate exports what the bands let them export.
+    return moderating | _access_by_shares(band_shares)
 
 
 def track_access_many(

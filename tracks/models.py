@@ -133,6 +133,16 @@ class Asset(models.Model):
     # separation code), so nothing checks it or follows it: a track has one separation job,
     # run again on retry, and each run's files carry that same id.
     job_id = models.BigIntegerField(null=True, blank=True)
+    # Whose storage it counts in: an export's file (a rendition) in the quota of the user
+    # who asked for it, so a bandmate's exports never fill the owner's library; null for
+    # every other file, which counts in the track owner's (`storage_use_for_user`).
+    charged_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

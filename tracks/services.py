@@ -362,16 +362,25 @@ def track_store_rendition(
     return StoredOutput(Asset.Kind.RENDITION, "", saved, path.stat().st_size)
 
 
-def track_record_rendition(*, track_id, output: StoredOutput, parameters: dict) -> Asset:
-    """Make a stored rendition one of the track's files: counted in its owner's quota,
-    deleted with the track. Call inside the caller's transaction."""
+def track_record_rendition(
+    *, track_id, output: StoredOutput, parameters: dict, charged_to_id=None
+) -> Asset:
+    """Make a stored rendition one of the track's files: counted in the quota of
+    ``charged_to_id`` (who asked for it; None: the owner's), deleted with the track. Call
+    inside the caller's transaction."""
     return Asset.objects.create(
         track_id=track_id,
+        charged_to_id=charged_to_id,
         kind=Asset.Kind.RENDITION,
         name=output.name,
         size_bytes=output.size_bytes,
         parameters=parameters,
     )
+
+
+def track_charge_rendition(*, asset_id: int, user_id) -> None:
+    """Count a rendition in another user's storage (the export's payer withdrew)."""
+    Asset.objects.filter(id=asset_id, kind=Asset.Kind.RENDITION).update(charged_to_id=user_id)
 
 
 def track_delete_rendition(*, asset_id: int) -> None:

@@ -34,7 +34,7 @@ def player_export_formats():
 def export_panel(context, track, access):
     request = context["request"]
     stems = downloadable_parts(track, access)
-    hears_vocals = access.can_download_all(stem.name for stem in STEMS if stem.name != JAM_TRACK)
+    hears_vocals = access.can_export_all(stem.name for stem in STEMS if stem.name != JAM_TRACK)
     return {
         "request": request,
         "csrf_token": context.get("csrf_token"),

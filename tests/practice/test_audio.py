@@ -1,6 +1,7 @@
-"""The renderer measured on real audio with the real Rubber Band (pedalboard): tempo changes
-keep the pitch, key changes keep the length. The numbers are printed (`pytest -s`) and
-carried in the assertion messages."""
+"""The renderer measured on real audio with the real Rubber Band (its streaming stretcher,
+through pylibrb): tempo changes keep the pitch, key changes keep the length, a click track's
+beat stays on the stretched grid, a tone keeps its level. The numbers are printed
+(`pytest -s`) and carried in the assertion messages."""
 
 import re
 from pathlib import Path
@@ -138,3 +139,87 @@ def test_it_refuses_settings_out_of_range(tmp_path, options, message):
     source = tone(tmp_path / "tone.wav", seconds=0.5)
     with pytest.raises(audio.RenderError, match=message):
         audio.render(audio.RenderSpec(gains=[(source, 1.0)], **options), tmp_path / "out")
+
+
+def click_track(path: Path, *, seconds: float, every_s: float = 0.5, rate: int = 48_000) -> Path:
+    """Short noise bursts (2 ms) every ``every_s``, mono: a beat to find again."""
+    data = np.zeros(int(seconds * rate), dtype=np.float32)
+    burst = np.random.default_rng(0).uniform(-0.8, 0.8, 96).astype(np.float32)
+    for start in range(0, len(data) - 96, int(every_s * rate)):
+        data[start : start + 96] = burst
+    sf.write(path, data, rate, subtype="PCM_24")
+    return path
+
+
+def click_errors_ms(data: np.ndarray, rate: int, *, every_s: float, tempo: float) -> np.ndarray:
+    """Each click's onset in ``data`` (the first sample above 30 % of the loudest within
+    100 ms of where it belongs) minus where the stretched grid puts it (n x every_s / tempo),
+    in milliseconds."""
+    envelope = np.abs(data).max(axis=1)
+    window = int(0.1 * rate)
+    errors = []
+    for n in range(1, int(len(data) / rate * tempo / every_s) - 1):
+        expected = n * every_s / tempo * rate
+        low = int(expected) - window
+        near = envelope[low : int(expected) + window]
+        onset = low + int(np.argmax(near > 0.3 * near.max()))
+        errors.append((onset - expected) / rate * 1000)
+    return np.array(errors)
+
+
+@pytest.mark.parametrize("tempo", [0.5, 1.5])
+def test_the_clicks_of_a_3_minute_click_track_land_on_the_stretched_grid_within_10_ms(
+    tmp_path, tempo
+):
+    """The streaming stretcher's start delay is compensated and nothing drifts: every click
+    of 3 minutes, after the stretch, within 10 ms of n x 0.5 s / tempo."""
+    source = click_track(tmp_path / "clicks.wav", seconds=180)
+    spec = audio.RenderSpec(gains=[(source, 1.0)], tempo=tempo)
+    rendered = audio.render(spec, tmp_path / "out")
+    data, rate = sf.read(str(rendered.path), dtype="float32", always_2d=True)
+    errors = click_errors_ms(data, rate, every_s=0.5, tempo=tempo)
+    message = (
+        f"tempo {tempo:.0%}: {len(errors)} clicks over 3 minutes, off the grid by at most "
+        f"{np.abs(errors).max():.2f} ms (first {errors[0]:+.2f}, last {errors[-1]:+.2f}, "
+        f"drift {errors[-1] - errors[0]:+.2f} ms); length {len(data)} frames, want "
+        f"{round(180 * rate / tempo)}"
+    )
+    print(message)
+    assert len(data) == round(180 * rate / tempo), message
+    assert len(errors) >= 0.95 * 180 / 0.5, message  # every click of the song
+    assert np.abs(errors).max() <= 10, message
+
+
+@pytest.mark.parametrize(("tempo", "semitones"), [(0.5, 0), (0.75, 0), (1.0, 2), (1.5, -6)])
+def test_a_tone_keeps_its_level_through_the_stretch_and_the_shift(tmp_path, tempo, semitones):
+    """Formants move with the pitch, as in the player: a steady tone comes out as loud as
+    it went in (within 0.5 dB), at the pitch asked for."""
+    data, rate = render_tone(tmp_path, tempo=tempo, semitones=semitones)
+    middle = data[len(data) // 4 : 3 * len(data) // 4]
+    level = 20 * np.log10(np.sqrt(np.mean(middle**2)) / (0.3 / np.sqrt(2)))
+    pitch = fundamental_hz(middle, rate) / (TONE_HZ * 2 ** (semitones / 12))
+    message = f"tempo {tempo:.0%} key {semitones:+d}: level {level:+.2f} dB, pitch x{pitch:.4f}"
+    print(message)
+    assert abs(level) <= 0.5, message
+    assert abs(pitch - 1) <= 0.005, message
+
+
+def test_a_192_khz_song_is_written_at_48_khz_within_its_estimated_size(tmp_path):
+    """The estimate (catalog.formats) takes the rate the export is written at: a WAV of a
+    192 kHz song at 50 % is at most, and nearly, what it says."""
+    from catalog.formats import export_sample_rate, get_export_format
+
+    rate, seconds = 192_000, 3.0
+    t = np.arange(int(seconds * rate)) / rate
+    wave = (0.3 * np.sin(2 * np.pi * TONE_HZ * t)).astype(np.float32)
+    source = tmp_path / "hires.flac"
+    sf.write(source, np.stack([wave, wave], axis=1), rate, subtype="PCM_24")
+    spec = audio.RenderSpec(gains=[(source, 1.0)], tempo=0.5, fmt="wav")
+    rendered = audio.render(spec, tmp_path / "out")
+    size = rendered.path.stat().st_size
+    estimate = get_export_format("wav").bytes_for(
+        seconds=seconds / 0.5, sample_rate=export_sample_rate(rate), channels=2
+    )
+    print(f"192 kHz, 3 s at 50 % as WAV: {size} bytes, estimated {estimate}")
+    assert rendered.sample_rate == sf.info(str(rendered.path)).samplerate == 48_000
+    assert 0.9 * estimate <= size <= estimate

@@ -159,9 +159,10 @@ def test_a_job_runs_in_its_workers_scratch_folder_and_leaves_nothing_there(
     assert list(process_scratch().iterdir()) == []
 
 
-def test_exports_go_first_but_never_twice_in_a_row_while_a_song_waits(alice, tmp_path, fake_engine):
-    """A stream of exports (anyone may ask for one after another) must not hold back every
-    upload: the worker alternates while both wait."""
+def test_songs_waiting_go_before_exports_which_run_once_no_song_waits(alice, tmp_path, fake_engine):
+    """A stream of exports (anyone may ask for one after another) must not hold back any
+    upload: a render is not started while a song waits (and gives way between its pieces
+    when one comes: tests/practice/test_render_lane.py)."""
     from practice.models import Render
 
     practised = make_track(owner=alice, tmp_path=tmp_path, separated=True, seconds=1.0)
@@ -175,5 +176,5 @@ def test_exports_go_first_but_never_twice_in_a_row_while_a_song_waits(alice, tmp
         + [(job.started_at, job.track.title) for job in separated]
     )
     assert [what for _, what in started] == [
-        "render 90", "Song 0", "render 91", "Song 1", "render 92"
+        "Song 0", "Song 1", "render 90", "render 91", "render 92"
     ]  # fmt: skip

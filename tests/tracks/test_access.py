@@ -13,8 +13,8 @@ other       carol, in no band of alice's: 404, never a hint that the track exist
 staff       stan, staff without the moderator permission: an outsider like any other (404)
 suspended   fred, a bandmate whose account is suspended: his session logs nobody in
 anonymous   sent to log in
-moderator   mona: sees, plays and downloads any track; cannot rename, delete, share,
-            retry or cancel someone else's (403: she may see it)
+moderator   mona: sees, plays and downloads any track; cannot export it, nor rename,
+            delete, share, retry or cancel someone else's (403: she may see it)
 """
 
 import io
@@ -78,12 +78,13 @@ TRACK_URLS = [
     ("tracks:peaks", ["instrumental"], "get", OK, OK, OK, OK),
     ("tracks:peaks", ["vocals"], "get", OK, HIDDEN, HIDDEN, OK),
     ("practice:stems_zip", [], "get", OK, OK, FORBIDDEN, OK),
-    ("practice:exports", [], "get", OK, OK, FORBIDDEN, OK),
-    ("practice:exports", [], "post", REDIRECT, REDIRECT, FORBIDDEN, REDIRECT),
-    ("practice:status", [RENDER], "get", OK, OK, FORBIDDEN, OK),
-    ("practice:download", [RENDER], "get", OK, OK, FORBIDDEN, OK),
+    # Moderating exports nothing: an export spends worker time and storage.
+    ("practice:exports", [], "get", OK, OK, FORBIDDEN, FORBIDDEN),
+    ("practice:exports", [], "post", REDIRECT, REDIRECT, FORBIDDEN, FORBIDDEN),
+    ("practice:status", [RENDER], "get", OK, OK, FORBIDDEN, FORBIDDEN),
+    ("practice:download", [RENDER], "get", OK, OK, FORBIDDEN, FORBIDDEN),
     # Others take off their list only exports they asked for.
-    ("practice:delete", [RENDER], "post", REDIRECT, HIDDEN, FORBIDDEN, HIDDEN),
+    ("practice:delete", [RENDER], "post", REDIRECT, HIDDEN, FORBIDDEN, FORBIDDEN),
     ("tracks:rename", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN, FORBIDDEN),
     ("tracks:share", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN, FORBIDDEN),
     ("tracks:link_create", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN, FORBIDDEN),

@@ -1,6 +1,6 @@
 """The embedded worker: one job at a time, of every kind (`jobs.worker`), the separation
-model kept warm across jobs. A queued export is taken before the next song, as it takes a
-fraction of a separation's time (bench/render.py), but never two in a row while a song waits.
+model kept warm across jobs. A queued export is taken only while no song waits, and gives
+way between its pieces as soon as one does (back to the queue, made after the song).
 
 Housekeeping (the sweep) runs every RECOVER_EVERY_S whether the queue is busy or idle.
 Stops cleanly on SIGTERM/SIGINT: a job in progress goes back to the queue.
