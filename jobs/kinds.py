@@ -41,6 +41,9 @@ class JobKind:
     # Lower runs first in the embedded worker (never the same kind twice while another
     # kind waits).
     priority: int = 100
+    # The lookup from a job to the user whose turn it is (`jobs.state.fair_order`): claims
+    # take turns across users. None: first in, first out.
+    owner: str | None = "track__owner"
 
     @property
     def first_phase(self) -> str:
