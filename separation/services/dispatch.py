@@ -15,7 +15,7 @@ from separation.kind import SEPARATION
 from separation.models import SeparationJob
 from separation.services.state import job_mark_cancelled, job_requeue
 from tracks.models import Track
-from tracks.services import TrackUploadError, track_upload
+from tracks.services import TrackUploadError, track_quota_check, track_upload
 
 logger = logging.getLogger(__name__)
 Status = SeparationJob.Status
@@ -35,6 +35,16 @@ def job_limit_check(*, owner_id) -> None:
             f"separation (the limit is "
             f"{limit}). Add more once one of them is done."
         )
+
+
+def upload_precheck(*, owner_id, body_bytes: int | None) -> None:
+    """TrackUploadError when an upload of ``body_bytes`` (the request's Content-Length,
+    None: unknown) by the owner would be refused anyway, checked from the request's head
+    before its body is read (`separation.precheck`): the songs queued or separating, and a
+    quota the file alone would overflow (the stems it makes are counted after the upload)."""
+    job_limit_check(owner_id=owner_id)
+    if body_bytes:
+        track_quota_check(owner_id=owner_id, needed_bytes=body_bytes)
 
 
 def track_submit(
