@@ -44,6 +44,9 @@ class JobKind:
     # The lookup from a job to the user whose turn it is (`jobs.state.fair_order`): claims
     # take turns across users. None: first in, first out.
     owner: str | None = "track__owner"
+    # A boolean column of the kind's model: its jobs wait behind every other (re-separations
+    # after a model upgrade). None: none do.
+    background: str | None = None
 
     @property
     def first_phase(self) -> str:

@@ -54,6 +54,7 @@ def job_claim_next(kind: JobKind | str, *, worker_id: str) -> Job | None:
         kind.model,
         lambda job_id: job_claim(kind, job_id=job_id, worker_id=worker_id),
         owner=kind.owner,
+        background=kind.background,
     )
 
 

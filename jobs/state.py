@@ -75,19 +75,23 @@ def claim(model: type[Job], *, pk: int, worker_id: str, **fields) -> bool:
 
 
 def claim_next(
-    model: type[Job], claim_one: Callable[[int], T | None], *, owner: str | None = None
+    model: type[Job],
+    claim_one: Callable[[int], T | None],
+    *,
+    owner: str | None = None,
+    background: str | None = None,
 ) -> T | None:
     """``claim_one(pk)`` the next job in `fair_order` (the app's claim, which tells people and
     returns the job), skipping any another worker just took. ``owner`` is the lookup from a
     job to the user it is fair to ("track__owner"); None: the job that waited longest."""
-    for pk in fair_order(model, owner=owner)[:20]:
+    for pk in fair_order(model, owner=owner, background=background)[:20]:
         claimed = claim_one(pk)
         if claimed is not None:
             return claimed
     return None
 
 
-def fair_order(model: type[Job], *, owner: str | None) -> list[int]:
+def fair_order(model: type[Job], *, owner: str | None, background: str | None = None) -> list[int]:
     """The queued jobs' ids in the order claims take them: round-robin across owners.
 
     Each owner's jobs wait in their own line (the longest-waiting first). The owners take
@@ -95,10 +99,19 @@ def fair_order(model: type[Job], *, owner: str | None) -> list[int]:
     job started longest ago (never: first), then the one whose first job has waited
     longest. So one user's batch of 24 delays another user's single song by at most one
     job per worker, and a user alone gets every worker. Without ``owner``: first in, first
-    out. Any worker may compute it at once: the claim itself is the conditional update."""
+    out. Jobs whose ``background`` column is true come after all others, in turns too.
+    Any worker may compute it at once: the claim itself is the conditional update."""
     waiting = model.objects.filter(status=QUEUED).order_by("updated_at", "id")
+    if background is not None:
+        tiers = [waiting.filter(**{background: False}), waiting.filter(**{background: True})]
+    else:
+        tiers = [waiting]
     if owner is None:
-        return list(waiting.values_list("id", flat=True))
+        return [pk for tier in tiers for pk in tier.values_list("id", flat=True)]
+    return [pk for tier in tiers for pk in _round_robin(model, tier, owner)]
+
+
+def _round_robin(model: type[Job], waiting, owner: str) -> list[int]:
     lines: dict[object, list[int]] = {}
     for pk, who in waiting.values_list("id", owner):
         lines.setdefault(who, []).append(pk)

@@ -28,7 +28,8 @@ class JobLimitReached(TrackUploadError):
 def job_limit_check(*, owner_id) -> None:
     """JobLimitReached when the owner may not queue another separation now."""
     limit = settings.JAM_USER_MAX_ACTIVE_JOBS
-    active = SeparationJob.objects.filter(track__owner_id=owner_id).active().count()
+    mine = SeparationJob.objects.filter(track__owner_id=owner_id, background=False)
+    active = mine.active().count()
     if active >= limit:
         raise JobLimitReached(
             f"You already have {active} song{'s' if active != 1 else ''} waiting for or in "
