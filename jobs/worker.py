@@ -1,6 +1,7 @@
 """The embedded worker's loop, for every registered kind of job: one job at a time, the
-longest-waiting job of the first kind in the registry's order, but never the same kind twice
-in a row while another kind waits (a stream of exports must not hold every upload back).
+next in the fair order (turns across users, `jobs.state.fair_order`) of the first kind in
+the registry's order, but never the same kind twice in a row while another kind waits (a
+stream of exports must not hold every upload back).
 
 Housekeeping (the sweep: recovering dead workers' jobs, the apps' chores, scratch folders)
 runs on a monotonic deadline, busy or idle: a worker whose queue never empties still
