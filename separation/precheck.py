@@ -13,6 +13,7 @@ checks everything again, under the lock on the owner.
 
 import html
 import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import SimpleCookie
 from types import SimpleNamespace
@@ -28,6 +29,7 @@ from django.utils.module_loading import import_string
 from separation.services.dispatch import upload_precheck
 from tracks.services import TrackUploadError
 
+logger = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[..., Awaitable[None]]
 
@@ -56,6 +58,7 @@ def _refusal(scope: Scope) -> str | None:
         body = int(length) - FRAMING_BYTES if length.isdigit() else None
         upload_precheck(owner_id=user.pk, body_bytes=max(body, 0) if body else None)
     except TrackUploadError as exc:
+        logger.info("Upload by user %s refused from its head: %s", user.pk, exc)
         return str(exc)
     finally:
         close_old_connections()

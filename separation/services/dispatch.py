@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 
 from jobs import services as jobs
 from separation.events import job_publish
@@ -15,7 +16,8 @@ from separation.kind import SEPARATION
 from separation.models import SeparationJob
 from separation.services.state import job_mark_cancelled, job_requeue
 from tracks.models import Track
-from tracks.services import TrackUploadError, track_quota_check, track_upload
+from tracks.selectors import storage_use_for_user
+from tracks.services import TrackUploadError, track_upload
 
 logger = logging.getLogger(__name__)
 Status = SeparationJob.Status
@@ -39,13 +41,22 @@ def job_limit_check(*, owner_id) -> None:
 
 
 def upload_precheck(*, owner_id, body_bytes: int | None) -> None:
-    """TrackUploadError when an upload of ``body_bytes`` (the request's Content-Length,
-    None: unknown) by the owner would be refused anyway, checked from the request's head
-    before its body is read (`separation.precheck`): the songs queued or separating, and a
-    quota the file alone would overflow (the stems it makes are counted after the upload)."""
+    """TrackUploadError when an upload of ``body_bytes`` (the request's Content-Length less
+    its framing; None: unknown) by the owner would be refused anyway, checked from the
+    request's head before its body is read (`separation.precheck`): the songs queued or
+    separating, and a quota the file alone would overflow (the stems it makes are counted
+    once the upload is read)."""
     job_limit_check(owner_id=owner_id)
-    if body_bytes:
-        track_quota_check(owner_id=owner_id, needed_bytes=body_bytes)
+    if not body_bytes:
+        return
+    use = storage_use_for_user(user_id=owner_id)
+    if use.quota_bytes and use.used_bytes + body_bytes > use.quota_bytes:
+        left = max(0, use.quota_bytes - use.used_bytes)
+        raise TrackUploadError(
+            f"That file is bigger than the room left in your storage: it is more than "
+            f"{filesizeformat(body_bytes)}, and you have {filesizeformat(left)} of your "
+            f"{filesizeformat(use.quota_bytes)} left. Delete some tracks to make room."
+        )
 
 
 def track_submit(

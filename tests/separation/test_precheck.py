@@ -67,7 +67,8 @@ async def test_an_upload_the_file_alone_would_overflow_the_quota_with_is_answere
         upload_scope(alice_client, content_length=10 * MiB), client.receive, client.send
     )
     assert (client.status, client.receive_calls) == (400, 0)
-    assert "too big for your storage" in json.loads(client.body)["errors"][0]
+    [message] = json.loads(client.body)["errors"]
+    assert message.startswith("That file is bigger than the room left in your storage")
 
 
 async def test_an_upload_within_the_limits_goes_on_to_the_view(alice_client, settings):
