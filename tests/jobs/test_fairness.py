@@ -10,7 +10,7 @@ from jobs import kinds, state
 from jobs.runner import Outcome, job_process, job_run
 from jobs.services import job_claim_next, job_dispatch_on_commit
 from practice.models import Render
-from tests.jobs.test_kinds import ECHO, echo_work  # noqa: F401  (the work ECHO names)
+from tests.jobs.test_kinds import ECHO
 from tracks.models import Track
 
 pytestmark = pytest.mark.django_db
