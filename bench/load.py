@@ -34,6 +34,18 @@ machine and takes CPU from the server: run it on a quiet machine.
     .venv/bin/python bench/load.py            # 50 users, 1,000 sockets, 60 s each
 
 Needs PostgreSQL (a user that may create databases) and Redis: --pg and --redis-url.
+
+Against a running deployment instead (nothing is started, created or dropped there):
+
+    .venv/bin/python bench/load.py --url https://jam.example.org --accounts accounts.txt
+
+``--accounts`` names a file of ``username:password`` lines, accounts that exist there (make
+them for the run and delete them after); each signs in through the login form once. It then
+runs steps 2 and 3 against that site — the library page (any library: only the status is
+checked) and the sockets held — without the pushes (they need the database) or the memory
+step (it needs the server's process), and without server CPU figures. Run it from another
+machine than the web nodes, or it measures itself too. ``--insecure`` accepts a self-signed
+certificate.
 """
 
 import argparse
@@ -196,6 +208,10 @@ class Run:
         self.database_created = False
         self.port = free_port()
         self.origin = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/ws/notifications/"
+        self.ws_options: dict = {}
+        self.verify = True
+        self.expect = "Song 1"  # every user's library has it
         var = work / "var"
         self.env = {
             **os.environ,
@@ -277,6 +293,88 @@ class Run:
         self.drop_database()
 
 
+class Remote:
+    """A deployment already running elsewhere (--url): nothing to start, create or drop."""
+
+    def __init__(self, url: str, *, insecure: bool):
+        import ssl
+
+        self.origin = url.rstrip("/")
+        scheme, _, rest = self.origin.partition("://")
+        self.ws_url = f"{'wss' if scheme == 'https' else 'ws'}://{rest}/ws/notifications/"
+        self.verify = not insecure
+        self.ws_options: dict = {}
+        if insecure and scheme == "https":
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            self.ws_options["ssl"] = context
+        self.expect = ""  # any library will do
+
+    async def sign_in(self, accounts: list[tuple[str, str]]) -> dict:
+        """Each account signs in through the login form once: the setup the local run makes
+        in its own database (users with their sessions), learnt from the site."""
+
+        async def one(username: str, password: str) -> dict:
+            async with httpx.AsyncClient(
+                base_url=self.origin, timeout=30, verify=self.verify
+            ) as client:
+                await client.get("/accounts/login/")
+                token = client.cookies.get("csrftoken", "")
+                reply = await client.post(
+                    "/accounts/login/",
+                    data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+                    headers={"Referer": f"{self.origin}/accounts/login/", "X-CSRFToken": token},
+                    allow_redirects=False,  # httpx 0.19's name (the lock's)
+                )
+                session = client.cookies.get("sessionid")
+                if reply.status_code != 302 or not session:
+                    raise SystemExit(f"{username} could not sign in (HTTP {reply.status_code})")
+                return {"id": username, "session": session, "job": None}
+
+        users = await asyncio.gather(*(one(u, p) for u, p in accounts))
+        return {"cookie": "sessionid", "tracks": "?", "users": list(users)}
+
+    def close(self):
+        pass
+
+
+def read_accounts(path: str) -> list[tuple[str, str]]:
+    accounts = []
+    for line in Path(path).read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            username, _, password = line.strip().partition(":")
+            accounts.append((username, password))
+    if not accounts:
+        raise SystemExit(f"{path} names no account (username:password lines)")
+    return accounts
+
+
+def main_remote(args) -> None:
+    """The library page and the sockets, against a deployment elsewhere."""
+    run = Remote(args.url, insecure=args.insecure)
+    accounts = read_accounts(args.accounts)
+    print(f"Signing in {len(accounts)} accounts at {run.origin}…", file=sys.stderr)
+    setup = asyncio.run(run.sign_in(accounts))
+    started_load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    library = asyncio.run(
+        library_load(run, setup["users"], setup["cookie"], args.duration, args.think)
+    )
+    saturation = None
+    if args.saturation:
+        saturation = asyncio.run(
+            library_load(run, setup["users"], setup["cookie"], args.saturation, (0, 0))
+        )
+    push = asyncio.run(
+        sockets_and_pushes(run, setup["users"], setup["cookie"], args.sockets, args.hold, 0, 0)
+    )
+    args.pushes = 0
+    report(args, setup, library, saturation, push, None, started_load)
+    print(
+        f"Target: {run.origin} (a deployment elsewhere: server CPU, pushes and memory are not "
+        "measured; the machine line is the client's)"
+    )
+
+
 # --- measurements --------------------------------------------------------------------------
 
 
@@ -296,6 +394,12 @@ def cpu_seconds(pid: int) -> float:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
+
+
+def server_cpu_seconds(run) -> float:
+    """The web server's CPU time so far; NaN for a deployment elsewhere (--url)."""
+    server = getattr(run, "server", None)
+    return cpu_seconds(server.pid) if server is not None else float("nan")
 
 
 def machine_busy_seconds() -> float:
@@ -325,6 +429,7 @@ async def library_load(
             cookies={cookie: user["session"]},
             timeout=30,
             limits=httpx.Limits(keepalive_expiry=4),
+            verify=run.verify,
         ) as client:
             # Not measured: the server's first requests (imports, templates, the pool).
             await client.get("/")
@@ -339,7 +444,7 @@ async def library_load(
                 try:
                     reply = await client.get("/")
                     elapsed = time.perf_counter() - started
-                    if reply.status_code != 200 or "Song 1" not in reply.text:
+                    if reply.status_code != 200 or run.expect not in reply.text:
                         errors[f"HTTP {reply.status_code}"] += 1
                     else:
                         latencies.append(elapsed)
@@ -355,7 +460,7 @@ async def library_load(
         nonlocal deadline
         await warmed.wait()
         deadline = time.monotonic() + seconds
-        cpu.update(server=cpu_seconds(run.server.pid), client=time.process_time())
+        cpu.update(server=server_cpu_seconds(run), client=time.process_time())
         cpu["machine"] = machine_busy_seconds()
 
     await asyncio.gather(start_clock(), *(user_loop(u) for u in users))
@@ -363,7 +468,7 @@ async def library_load(
         "latencies": latencies,
         "errors": dict(errors),
         "seconds": seconds,
-        "server_cpu_s": cpu_seconds(run.server.pid) - cpu["server"],
+        "server_cpu_s": server_cpu_seconds(run) - cpu["server"],
         "client_cpu_s": time.process_time() - cpu["client"],
         "machine_cpu_s": machine_busy_seconds() - cpu["machine"],
     }
@@ -374,7 +479,7 @@ async def sockets_and_pushes(run: Run, users, cookie, count, hold, pushes, inter
     sockets, failed, dropped = [], defaultdict(int), [0]
     per_user: defaultdict[int, int] = defaultdict(int)
     gate = asyncio.Semaphore(50)
-    url = f"ws://127.0.0.1:{run.port}/ws/notifications/"
+    url = run.ws_url
 
     async def listen(ws):
         try:
@@ -397,11 +502,12 @@ async def sockets_and_pushes(run: Run, users, cookie, count, hold, pushes, inter
                     additional_headers={"Cookie": f"{cookie}={user['session']}"},
                     open_timeout=30,
                     max_queue=None,
+                    **run.ws_options,
                 )
             except Exception as error:
                 failed[type(error).__name__] += 1
                 return
-        per_user[user["job"]] += 1
+        per_user[user.get("job")] += 1
         sockets.append((ws, asyncio.create_task(listen(ws))))
 
     started = time.monotonic()
@@ -410,6 +516,20 @@ async def sockets_and_pushes(run: Run, users, cookie, count, hold, pushes, inter
     await asyncio.sleep(hold)
     open_after_hold = len(sockets) - dropped[0]
 
+    if not pushes:  # a deployment elsewhere (--url): its database is not ours to write
+        for ws, task in sockets:
+            await ws.close()
+            task.cancel()
+        return {
+            "opened": len(sockets),
+            "failed": dict(failed),
+            "opened_in": opened_in,
+            "open_after_hold": open_after_hold,
+            "pushes": 0,
+            "expected": 0,
+            "missing": 0,
+            "latencies": [],
+        }
     jobs = [u["job"] for u in users]
     out = await asyncio.to_thread(
         run.shell,
@@ -675,8 +795,13 @@ def report(args, setup, library, saturation, push, mem, started_load: str) -> No
         f"round-robin over the users; library for {args.duration:g} s, each user reading "
         f"each page {args.think[0]:g}-{args.think[1]:g} s, then {args.saturation:g} s back to "
         f"back; {args.pushes} pushes "
-        f"every {args.push_interval:g} s. Server: uvicorn (docs/deploy.md)"
-        f"{f' --workers {args.web_workers}' if args.web_workers > 1 else ''}, PostgreSQL, Redis."
+        + (
+            f"every {args.push_interval:g} s. Server: uvicorn (docs/deploy.md)"
+            f"{f' --workers {args.web_workers}' if args.web_workers > 1 else ''}, "
+            "PostgreSQL, Redis."
+            if not args.url
+            else f"Server: {args.url}."
+        )
     )
     if push["failed"]:
         print(f"Sockets that did not open: {push['failed']}")
@@ -753,7 +878,18 @@ def main() -> None:
         action="store_true",
         help="serve without Redis (in-memory channel layer and the row relay)",
     )
+    parser.add_argument(
+        "--url",
+        help="a running deployment (https://host) instead of a server started here; "
+        "needs --accounts",
+    )
+    parser.add_argument("--accounts", help="with --url: a file of username:password lines")
+    parser.add_argument(
+        "--insecure", action="store_true", help="with --url: accept any TLS certificate"
+    )
     args = parser.parse_args()
+    if args.url and not args.accounts:
+        parser.error("--url needs --accounts (username:password lines of accounts there)")
     if args.quick:
         args.users, args.sockets, args.duration, args.hold, args.pushes = 10, 100, 10, 10, 50
         args.push_interval, args.saturation = 0.02, 5
@@ -774,6 +910,9 @@ def main() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupted)
+    if args.url:
+        main_remote(args)
+        return
 
     began = time.monotonic()
 

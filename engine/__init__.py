@@ -22,6 +22,7 @@ _NAMES = {
     "errors": ("AudioError", "AudioLimitError", "EngineError", "ModelError"),
     "separator": ("Engine", "SeparationResult", "get_engine"),
     "tempo": ("estimate_tempo",),
+    "weights": ("ENGINE_VERSION", "model_identity"),
 }  # fmt: skip
 _WHERE = {name: module for module, names in _NAMES.items() for name in names}
 

@@ -38,9 +38,27 @@ FILES = {
     "model.index": "55661a09f79c86071fc7077b44b4cf1f01b6d82bbbb83ed94cb68a2f9944e378",
     "model.meta": "6e1f6d86a22bb452a58cb20e3de87b416f8a79e626ca223e20f763ab2d21ec95",
 }
+# The engine's own version: bump it when the same weights would make different stems (the
+# band plan, the post-filter, the Wiener filter, the encoder). With MODEL_NAME and
+# `weights_sha256()` it is what a separation records (`model_identity`), and what
+# `manage.py reseparate --outdated` compares with.
+ENGINE_VERSION = "2026.12"
 DEFAULT_MODEL_ROOT = Path.home() / ".cache" / "jamwithme" / "models"
 STAMP_NAME = "verified.json"  # what the files looked like when they last hashed right
 ENV_VAR = "JAMWITHME_MODEL_DIR"  # read only by the command line (``main``), never by the engine
+
+
+def weights_sha256() -> str:
+    """One sha256 for the whole checkpoint: of its files' names and sha256s, which `verify`
+    holds the files on disk to (a worker whose files differ refuses to start)."""
+    listing = "".join(f"{name} {digest}\n" for name, digest in sorted(FILES.items()))
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def model_identity() -> dict[str, str]:
+    """What made a separation: the model's name, its weights' sha256 and the engine's
+    version, as this code knows them (the files on disk are checked against them)."""
+    return {"model": MODEL_NAME, "weights_sha256": weights_sha256(), "engine": ENGINE_VERSION}
 
 
 def model_dir(model_root: Path | None = None) -> Path:
@@ -202,5 +220,10 @@ def main(argv: list[str], environ: Mapping[str, str]) -> int:
     except ModelError as error:
         print(error, file=sys.stderr)
         return 1
+    identity = model_identity()
     print(f"Spleeter 2-stem weights OK in {path}")
+    print(
+        f"model {identity['model']}, weights sha256 {identity['weights_sha256']}, "
+        f"engine {identity['engine']}"
+    )
     return 0

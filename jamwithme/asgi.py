@@ -1,4 +1,5 @@
-"""ASGI entry point: Django for HTTP (behind a limit on the request body's size; its
+"""ASGI entry point: Django for HTTP (behind a limit on the request body's size and the
+upload's checks from its head, `separation.precheck`; its
 middleware and views on one thread per request, see jamwithme/handlers.py), Channels for the
 notification WebSocket."""
 
@@ -16,10 +17,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from jamwithme.limits import RequestBodyLimit  # noqa: E402
 from notifications.origin import SameOriginValidator  # noqa: E402
 from notifications.routing import websocket_urlpatterns  # noqa: E402
+from separation.precheck import UploadPrecheck  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": RequestBodyLimit(django_asgi_app),
+        "http": RequestBodyLimit(UploadPrecheck(django_asgi_app)),
         "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -44,6 +44,12 @@ class JobKind:
     # In the embedded worker (one job at a time), a run of this kind gives way between
     # pieces of its work when a job of another kind waits (`jobs.runner.Run.yield_if_asked`).
     yields: bool = False
+    # The lookup from a job to the user whose turn it is (`jobs.state.fair_order`): claims
+    # take turns across users. None: first in, first out.
+    owner: str | None = "track__owner"
+    # A boolean column of the kind's model: its jobs wait behind every other (re-separations
+    # after a model upgrade). None: none do.
+    background: str | None = None
 
     @property
     def first_phase(self) -> str:

@@ -250,14 +250,23 @@ def _lost(kind: JobKind, job: Job) -> Outcome:
 def job_process(
     kind: JobKind | str, *, job_id: int, worker_id: str | None = None, **options
 ) -> Outcome | None:
-    """Claim and run one job by id (a Celery task's body). Quiet if it vanished, is done or
-    is in a live worker's hands. A job left `running` by a dead worker (the broker delivered
-    its message again after that worker died) is taken over."""
+    """Run one job for a message that names ``job_id`` (a Celery task's body).
+
+    A job left `running` by a dead worker (the broker delivered its message again after that
+    worker died) is taken over. Otherwise the message claims the *fairest* waiting job of
+    its kind (`jobs.services.job_claim_next`: round-robin across users), not necessarily its
+    own: every queued job has a message sent, so there are always as many messages as
+    waiting jobs, and the message of a job another message ran claims whatever waits then.
+    Quiet when nothing waits (its job vanished, is done or is in a live worker's hands)."""
     kind = kinds.get(kind)
     worker_id = worker_id or state.worker_identity()
-    job = services.job_claim(kind, job_id=job_id, worker_id=worker_id)
+    job = services.job_take_over(kind, job_id=job_id, worker_id=worker_id)
     if job is None:
-        job = services.job_take_over(kind, job_id=job_id, worker_id=worker_id)
+        job = services.job_claim_next(kind, worker_id=worker_id)
     if job is None:
         return None
+    if job.pk != job_id:
+        logger.info(
+            "The message for %s %s runs %s %s, next in turn", kind.name, job_id, kind.name, job.pk
+        )
     return job_run(kind, job=job, worker_id=worker_id, **options)

@@ -47,11 +47,14 @@ def _started(kind: JobKind, job_id: int) -> Job:
 
 
 def job_claim_next(kind: JobKind | str, *, worker_id: str) -> Job | None:
-    """Claim the job of this kind that has waited longest, skipping any another worker just
-    took."""
+    """Claim the next job of this kind in the fair order (round-robin across users,
+    `jobs.state.fair_order`), skipping any another worker just took."""
     kind = kinds.get(kind)
     return state.claim_next(
-        kind.model, lambda job_id: job_claim(kind, job_id=job_id, worker_id=worker_id)
+        kind.model,
+        lambda job_id: job_claim(kind, job_id=job_id, worker_id=worker_id),
+        owner=kind.owner,
+        background=kind.background,
     )
 
 

@@ -11,10 +11,11 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from itertools import zip_longest
 from typing import TypeVar
 
-from django.db.models import F, Q
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from jobs.models import DONE, FAILED, QUEUED, RUNNING, Job
@@ -73,15 +74,65 @@ def claim(model: type[Job], *, pk: int, worker_id: str, **fields) -> bool:
     return queued.update(status=RUNNING, finished_at=None, **_run_started(worker_id, fields)) == 1
 
 
-def claim_next(model: type[Job], claim_one: Callable[[int], T | None]) -> T | None:
-    """``claim_one(pk)`` the job that has waited longest (the app's claim, which tells people
-    and returns the job), skipping any another worker just took."""
-    waiting = model.objects.filter(status=QUEUED).order_by("updated_at", "id")
-    for pk in list(waiting.values_list("id", flat=True)[:20]):
+def claim_next(
+    model: type[Job],
+    claim_one: Callable[[int], T | None],
+    *,
+    owner: str | None = None,
+    background: str | None = None,
+) -> T | None:
+    """``claim_one(pk)`` the next job in `fair_order` (the app's claim, which tells people and
+    returns the job), skipping any another worker just took. ``owner`` is the lookup from a
+    job to the user it is fair to ("track__owner"); None: the job that waited longest."""
+    for pk in fair_order(model, owner=owner, background=background)[:20]:
         claimed = claim_one(pk)
         if claimed is not None:
             return claimed
     return None
+
+
+def fair_order(model: type[Job], *, owner: str | None, background: str | None = None) -> list[int]:
+    """The queued jobs' ids in the order claims take them: round-robin across owners.
+
+    Each owner's jobs wait in their own line (the longest-waiting first). The owners take
+    turns: first those with the fewest jobs of this kind running, then the one whose last
+    job started longest ago (never: first), then the one whose first job has waited
+    longest. So one user's batch of 24 delays another user's single song by at most one
+    job per worker, and a user alone gets every worker. Without ``owner``: first in, first
+    out. Jobs whose ``background`` column is true come after all others, in turns too.
+    Any worker may compute it at once: the claim itself is the conditional update."""
+    waiting = model.objects.filter(status=QUEUED).order_by("updated_at", "id")
+    if background is not None:
+        tiers = [waiting.filter(**{background: False}), waiting.filter(**{background: True})]
+    else:
+        tiers = [waiting]
+    if owner is None:
+        return [pk for tier in tiers for pk in tier.values_list("id", flat=True)]
+    return [pk for tier in tiers for pk in _round_robin(model, tier, owner)]
+
+
+def _round_robin(model: type[Job], waiting, owner: str) -> list[int]:
+    lines: dict[object, list[int]] = {}
+    for pk, who in waiting.values_list("id", owner):
+        lines.setdefault(who, []).append(pk)
+    if len(lines) < 2:
+        return [pk for line in lines.values() for pk in line]
+    history = (
+        model.objects.filter(**{f"{owner}__in": list(lines)})
+        .values(owner)
+        .order_by()
+        .annotate(running=Count("id", filter=Q(status=RUNNING)), last_start=Max("started_at"))
+    )
+    seen = {row[owner]: (row["running"], row["last_start"]) for row in history}
+    never = datetime.min.replace(tzinfo=UTC)
+
+    def turn(who) -> tuple:
+        running, last_start = seen.get(who, (0, None))
+        return (running, last_start or never)
+
+    owners = sorted(lines, key=turn)  # stable: ties keep the longest-waiting first
+    rounds = zip_longest(*(lines[who] for who in owners))
+    return [pk for one_round in rounds for pk in one_round if pk is not None]
 
 
 def dead_claims(model: type[Job], *, stale_before, fields: tuple[str, ...] = ()) -> list[dict]:

@@ -1,6 +1,7 @@
 """The embedded worker's loop, for every registered kind of job: one job at a time, the
-longest-waiting job of the first kind in the registry's order, but never the same kind twice
-in a row while another kind waits (a stream of exports must not hold every upload back).
+next in the fair order (turns across users, `jobs.state.fair_order`) of the first kind in
+the registry's order, but never the same kind twice in a row while another kind waits (a
+stream of exports must not hold every upload back).
 A run of a kind that yields (renders) gives way between its pieces as soon as a job of another
 kind is queued: it goes back to the queue and starts again after that job, so a song waits
 for one piece of a render at most, never for the whole render.

@@ -43,7 +43,7 @@ class SeparationJobAdmin(ModeratorAccess, admin.ModelAdmin):
 
     list_display = ("id", "track_link", "owner", "status", "progress", "attempts", "created_at")
     ordering = ("-created_at",)
-    list_filter = ("status",)
+    list_filter = ("status", "background", "engine_version")
     search_fields = ("track__title", "track__owner__username", "error")
     list_select_related = ("track__owner",)
     readonly_fields = (
@@ -58,6 +58,10 @@ class SeparationJobAdmin(ModeratorAccess, admin.ModelAdmin):
         "started_at",
         "finished_at",
         "updated_at",
+        "model_name",
+        "weights_sha256",
+        "engine_version",
+        "background",
     )
 
     @admin.display(ordering="track__owner__username")

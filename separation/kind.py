@@ -39,4 +39,5 @@ SEPARATION = JobKind(
     settings_prefix="SEPARATION",
     given_up=_given_up,
     priority=20,
+    background="background",
 )

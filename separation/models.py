@@ -39,6 +39,14 @@ class SeparationJob(Job):
         max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
     phase = models.CharField(max_length=16, choices=Phase.choices, blank=True)
+    # What made the track's current stems (`engine.model_identity`), set with "done": the
+    # model, its weights' sha256, the engine's version. Blank: before they were recorded.
+    model_name = models.CharField(max_length=32, blank=True)
+    weights_sha256 = models.CharField(max_length=64, blank=True)
+    engine_version = models.CharField(max_length=32, blank=True)
+    # A re-separation (`manage.py reseparate`): it waits behind every upload, counts against
+    # nobody's cap of songs in separation, and the old stems stay until it is done.
+    background = models.BooleanField(default=False)
     # As the table was made: indexed for separations (Job's, as for renders, is not).
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 

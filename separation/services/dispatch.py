@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 
 from jobs import services as jobs
 from separation.events import job_publish
@@ -15,6 +16,7 @@ from separation.kind import SEPARATION
 from separation.models import SeparationJob
 from separation.services.state import job_mark_cancelled, job_requeue
 from tracks.models import Track
+from tracks.selectors import storage_use_for_user
 from tracks.services import TrackUploadError, track_upload
 
 logger = logging.getLogger(__name__)
@@ -28,12 +30,32 @@ class JobLimitReached(TrackUploadError):
 def job_limit_check(*, owner_id) -> None:
     """JobLimitReached when the owner may not queue another separation now."""
     limit = settings.JAM_USER_MAX_ACTIVE_JOBS
-    active = SeparationJob.objects.filter(track__owner_id=owner_id).active().count()
+    mine = SeparationJob.objects.filter(track__owner_id=owner_id, background=False)
+    active = mine.active().count()
     if active >= limit:
         raise JobLimitReached(
             f"You already have {active} song{'s' if active != 1 else ''} waiting for or in "
             f"separation (the limit is "
             f"{limit}). Add more once one of them is done."
+        )
+
+
+def upload_precheck(*, owner_id, body_bytes: int | None) -> None:
+    """TrackUploadError when an upload of ``body_bytes`` (the request's Content-Length less
+    its framing; None: unknown) by the owner would be refused anyway, checked from the
+    request's head before its body is read (`separation.precheck`): the songs queued or
+    separating, and a quota the file alone would overflow (the stems it makes are counted
+    once the upload is read)."""
+    job_limit_check(owner_id=owner_id)
+    if not body_bytes:
+        return
+    use = storage_use_for_user(user_id=owner_id)
+    if use.quota_bytes and use.used_bytes + body_bytes > use.quota_bytes:
+        left = max(0, use.quota_bytes - use.used_bytes)
+        raise TrackUploadError(
+            f"That file is bigger than the room left in your storage: it is more than "
+            f"{filesizeformat(body_bytes)}, and you have {filesizeformat(left)} of your "
+            f"{filesizeformat(use.quota_bytes)} left. Delete some tracks to make room."
         )
 
 

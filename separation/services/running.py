@@ -151,8 +151,17 @@ def separation_work(job: SeparationJob, run: Run, *, engine: Engine | None = Non
         while_storing=run.phase(Phase.STORING),
     )
 
+    made_by = audio_engine.model_identity()
+
     def record() -> dict:
+        # The old stems (a re-separation's) give way to these in this transaction; their
+        # files go once it commits.
         track_record_outputs(track_id=job.track_id, job_id=job.id, outputs=outputs)
-        return {}
+        return {
+            "model_name": made_by["model"],
+            "weights_sha256": made_by["weights_sha256"],
+            "engine_version": made_by["engine"],
+            "background": False,
+        }
 
     return Made(record=record, discard=lambda: track_discard_files([o.name for o in outputs]))

@@ -481,10 +481,17 @@ def test_a_job_that_keeps_killing_workers_is_failed_instead_of_requeued(job, set
     assert (job.status, job.error) == (Status.FAILED, TOO_MANY_ATTEMPTS)
 
 
-def test_process_by_id_is_quiet_when_the_job_vanished_or_is_taken(job):
-    assert job_process(SEPARATION, job_id=999_999, engine=fakes.FakeEngine()) is None
+def test_process_by_id_is_quiet_when_the_job_vanished_or_is_taken_and_nothing_waits(job):
     job_claim(SEPARATION, job_id=job.id, worker_id="w")
+    assert job_process(SEPARATION, job_id=999_999, engine=fakes.FakeEngine()) is None
     assert job_process(SEPARATION, job_id=job.id, engine=fakes.FakeEngine()) is None
+
+
+def test_the_message_of_a_vanished_job_runs_the_job_next_in_turn(job):
+    """Every queued job has a message: one whose own job is gone runs whatever waits."""
+    assert job_process(SEPARATION, job_id=999_999, engine=fakes.FakeEngine()) == Status.DONE
+    job.refresh_from_db()
+    assert job.status == Status.DONE
 
 
 def test_process_by_id_runs_a_queued_job(job):
