@@ -38,10 +38,13 @@ _MESSAGES = (
         "That page needs a log-in, and imports cannot sign in.",
     ),
     (
-        ("not available in your country", "geo restrict", "geo-restrict", "your region"),
+        ("in your country", "geo restrict", "geo-restrict", "your region", "georestrict"),
         "That video is blocked in this server's region.",
     ),
-    (("unsupported url",), "We do not know how to fetch audio from that site."),
+    (
+        ("unsupported url",),
+        "We found no audio at that link: the site is not one we know, or the page has none.",
+    ),
     (
         ("requested format is not available", "no video formats", "no formats"),
         "That page has no audio we can fetch.",
@@ -81,9 +84,6 @@ def fetch_audio(
     guard's proxy, whatever the servers' headers say. ``progress(fraction)`` is called as
     bytes come in; an exception from it (the job was cancelled) stops the fetch and is
     raised again here."""
-    import yt_dlp
-    from yt_dlp.utils import DownloadError
-
     stop: list[BaseException] = []
 
     def hook(status: dict) -> None:
@@ -99,6 +99,21 @@ def fetch_audio(
             stop.append(exc)
             raise
 
+    hook.stop = stop
+    quiet = _Quiet()
+    try:
+        return _fetch(url, out_dir, guard, max_bytes, page_bytes, deadline_s, check, hook, quiet)
+    except BaseException:
+        for leftover in out_dir.iterdir():  # nothing partial stays behind
+            leftover.unlink(missing_ok=True)
+        raise
+
+
+def _fetch(url, out_dir, guard, max_bytes, page_bytes, deadline_s, check, hook, quiet):
+    import yt_dlp  # the worker's alone: the web process never loads it
+    from yt_dlp.utils import DownloadError
+
+    stop = hook.stop
     with GuardProxy(guard, max_bytes=max_bytes + page_bytes, deadline_s=deadline_s) as proxy:
         options = {
             "proxy": proxy.url,
@@ -125,7 +140,7 @@ def fetch_audio(
             "updatetime": False,
             "writethumbnail": False,
             "postprocessors": [],
-            "logger": _Quiet(),
+            "logger": quiet,
         }
         try:
             with yt_dlp.YoutubeDL(options) as ydl:
@@ -140,7 +155,7 @@ def fetch_audio(
         except DownloadError as exc:
             if stop:
                 raise stop[0] from exc
-            raise FetchError(_reason(proxy, str(exc), max_bytes)) from exc
+            raise FetchError(_reason(proxy, str(exc), max_bytes, quiet)) from exc
         except FetchError:
             if stop:
                 raise stop[0] from None
@@ -148,10 +163,10 @@ def fetch_audio(
         if stop:
             raise stop[0]
         if proxy.refusal or proxy.stopped:
-            raise FetchError(_reason(proxy, "", max_bytes))
+            raise FetchError(_reason(proxy, "", max_bytes, quiet))
     media = [p for p in out_dir.glob("media.*") if not p.name.endswith((".part", ".ytdl"))]
     if not media:
-        raise FetchError(_reason(proxy, "no file", max_bytes))
+        raise FetchError(_reason(proxy, "no file", max_bytes, quiet))
     path = media[0]
     if path.stat().st_size > max_bytes:
         raise FetchError(_too_big(max_bytes))
@@ -171,11 +186,12 @@ def _too_big(max_bytes: int) -> str:
     return f"That file is larger than the import limit of {max_bytes // (1024 * 1024)} MB."
 
 
-def _reason(proxy: GuardProxy, message: str, max_bytes: int) -> str:
+def _reason(proxy: GuardProxy, message: str, max_bytes: int, quiet: _Quiet) -> str:
     """The guard's own reason first (a refused address, a cap), else the extractor's."""
     if proxy.refusal:
         return proxy.refusal
-    if proxy.stopped == "bytes" or "larger than max-filesize" in message.lower():
+    said = " ".join([message, *quiet.said]).lower()
+    if proxy.stopped == "bytes" or "larger than max-filesize" in said:
         return _too_big(max_bytes)
     if proxy.stopped == "time":
         return "Fetching that link took longer than the time limit."
@@ -185,13 +201,18 @@ def _reason(proxy: GuardProxy, message: str, max_bytes: int) -> str:
 
 
 class _Quiet:
-    """yt-dlp's messages go to our log, not to the worker's terminal."""
+    """yt-dlp's messages go to our log, not to the worker's terminal; what it said is kept
+    (it says "larger than max-filesize" and skips the download without raising)."""
+
+    def __init__(self):
+        self.said: list[str] = []
 
     def debug(self, message: str) -> None:
+        self.said = [*self.said[-20:], message]
         logger.debug("yt-dlp: %s", message)
 
     def info(self, message: str) -> None:
-        logger.debug("yt-dlp: %s", message)
+        self.debug(message)
 
     def warning(self, message: str) -> None:
         logger.info("yt-dlp: %s", message)

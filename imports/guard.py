@@ -9,8 +9,9 @@ address it checked (no second DNS answer can come between the check and the conn
 Numeric host forms that C resolvers accept (``2130706433``, ``0x7f000001``, ``0177.0.0.1``,
 ``127.1``) are parsed here as addresses and checked, never sent to DNS.
 
-It also caps what the whole fetch may bring in: bytes from every server together
-(``max_bytes``) and time (``deadline_s``), whatever a server's headers say.
+It also caps what the fetch may bring in, whatever a server's headers say: bytes on any one
+connection (``max_bytes``) and on all of them together (``total_factor`` times that), and
+time (``deadline_s``).
 
 Django-free, so its unit tests (tests/imports/test_guard.py) run on the resolver and the
 connector alone, with stubs that record every attempt.
@@ -267,9 +268,18 @@ class GuardProxy:
     ``refusal`` holds the first Refused message, ``unreachable`` the first Unreachable one,
     and ``stopped`` says "bytes" or "time" when a cap cut the fetch short."""
 
-    def __init__(self, guard: Guard, *, max_bytes: int, deadline_s: float, idle_s: float = 30):
+    def __init__(
+        self,
+        guard: Guard,
+        *,
+        max_bytes: int,
+        deadline_s: float,
+        idle_s: float = 30,
+        total_factor: int = 4,
+    ):
         self.guard = guard
         self.max_bytes = max_bytes
+        self.max_total = max_bytes * total_factor
         self.deadline = time.monotonic() + deadline_s
         self.idle_s = idle_s
         self.received = 0
@@ -311,6 +321,7 @@ class GuardProxy:
 
     def _serve(self, client: socket.socket) -> None:
         upstream = None
+        counted = [0]
         try:
             client.settimeout(self.idle_s)
             head, rest = _read_request_head(client)
@@ -341,6 +352,7 @@ class GuardProxy:
                     ]
                     lines.append("Connection: close")
                     upstream.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + rest)
+                    self._relay_response_head(client, upstream, counted)
             except Refused as exc:
                 self._note("refusal", str(exc))
                 _answer(client, 403, str(exc))
@@ -349,7 +361,7 @@ class GuardProxy:
                 self._note("unreachable", str(exc))
                 _answer(client, 502, str(exc))
                 return
-            self._pump(client, upstream)
+            self._pump(client, upstream, counted)
         except (OSError, Stopped):
             pass
         finally:
@@ -357,12 +369,41 @@ class GuardProxy:
                 upstream.close()
             client.close()
 
+    def _relay_response_head(
+        self, client: socket.socket, upstream: socket.socket, counted: list[int]
+    ) -> None:
+        """Pass the server's response head on with "Connection: close": the client must not
+        send its next request (maybe for another server) down this connection."""
+        upstream.settimeout(self.idle_s)
+        head, rest = _read_request_head(upstream)
+        if not head:
+            raise Stopped
+        lines = [
+            line
+            for line in head.decode("latin-1").split("\r\n")
+            if not line.lower().startswith(("connection:", "keep-alive:", "proxy-connection:"))
+        ]
+        lines += ["Connection: close", "Proxy-Connection: close"]
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + rest
+        self._count(len(rest), counted)
+        client.sendall(data)
+
+    def _count(self, size: int, counted: list[int]) -> None:
+        """Count bytes that came in on one connection (``counted``, a one-item list)."""
+        counted[0] += size
+        with self._lock:
+            self.received += size
+            over = self.received > self.max_total or counted[0] > self.max_bytes
+        if over:
+            self._note("stopped", "bytes")
+            raise Stopped
+
     def _note(self, what: str, message: str) -> None:
         with self._lock:
             if getattr(self, what) is None:
                 setattr(self, what, message)
 
-    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
+    def _pump(self, client: socket.socket, upstream: socket.socket, counted: list[int]) -> None:
         """Relay both ways until either side closes, counting what comes in against the
         byte cap, and stopping at the deadline or after ``idle_s`` of silence."""
         quiet_since = time.monotonic()
@@ -380,12 +421,7 @@ class GuardProxy:
                     return
                 quiet_since = time.monotonic()
                 if sock is upstream:
-                    with self._lock:
-                        self.received += len(data)
-                        over = self.received > self.max_bytes
-                    if over:
-                        self._note("stopped", "bytes")
-                        return
+                    self._count(len(data), counted)
                     client.sendall(data)
                 else:
                     upstream.sendall(data)
