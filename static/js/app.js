@@ -140,7 +140,7 @@
       }
     });
     if (!alreadyShown && event.message) {
-      toast(event.message, event.type === "separation.failed" ? "failed" : "done");
+      toast(event.message, /\.failed$/.test(event.type) ? "failed" : "done");
     }
   }
 
@@ -296,6 +296,9 @@
     "separation.progress": onJobEvent,
     "separation.done": onJobEvent,
     "separation.failed": onJobEvent,
+    "imports.progress": onJobEvent,
+    "imports.done": onJobEvent,
+    "imports.failed": onJobEvent,
     "tracks.created": onTrackCreated,
     "tracks.shared": onTrackShared,
     "tracks.changed": onTrackChanged,
