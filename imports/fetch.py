@@ -9,6 +9,7 @@ external downloader (ffmpeg, aria2c) is ever asked to fetch anything.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,9 +172,12 @@ def _fetch(url, out_dir, guard, max_bytes, page_bytes, deadline_s, check, hook, 
     if path.stat().st_size > max_bytes:
         raise FetchError(_too_big(max_bytes))
     duration = info.get("duration")
+    title = str(info.get("title") or "")
+    if info.get("extractor_key") in ("Generic", "HTML5MediaEmbed"):  # a page's <audio>: "Title (1)"
+        title = re.sub(r" \(1\)$", "", title)
     return Fetched(
         path=path,
-        title=str(info.get("title") or ""),
+        title=title,
         duration_s=float(duration) if duration else None,
         page_url=str(info.get("webpage_url") or url),
     )

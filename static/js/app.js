@@ -91,7 +91,7 @@
     fetchFragment(page.dataset.panelUrl).then(function (holder) {
       if (!holder) return;
       var panel = page.querySelector("[data-role=panel]");
-      ["status", "downloads"].forEach(function (role) {
+      ["status", "downloads", "source"].forEach(function (role) {
         var fresh = holder.querySelector("[data-role=" + role + "]");
         var old = panel.querySelector("[data-role=" + role + "]");
         if (fresh && old) old.replaceWith(fresh);
