@@ -9,6 +9,7 @@ import threading
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.urls import reverse
 
 from imports.fetch import explain
@@ -250,9 +251,14 @@ def test_a_running_import_is_cancelled_and_keeps_nothing(alice, media, monkeypat
     monkeypatch.setitem(kinds._KINDS, "import", dataclasses.replace(IMPORT, heartbeat_every_s=0.1))
     track = import_submit(owner=alice, url=media.url("/slow.flac"))
     outcome = []
-    worker = threading.Thread(
-        target=lambda: outcome.append(job_process("import", job_id=track.import_job.id)),
-    )
+
+    def work() -> None:
+        try:
+            outcome.append(job_process("import", job_id=track.import_job.id))
+        finally:
+            connection.close()  # the thread's own connection
+
+    worker = threading.Thread(target=work)
     worker.start()
     assert media.asked["/slow.flac"].wait(30)
     assert import_cancel(job=track.import_job)
@@ -354,3 +360,12 @@ def test_an_imported_track_can_be_reported_as_infringing_copyright(alice, bob, b
     assert response.status_code == 302
     report = Report.objects.get()
     assert (report.reason, report.track.source_url) == ("copyright", media.url("/song.flac"))
+
+
+def test_in_the_scale_out_mode_the_fetch_goes_to_the_imports_queue_once_committed(
+    alice, sent_messages, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        track = import_submit(owner=alice, url="https://example.com/song")
+        assert sent_messages == []
+    assert sent_messages == [("imports.tasks.import_task", (track.import_job.id,), "imports")]
