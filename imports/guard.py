@@ -182,8 +182,9 @@ class Guard:
     timeout: float = 20.0
     attempts: list[tuple[str, int]] = field(default_factory=list)
 
-    def check(self, scheme: str, host: str, port: int) -> str:
-        """The one address to connect to, after every check; Refused otherwise."""
+    def check(self, scheme: str, host: str, port: int) -> list[str]:
+        """The addresses to connect to (every one the name resolved to, all checked);
+        Refused otherwise."""
         if scheme not in ("http", "https"):
             raise Refused("Only http and https links can be imported.")
         name, literal = parse_host(host)
@@ -210,10 +211,21 @@ class Guard:
                 raise Refused(f"That link leads to {ip}, {reason}, which imports may not reach.")
             if port not in self.policy.ports:
                 raise Refused(f"That link uses port {port}, which imports may not use.")
-        return str(answers[0])
+        return [str(ip) for ip in answers]
 
     def open(self, scheme: str, host: str, port: int) -> socket.socket:
-        ip = self.check(scheme, host, port)
+        """A socket connected to one of the checked addresses (tried in the resolver's
+        order), directly or through the operator's outgoing proxy."""
+        addresses = self.check(scheme, host, port)
+        failure: Unreachable | None = None
+        for ip in addresses:
+            try:
+                return self._connect(ip, port)
+            except Unreachable as exc:
+                failure = exc
+        raise failure or Unreachable(f"The server {host} did not answer.")
+
+    def _connect(self, ip: str, port: int) -> socket.socket:
         upstream = self.policy.upstream
         if upstream is None:
             self.attempts.append((ip, port))

@@ -275,3 +275,19 @@ def test_address_refusal_lets_public_unicast_through():
 def test_host_names_are_compared_in_one_form():
     assert parse_host("WWW.Example.COM.") == ("www.example.com", None)
     assert parse_host("bücher.example")[0] == "xn--bcher-kva.example"
+
+
+def test_a_name_with_several_public_answers_is_tried_answer_by_answer():
+    class FirstFails(RecordingConnector):
+        def __call__(self, ip, port, timeout):
+            if not self.attempts:
+                self.attempts.append((ip, port))
+                raise Unreachable(f"The server at {ip} did not answer.")
+            return super().__call__(ip, port, timeout)
+
+    connector = FirstFails()
+    guard = Guard(
+        resolve=StubResolver({"two.example": [[PUBLIC_V6, PUBLIC_V4]]}), connect=connector
+    )
+    guard.open("https", "two.example", 443)
+    assert connector.attempts == [(PUBLIC_V6, 443), (PUBLIC_V4, 443)]
