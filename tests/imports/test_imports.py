@@ -369,3 +369,27 @@ def test_in_the_scale_out_mode_the_fetch_goes_to_the_imports_queue_once_committe
         track = import_submit(owner=alice, url="https://example.com/song")
         assert sent_messages == []
     assert sent_messages == [("imports.tasks.import_task", (track.import_job.id,), "imports")]
+
+
+def test_the_guards_policy_is_read_from_the_operators_settings(settings):
+    from imports.services import import_policy
+
+    settings.JAM_IMPORT_ALLOW_DOMAINS = ["YouTube.com.", "googlevideo.com"]
+    settings.JAM_IMPORT_BLOCK_DOMAINS = ["bad.example"]
+    settings.JAM_IMPORT_PORTS = [80, 443, 8080]
+    settings.JAM_IMPORT_PROXY = "http://proxy.internal:3128"
+    settings.JAM_IMPORT_TEST_ALLOW = ""
+    policy = import_policy()
+    assert policy.allow_domains == ("youtube.com", "googlevideo.com")
+    assert policy.block_domains == ("bad.example",)
+    assert policy.ports == frozenset({80, 443, 8080})
+    assert policy.upstream == ("proxy.internal", 3128)
+    assert policy.test_allow is None
+
+
+def test_the_test_allowance_names_a_127_0_0_1_address_only(settings):
+    from imports.services import import_policy
+
+    settings.JAM_IMPORT_TEST_ALLOW = "10.0.0.5:80"
+    with pytest.raises(ValueError, match=r"only a 127\.0\.0\.1 address"):
+        import_policy()
