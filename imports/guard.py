@@ -315,8 +315,9 @@ class GuardProxy:
 
     def __exit__(self, *exc) -> None:
         self._closing.set()
+        until = time.monotonic() + 5  # relays stop within a select's wait; daemons past it
         for thread in list(self._threads):
-            thread.join(timeout=5)
+            thread.join(timeout=max(0.0, until - time.monotonic()))
         self._listener.close()
 
     def _accept(self) -> None:
