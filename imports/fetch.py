@@ -80,9 +80,10 @@ def fetch_audio(
     """Download the best audio-only format of ``url`` into ``out_dir``.
 
     ``check(info)`` sees the extractor's metadata of the chosen format before any media byte
-    is fetched (raise FetchError to refuse). The media file is capped at ``max_bytes``, and
-    everything fetched (pages too) at ``max_bytes + page_bytes`` and ``deadline_s``, by the
-    guard's proxy, whatever the servers' headers say. ``progress(fraction)`` is called as
+    is fetched (raise FetchError to refuse). The media file is capped at ``max_bytes``; the
+    guard's proxy caps each connection at ``max_bytes + page_bytes``, all of them together
+    at four times that, and the whole fetch at ``deadline_s``, whatever the servers'
+    headers say. ``progress(fraction)`` is called as
     bytes come in; an exception from it (the job was cancelled) stops the fetch and is
     raised again here."""
     stop: list[BaseException] = []
@@ -100,28 +101,27 @@ def fetch_audio(
             stop.append(exc)
             raise
 
-    hook.stop = stop
     quiet = _Quiet()
+    caps = (max_bytes, page_bytes, deadline_s)
     try:
-        return _fetch(url, out_dir, guard, max_bytes, page_bytes, deadline_s, check, hook, quiet)
+        return _fetch(url, out_dir, guard, caps, check, hook, stop, quiet)
     except BaseException:
         for leftover in out_dir.iterdir():  # nothing partial stays behind
             leftover.unlink(missing_ok=True)
         raise
 
 
-def _fetch(url, out_dir, guard, max_bytes, page_bytes, deadline_s, check, hook, quiet):
+def _fetch(url, out_dir, guard, caps, check, hook, stop, quiet) -> Fetched:
     import yt_dlp  # the worker's alone: the web process never loads it
     from yt_dlp.utils import DownloadError
 
-    stop = hook.stop
+    max_bytes, page_bytes, deadline_s = caps
     with GuardProxy(guard, max_bytes=max_bytes + page_bytes, deadline_s=deadline_s) as proxy:
         options = {
             "proxy": proxy.url,
             "format": "bestaudio",
             "noplaylist": True,
             "outtmpl": {"default": str(out_dir / "media.%(ext)s")},
-            "paths": {"home": str(out_dir), "temp": str(out_dir)},
             "max_filesize": max_bytes,
             "socket_timeout": 20,
             "retries": 1,
