@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,7 @@ def fetch_audio(
     deadline_s: float,
     check: Callable[[dict], None],
     progress: Callable[[float], None],
+    stop: threading.Event | None = None,
 ) -> Fetched:
     """Download the best audio-only format of ``url`` into ``out_dir``.
 
@@ -84,13 +86,15 @@ def fetch_audio(
     guard's proxy caps each connection at ``max_bytes + page_bytes``, all of them together
     at four times that, and the whole fetch at ``deadline_s``, whatever the servers'
     headers say. ``progress(fraction)`` is called as
-    bytes come in; an exception from it (the job was cancelled) stops the fetch and is
-    raised again here."""
-    stop: list[BaseException] = []
+    bytes come in. Setting ``stop`` (another thread: the job was cancelled) closes every
+    connection at once and the fetch ends in FetchError; an exception from ``progress``
+    stops it too and is raised again here."""
+    stop = stop or threading.Event()
+    raised: list[BaseException] = []
 
     def hook(status: dict) -> None:
-        if stop:
-            raise stop[0]
+        if stop.is_set():
+            raise FetchError("The fetch was stopped.")
         total = status.get("total_bytes") or status.get("total_bytes_estimate")
         done = status.get("downloaded_bytes") or 0
         if done > max_bytes:
@@ -98,25 +102,27 @@ def fetch_audio(
         try:
             progress(min(1.0, done / total) if total else 0.0)
         except BaseException as exc:
-            stop.append(exc)
+            raised.append(exc)
+            stop.set()
             raise
 
     quiet = _Quiet()
     caps = (max_bytes, page_bytes, deadline_s)
     try:
-        return _fetch(url, out_dir, guard, caps, check, hook, stop, quiet)
+        return _fetch(url, out_dir, guard, caps, check, hook, stop, raised, quiet)
     except BaseException:
         for leftover in out_dir.iterdir():  # nothing partial stays behind
             leftover.unlink(missing_ok=True)
         raise
 
 
-def _fetch(url, out_dir, guard, caps, check, hook, stop, quiet) -> Fetched:
+def _fetch(url, out_dir, guard, caps, check, hook, stop, raised, quiet) -> Fetched:
     import yt_dlp  # the worker's alone: the web process never loads it
     from yt_dlp.utils import DownloadError
 
     max_bytes, page_bytes, deadline_s = caps
-    with GuardProxy(guard, max_bytes=max_bytes + page_bytes, deadline_s=deadline_s) as proxy:
+    proxy = GuardProxy(guard, max_bytes=max_bytes + page_bytes, deadline_s=deadline_s, stop=stop)
+    with proxy:
         options = {
             "proxy": proxy.url,
             "format": "bestaudio",
@@ -154,15 +160,19 @@ def _fetch(url, out_dir, guard, caps, check, hook, stop, quiet) -> Fetched:
                         raise FetchError("That page's audio comes in a form we cannot fetch.")
                 ydl.process_ie_result(info, download=True)
         except DownloadError as exc:
-            if stop:
-                raise stop[0] from exc
+            if raised:
+                raise raised[0] from exc
+            if stop.is_set():
+                raise FetchError("The fetch was stopped.") from exc
             raise FetchError(_reason(proxy, str(exc), max_bytes, quiet)) from exc
         except FetchError:
-            if stop:
-                raise stop[0] from None
+            if raised:
+                raise raised[0] from None
             raise
-        if stop:
-            raise stop[0]
+        if raised:
+            raise raised[0]
+        if stop.is_set():
+            raise FetchError("The fetch was stopped.")
         if proxy.refusal or proxy.stopped:
             raise FetchError(_reason(proxy, "", max_bytes, quiet))
     media = [p for p in out_dir.glob("media.*") if not p.name.endswith((".part", ".ytdl"))]

@@ -288,6 +288,7 @@ class GuardProxy:
         deadline_s: float,
         idle_s: float = 30,
         total_factor: int = 4,
+        stop: threading.Event | None = None,
     ):
         self.guard = guard
         self.max_bytes = max_bytes
@@ -299,7 +300,9 @@ class GuardProxy:
         self.unreachable: str | None = None
         self.stopped: str | None = None
         self._lock = threading.Lock()
-        self._closing = threading.Event()
+        # Set at the end of the block, or by the caller (the job was cancelled): every relay
+        # stops, and no new connection is made.
+        self._closing = stop or threading.Event()
         self._threads: list[threading.Thread] = []
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.bind(("127.0.0.1", 0))
@@ -331,6 +334,9 @@ class GuardProxy:
             thread = threading.Thread(target=self._serve, args=(client,), daemon=True)
             thread.start()
             self._threads.append(thread)
+        # Stopped: a connection waiting in the backlog, or a new one, is refused at once
+        # (else the client would wait its whole timeout for an answer that never comes).
+        self._listener.close()
 
     def _serve(self, client: socket.socket) -> None:
         upstream = None
@@ -338,7 +344,7 @@ class GuardProxy:
         try:
             client.settimeout(self.idle_s)
             head, rest = _read_request_head(client)
-            if not head:
+            if not head or self._closing.is_set():
                 return
             first, *header_lines = head.decode("latin-1").split("\r\n")
             method, target, _version = ([*first.split(" "), "", ""])[:3]

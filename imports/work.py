@@ -4,13 +4,16 @@ byte comes; the download is capped in bytes and time by the guard whatever it cl
 file is checked as an upload is; the runner then records it as the track's original and
 queues its separation, in the transaction that marks the import done."""
 
+import contextlib
 import logging
+import queue
+import threading
 
 from django.conf import settings
 
 import engine as audio_engine
 from catalog.stems import STEMS
-from imports.fetch import FetchError, fetch_audio
+from imports.fetch import Fetched, FetchError, fetch_audio
 from imports.guard import Guard
 from imports.models import ImportJob
 from imports.services import import_policy
@@ -65,27 +68,83 @@ def metadata_check(info: dict, *, owner_id) -> None:
         raise FetchError(str(exc)) from exc
 
 
+def _fetch_beating(job: ImportJob, run: Run, *, owner_id) -> Fetched:
+    """Fetch in a thread of its own while this one reports its progress and heartbeat: a
+    page can take minutes without a byte of media (a slow server, a long extraction), and
+    the sweep must not take the job for dead meanwhile. A cancel or a shutdown, noticed
+    here at the next report, stops the fetch at once (the guard closes every connection).
+    The extractor's metadata comes back to this thread to be checked (the database is this
+    thread's), and the fetch waits for the verdict."""
+    fetching = run.phase(Phase.FETCHING)
+    out_dir = run.scratch / "fetch"
+    out_dir.mkdir()
+    stop = threading.Event()
+    progress = [0.0]
+    outcome: dict = {}
+    asked: queue.Queue = queue.Queue()
+    verdicts: queue.Queue = queue.Queue()
+
+    def check(info: dict) -> None:  # in the fetch's thread
+        asked.put(info)
+        while True:
+            try:
+                verdict = verdicts.get(timeout=0.25)
+            except queue.Empty:
+                if stop.is_set():
+                    raise FetchError("The fetch was stopped.") from None
+                continue
+            if verdict is not None:
+                raise verdict
+            return
+
+    def fetch() -> None:
+        try:
+            outcome["fetched"] = fetch_audio(
+                job.url,
+                out_dir=out_dir,
+                guard=Guard(policy=import_policy()),
+                max_bytes=settings.JAM_IMPORT_MAX_BYTES,
+                page_bytes=settings.JAM_IMPORT_PAGE_BYTES,
+                deadline_s=settings.JAM_IMPORT_TIME_LIMIT_S,
+                check=check,
+                progress=lambda fraction: progress.__setitem__(0, fraction),
+                stop=stop,
+            )
+        except BaseException as exc:  # handed to the job's thread, which decides
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=fetch, name=f"import-{job.pk}", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(timeout=0.25)
+            with contextlib.suppress(queue.Empty):
+                info = asked.get_nowait()
+                try:
+                    metadata_check(info, owner_id=owner_id)
+                except FetchError as refused:
+                    verdicts.put(refused)
+                else:
+                    verdicts.put(None)
+            fetching(progress[0])  # JobLost when cancelled, JobInterrupted when stopping
+    except BaseException:
+        stop.set()
+        thread.join(timeout=30)
+        raise
+    error = outcome.get("error")
+    if isinstance(error, FetchError):
+        raise JobFailed(str(error)) from error
+    if error is not None:
+        raise error
+    return outcome["fetched"]
+
+
 def import_work(job: ImportJob, run: Run) -> Made:
     """Fetch the job's link into ``run.scratch``, check the song and store it; `Made.record`
     makes it the track's original and queues its separation."""
     track = job.track
     track_sweep_unreferenced_files(track_id=track.id)  # what a dead run stored, unrecorded
-    fetching = run.phase(Phase.FETCHING)
-    out_dir = run.scratch / "fetch"
-    out_dir.mkdir()
-    try:
-        fetched = fetch_audio(
-            job.url,
-            out_dir=out_dir,
-            guard=Guard(policy=import_policy()),
-            max_bytes=settings.JAM_IMPORT_MAX_BYTES,
-            page_bytes=settings.JAM_IMPORT_PAGE_BYTES,
-            deadline_s=settings.JAM_IMPORT_TIME_LIMIT_S,
-            check=lambda info: metadata_check(info, owner_id=track.owner_id),
-            progress=fetching,
-        )
-    except FetchError as exc:
-        raise JobFailed(str(exc)) from exc
+    fetched = _fetch_beating(job, run, owner_id=track.owner_id)
     run.phase(Phase.STORING)(0)
     try:
         # The whole file is decoded once here (seconds): a server that sent less than its

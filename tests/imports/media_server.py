@@ -1,7 +1,8 @@
 """A media server on loopback for the import tests, the browser test and the bench: a direct
-file, a page with <audio>, redirects, a slow server, a lying Content-Length, an endless body,
-a page without audio, a page with two songs (a playlist) and a 404. Bound to 127.0.0.1 on a
-port the kernel picks; every path asked for is recorded, and `asked` is an Event per path."""
+file, a page with <audio>, redirects, a slow server (a file, a page), a lying Content-Length,
+an endless body, a page without audio, a page with two songs (a playlist) and a 404. Bound
+to 127.0.0.1 on a port the kernel picks; every path asked for is recorded, and `asked` is an
+Event per path."""
 
 import threading
 import time
@@ -67,6 +68,7 @@ class MediaServer:
                     "/redirect-twice": lambda: self.redirect("/redirect"),
                     "/to": lambda: self.redirect(parse_qs(parts.query)["location"][0]),
                     "/slow.flac": self.slow,
+                    "/slow.html": self.slow_page,
                     "/lying.flac": self.lying,
                     "/endless.flac": self.endless,
                 }.get(parts.path)
@@ -127,6 +129,15 @@ class MediaServer:
                 self.end_headers()
                 self.wfile.write(server.song[:4096])
                 self.trickle(b"\0" * 64, 0.5)
+
+            def slow_page(self):
+                """A page that never finishes arriving: 64 spaces every half second."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(1024 * 1024))
+                self.end_headers()
+                self.wfile.write(b"<!doctype html><html><head><title>Slow")
+                self.trickle(b" " * 64, 0.5)
 
             def lying(self):
                 """Says the file is 100 kB, and never stops sending."""

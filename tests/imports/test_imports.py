@@ -269,6 +269,32 @@ def test_a_running_import_is_cancelled_and_keeps_nothing(alice, media, monkeypat
     assert files.stored_in_folder(track.id) == []
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_import_stuck_on_a_slow_page_is_cancelled_without_waiting_for_the_page(
+    alice, media, monkeypatch, settings
+):
+    # No media byte ever comes: the job's thread reports and beats while the extractor
+    # waits on the page, so it notices the cancel, and the guard drops the connection.
+    settings.JAM_IMPORT_TIME_LIMIT_S = 600
+    monkeypatch.setitem(kinds._KINDS, "import", dataclasses.replace(IMPORT, heartbeat_every_s=0.1))
+    track = import_submit(owner=alice, url=media.url("/slow.html"))
+    outcome = []
+
+    def work() -> None:
+        try:
+            outcome.append(job_process("import", job_id=track.import_job.id))
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    assert media.asked["/slow.html"].wait(30)
+    assert import_cancel(job=track.import_job)
+    worker.join(60)
+    assert outcome == [Outcome.CANCELLED]
+    assert files.stored_in_folder(track.id) == []
+
+
 def test_a_cancelled_import_can_be_retried_and_then_fetches(alice, media):
     track = import_submit(owner=alice, url=media.url("/song.flac"))
     assert import_cancel(job=track.import_job)
