@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "tracks",
     "practice",
     "separation",
+    "imports",
 ]
 
 MIDDLEWARE = [
@@ -301,6 +302,29 @@ JAM_USER_MAX_STORED_RENDERS = env_int("JAM_USER_MAX_STORED_RENDERS", 50, minimum
 RENDER_STALE_AFTER_S = env_float("RENDER_STALE_AFTER_S", 120, minimum=15)
 RENDER_MAX_ATTEMPTS = env_int("RENDER_MAX_ATTEMPTS", 2, minimum=1)
 
+# --- Add from a link (imports/; docs/deploy.md "Imports from links") ------------------------
+# The worker fetches a link's audio through imports/guard.py: public unicast addresses only,
+# resolved once, on these ports; optionally only (or never) these domains, and through an
+# outgoing HTTP proxy (http://host:port) that is sent CONNECT <checked address>:<port>.
+JAM_IMPORT_ENABLED = env_bool("JAM_IMPORT_ENABLED", True)
+JAM_IMPORT_ALLOW_DOMAINS = env_list("JAM_IMPORT_ALLOW_DOMAINS", [])
+JAM_IMPORT_BLOCK_DOMAINS = env_list("JAM_IMPORT_BLOCK_DOMAINS", [])
+JAM_IMPORT_PORTS = [int(port) for port in env_list("JAM_IMPORT_PORTS", ["80", "443"])]
+JAM_IMPORT_PROXY = env_str("JAM_IMPORT_PROXY")
+# The fetched file's cap (default: the upload's), what pages may add to it, and the time one
+# fetch may take, whatever the servers' headers say.
+JAM_IMPORT_MAX_BYTES = env_int("JAM_IMPORT_MAX_MB", JAM_MAX_UPLOAD_BYTES // 2**20, minimum=1) * (
+    1024 * 1024
+)
+JAM_IMPORT_PAGE_BYTES = env_int("JAM_IMPORT_PAGE_MB", 32, minimum=1) * 1024 * 1024
+JAM_IMPORT_TIME_LIMIT_S = env_float("JAM_IMPORT_TIME_LIMIT_S", 600, minimum=5)
+JAM_IMPORTS_PER_HOUR = env_int("JAM_IMPORTS_PER_HOUR", 10, minimum=1)
+# Tests only: the one loopback "127.0.0.1:port" (the test server) an import may reach.
+JAM_IMPORT_TEST_ALLOW = env_str("JAM_IMPORT_TEST_ALLOW")
+IMPORT_QUEUE = env_str("JAM_IMPORT_QUEUE", "imports")
+IMPORT_STALE_AFTER_S = env_float("IMPORT_STALE_AFTER_S", 120, minimum=15)
+IMPORT_MAX_ATTEMPTS = env_int("IMPORT_MAX_ATTEMPTS", 3, minimum=1)
+
 # --- Separation jobs ----------------------------------------------------------------------
 # A running job whose heartbeat is older than this is taken as orphaned by a dead worker.
 # At least three of the worker's heartbeats (every 5 s), so a healthy job never looks dead.
@@ -409,6 +433,7 @@ RENDER_QUEUE = env_str("JAM_RENDER_QUEUE", "renders")
 CELERY_TASK_ROUTES = {
     "separation.tasks.*": {"queue": SEPARATION_QUEUE},
     "practice.tasks.*": {"queue": RENDER_QUEUE},
+    "imports.tasks.*": {"queue": IMPORT_QUEUE},
 }
 CELERY_TASK_CREATE_MISSING_QUEUES = True
 # Time limits per job (prefork pool only; the solo pool cannot enforce them). The soft one

@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("bands/", include("bands.urls")),
     path("", include("separation.urls")),
+    path("", include("imports.urls")),
     path("", include("practice.urls")),
     path("", include("tracks.urls")),
 ]

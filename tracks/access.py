@@ -374,7 +374,12 @@ def get_track_or_404(
 ) -> tuple[Track, Access]:
     """The track and what the user may do with it, or 404 (cannot see it) / 403 (can see it
     but not do ``need``)."""
-    track = Track.objects.select_related("owner", "job").with_assets().filter(id=track_id).first()
+    track = (
+        Track.objects.select_related("owner", "job", "import_job")
+        .with_assets()
+        .filter(id=track_id)
+        .first()
+    )
     access = track_access(user, track) if track is not None else Access.NONE
     if not access.can_play:
         raise Http404("No such track.")

@@ -38,6 +38,10 @@ class Track(models.Model):
     channels = models.PositiveSmallIntegerField(default=0)
     container = models.CharField(max_length=16, blank=True)  # "wav", "mp3", "m4a", ...
     codec = models.CharField(max_length=24, blank=True)  # "pcm_24", "mpeg_layer_iii", "aac", ...
+    # A song added from a link (imports/): the address the user gave and the page's title;
+    # kept for the moderators (a copyright report names what it came from).
+    source_url = models.URLField(max_length=2000, blank=True)
+    source_title = models.CharField(max_length=300, blank=True)
 
     # Room held in the owner's quota for the stems a separation will store (an estimate made
     # at upload); recording the stems releases it. See `tracks.selectors.storage_use_for_user`.

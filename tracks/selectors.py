@@ -10,7 +10,7 @@ from tracks.models import Asset, Track
 
 
 def _listed(tracks: QuerySet[Track], query: str) -> QuerySet[Track]:
-    tracks = tracks.select_related("job", "owner")
+    tracks = tracks.select_related("job", "import_job", "owner")
     query = query.strip()
     if query:
         tracks = tracks.filter(title__icontains=query)
@@ -33,7 +33,9 @@ def track_list_for_band(*, band_id, query: str = "") -> QuerySet[Track]:
 
 def track_list_for_user(*, user: AbstractBaseUser, query: str = "") -> QuerySet[Track]:
     """The user's own library: their tracks, newest first, optionally filtered by title."""
-    tracks = Track.objects.filter(owner=user).select_related("job").order_by("-created_at")
+    tracks = (
+        Track.objects.filter(owner=user).select_related("job", "import_job").order_by("-created_at")
+    )
     query = query.strip()
     if query:
         tracks = tracks.filter(title__icontains=query)

@@ -341,6 +341,83 @@ def track_record_outputs(*, track_id, job_id: int | None, outputs: list[StoredOu
         transaction.on_commit(lambda: _file_deletions_attempt(old_names))
 
 
+def track_create_for_import(
+    *, owner: AbstractBaseUser, title: str, source_url: str, then: Callable[[Track], object]
+) -> Track:
+    """A track for a song that a worker will fetch from ``source_url`` (imports/): no file
+    yet; ``then(track)`` queues the fetch in the same transaction. It joins the owner's
+    library at once."""
+    with transaction.atomic():
+        track = Track.objects.create(
+            owner=owner, title=clean_title(title) or "Untitled", source_url=source_url[:2000]
+        )
+        transaction.on_commit(partial(track_created_publish, track=track), robust=True)
+        then(track)
+    return track
+
+
+def track_stems_estimate(info: audio_engine.AudioInfo) -> int:
+    """What a separation of a song like ``info`` will store (the quota's reservation)."""
+    return _stems_estimate(info)
+
+
+def track_store_original(
+    *, track_id, path: Path, container: str, while_storing: Callable[[], None] | None = None
+) -> StoredOutput:
+    """Store a fetched song as a track's original, under a new name; record it with
+    `track_record_original` in the transaction that finishes the fetch."""
+    on_read = (lambda read: while_storing()) if while_storing is not None else None
+    name = files.original_name(track_id, container).replace(
+        "/original", f"/original-{uuid.uuid4().hex[:8]}", 1
+    )
+    saved = files.save_file(name, path, on_read=on_read)
+    return StoredOutput(Asset.Kind.ORIGINAL, "", saved, path.stat().st_size)
+
+
+def track_record_original(
+    *,
+    track_id,
+    output: StoredOutput,
+    info: audio_engine.AudioInfo,
+    source_title: str = "",
+    then: Callable[[Track], object] | None = None,
+) -> Track:
+    """Make a stored fetched song the track's original: its audio facts, the page's title,
+    the room its stems will take; the owner's quota is checked again under a lock on the
+    owner (TrackUploadError). ``then(track)`` queues its separation. Call inside the
+    caller's transaction."""
+    track = Track.objects.select_related("owner").get(id=track_id)
+    stems = _stems_estimate(info)
+    get_user_model().objects.select_for_update().filter(pk=track.owner_id).first()
+    track_quota_check(owner_id=track.owner_id, needed_bytes=output.size_bytes + stems)
+    Asset.objects.create(
+        track=track, kind=Asset.Kind.ORIGINAL, name=output.name, size_bytes=output.size_bytes
+    )
+    track.size_bytes = output.size_bytes
+    track.duration_s = info.duration_s
+    track.sample_rate = info.sample_rate
+    track.channels = info.channels
+    track.container = info.container[:16]
+    track.codec = info.codec[:24]
+    track.reserved_bytes = stems
+    track.source_title = clean_title(source_title)[:300]
+    track.save(
+        update_fields=(
+            "size_bytes",
+            "duration_s",
+            "sample_rate",
+            "channels",
+            "container",
+            "codec",
+            "reserved_bytes",
+            "source_title",
+        )
+    )
+    if then is not None:
+        then(track)
+    return track
+
+
 def track_store_rendition(
     *,
     track_id,

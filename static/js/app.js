@@ -100,7 +100,7 @@
     fetchFragment(page.dataset.panelUrl).then(function (holder) {
       if (!holder) return;
       var panel = page.querySelector("[data-role=panel]");
-      ["status", "downloads"].forEach(function (role) {
+      ["status", "downloads", "source"].forEach(function (role) {
         var fresh = holder.querySelector("[data-role=" + role + "]");
         var old = panel.querySelector("[data-role=" + role + "]");
         if (fresh && old) old.replaceWith(fresh);
@@ -149,7 +149,7 @@
       }
     });
     if (!alreadyShown && event.message) {
-      toast(event.message, event.type === "separation.failed" ? "failed" : "done");
+      toast(event.message, /\.failed$/.test(event.type) ? "failed" : "done");
     }
   }
 
@@ -378,6 +378,9 @@
     "separation.progress": onJobEvent,
     "separation.done": onJobEvent,
     "separation.failed": onJobEvent,
+    "imports.progress": onJobEvent,
+    "imports.done": onJobEvent,
+    "imports.failed": onJobEvent,
     "tracks.created": onTrackCreated,
     "tracks.shared": onTrackShared,
     "tracks.changed": onTrackChanged,

@@ -1,11 +1,13 @@
-"""The shared job state changes (`jobs.state`), tried on both kinds of job: a song's
-separation and an export's render. The apps' own tests cover the events around them."""
+"""The shared job state changes (`jobs.state`), tried on every kind of job: a song's
+separation, an export's render and a link's import. The apps' own tests cover the events
+around them."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from imports.models import ImportJob
 from jobs import state
 from practice.models import Render
 from separation.models import SeparationJob
@@ -17,7 +19,7 @@ DEAD = "otherhost:1:dead"
 ALIVE = "otherhost:2:alive"
 
 
-@pytest.fixture(params=[SeparationJob, Render], ids=["separation", "render"])
+@pytest.fixture(params=[SeparationJob, Render, ImportJob], ids=["separation", "render", "import"])
 def model(request):
     return request.param
 

@@ -91,6 +91,8 @@ TRACK_URLS = [
     ("tracks:report", [], "post", REDIRECT, REDIRECT, REDIRECT, REDIRECT),
     ("separation:retry", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN, FORBIDDEN),
     ("separation:cancel", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    ("imports:retry", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    ("imports:cancel", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN, FORBIDDEN),
     ("tracks:delete", [], "post", REDIRECT, FORBIDDEN, FORBIDDEN, FORBIDDEN),
 ]
 
