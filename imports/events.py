@@ -6,7 +6,7 @@ from typing import Literal
 
 from imports.models import ImportJob
 from notifications.events import Event, publish
-from tracks.access import track_audience, tracks_heard_by
+from tracks.access import track_audience, tracks_heard_by_any
 
 PROGRESS = "imports.progress"
 DONE = "imports.done"
@@ -60,11 +60,14 @@ def import_publish(*, job_id: int) -> None:
 
 
 def import_events_changed_since(
-    user_id: int, since: datetime
+    user_ids: frozenset[int], since: datetime
 ) -> tuple[list[ImportEvent], datetime]:
-    """The relay source (the embedded mode): imports the user hears of, changed since."""
+    """The relay source (the embedded mode): imports any of the users hears of, written at
+    or after `since`, and the newest write seen."""
     jobs = list(
-        ImportJob.objects.filter(track__in=tracks_heard_by(user_id=user_id), updated_at__gte=since)
+        ImportJob.objects.filter(
+            track__in=tracks_heard_by_any(user_ids=user_ids), updated_at__gte=since
+        )
         .select_related("track")
         .order_by("updated_at", "id")
     )
