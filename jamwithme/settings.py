@@ -229,6 +229,12 @@ FILE_UPLOAD_HANDLERS = ["tracks.uploads.LimitedTemporaryFileUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o600
 JAM_MAX_UPLOAD_BYTES = env_int("JAM_MAX_UPLOAD_MB", 200, minimum=1) * 1024 * 1024
+# With a bucket, the browser uploads straight to it (presigned multipart, tracks/direct.py):
+# its part URLs last this long, and the sweep aborts multipart uploads left incomplete for
+# JAM_MULTIPART_ABORT_AFTER_H (a killed worker's, an abandoned browser's).
+JAM_DIRECT_UPLOADS = env_bool("JAM_DIRECT_UPLOADS", True)
+JAM_DIRECT_UPLOAD_URL_EXPIRE_S = env_int("JAM_DIRECT_UPLOAD_URL_EXPIRE_S", 3600, minimum=60)
+JAM_MULTIPART_ABORT_AFTER_H = env_float("JAM_MULTIPART_ABORT_AFTER_H", 24, minimum=0)
 JAM_MAX_DURATION_S = env_float("JAM_MAX_DURATION_S", 15 * 60, minimum=1)
 # What one song may make us decode, checked on its header before any decoding: the rate
 # (the engine's own ceiling is 384 kHz) and rate x seconds x channels — by default the
