@@ -6,6 +6,7 @@
 // rest. The arithmetic is exported for tests/js/upload.test.mjs.
 
 export const SIGN_BATCH = 8; // part URLs asked for at once
+export const PARALLEL_PARTS = 3; // parts sent at the same time
 export const PART_TRIES = 3; // tries of one part before the page gives up (resume later)
 const KEYS = "jamwithme.uploads"; // localStorage: {fingerprint: upload key}
 
@@ -150,13 +151,25 @@ export async function uploadDirect(form, file, onProgress) {
   const plan = begun.data;
   let sent = bytesDone(plan.done_parts, plan.part_size, file.size);
   onProgress(sent, file.size);
+  const loading = new Map(); // part number -> bytes of it sent so far
+  const report = () => onProgress(sent + [...loading.values()].reduce((a, b) => a + b, 0), file.size);
   for (const batch of batches(missingParts(plan.part_count, plan.done_parts), SIGN_BATCH)) {
     const { data } = await post(`${start}${key}/sign/`, { parts: batch });
-    for (const number of batch) {
-      const { start: from, end } = partRange(number, plan.part_size, file.size);
-      await sendPart(data.urls[number], file.slice(from, end), (loaded) => onProgress(sent + loaded, file.size));
-      sent += end - from;
-    }
+    const queue = [...batch];
+    const lane = async () => {
+      while (queue.length) {
+        const number = queue.shift();
+        const { start: from, end } = partRange(number, plan.part_size, file.size);
+        await sendPart(data.urls[number], file.slice(from, end), (loaded) => {
+          loading.set(number, loaded);
+          report();
+        });
+        loading.delete(number);
+        sent += end - from;
+        report();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_PARTS, batch.length) }, lane));
   }
   onProgress(file.size, file.size);
   const finished = await post(`${start}${key}/finish/`);
