@@ -169,7 +169,11 @@ export async function uploadDirect(form, file, onProgress) {
         report();
       }
     };
-    await Promise.all(Array.from({ length: Math.min(PARALLEL_PARTS, batch.length) }, lane));
+    // Every lane ends before a failure is reported: no part is still going when the page
+    // says to press Upload again, and the parts that could be sent are kept for the resume.
+    const lanes = await Promise.allSettled(Array.from({ length: Math.min(PARALLEL_PARTS, batch.length) }, lane));
+    const failed = lanes.find((result) => result.status === "rejected");
+    if (failed) throw failed.reason;
   }
   onProgress(file.size, file.size);
   const finished = await post(`${start}${key}/finish/`);
