@@ -78,6 +78,11 @@ def part_count(size: int, each: int) -> int:
     return max(1, -(-size // each))
 
 
+def part_length(number: int, each: int, size: int) -> int:
+    """The bytes in part ``number`` (from 1) of a file of ``size`` in parts of ``each``."""
+    return max(0, min(each, size - (number - 1) * each))
+
+
 def create(name: str, content_type: str) -> str:
     """Start a multipart upload of ``name``; returns its upload id."""
     answer = _client().create_multipart_upload(
@@ -86,8 +91,10 @@ def create(name: str, content_type: str) -> str:
     return answer["UploadId"]
 
 
-def part_url(name: str, upload_id: str, number: int) -> str:
-    """A URL the browser PUTs part ``number`` to, valid for JAM_DIRECT_UPLOAD_URL_EXPIRE_S."""
+def part_url(name: str, upload_id: str, number: int, length: int) -> str:
+    """A URL the browser PUTs part ``number`` to, valid for JAM_DIRECT_UPLOAD_URL_EXPIRE_S.
+    Its ``length`` is signed too: the bucket refuses a part of any other size, so a URL
+    cannot be used to store more than the file the user said (moto does not check)."""
     return _client().generate_presigned_url(
         "upload_part",
         Params={
@@ -95,6 +102,7 @@ def part_url(name: str, upload_id: str, number: int) -> str:
             "Key": key(name),
             "UploadId": upload_id,
             "PartNumber": number,
+            "ContentLength": length,
         },
         ExpiresIn=settings.JAM_DIRECT_UPLOAD_URL_EXPIRE_S,
     )

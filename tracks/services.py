@@ -300,7 +300,15 @@ def track_direct_sign(*, upload: DirectUpload, numbers: list[int]) -> dict[int, 
     """Presigned URLs for the browser's PUTs of these parts (only numbers the file has)."""
     count = direct.part_count(upload.size_bytes, upload.part_bytes)
     wanted = sorted({n for n in numbers if 1 <= n <= count})
-    return {n: direct.part_url(upload.name, upload.upload_id, n) for n in wanted}
+    return {
+        n: direct.part_url(
+            upload.name,
+            upload.upload_id,
+            n,
+            direct.part_length(n, upload.part_bytes, upload.size_bytes),
+        )
+        for n in wanted
+    }
 
 
 def track_direct_finish(

@@ -134,6 +134,19 @@ def test_after_a_dropped_connection_the_retry_sends_only_the_missing_parts(
     )
 
 
+def test_each_part_url_is_signed_for_that_part_s_length_only(alice_client, bucket, long_song):
+    key = uuid.uuid4()
+    plan = start(alice_client, long_song, key).json()
+    urls = post_json(alice_client, sign_url(key), {"parts": [2, 1, 3, 0]}).json()["urls"]
+    assert sorted(urls) == ["1", "2"]  # only the parts the file has
+    for url in urls.values():
+        assert "X-Amz-SignedHeaders=content-length%3Bhost" in url
+    assert plan["part_size"] == 8 * 1024 * 1024
+    size = long_song.stat().st_size
+    assert direct.part_length(1, plan["part_size"], size) == plan["part_size"]
+    assert direct.part_length(2, plan["part_size"], size) == size - plan["part_size"]
+
+
 def test_a_finish_whose_answer_was_lost_is_retried_into_the_same_track(alice_client, bucket, song):
     key = uuid.uuid4()
     plan = start(alice_client, song, key).json()
