@@ -47,7 +47,7 @@ class DirectUploadStartForm(forms.Form):
 class DirectUploadSignForm(forms.Form):
     """Which parts the browser wants URLs for (a few at a time)."""
 
-    parts = forms.JSONField()
+    parts = forms.JSONField(required=False)  # clean_parts says what is wrong
 
     def clean_parts(self) -> list[int]:
         parts = self.cleaned_data["parts"]

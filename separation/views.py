@@ -153,7 +153,7 @@ def direct_sign(request, upload_key):
         raise Http404
     form = DirectUploadSignForm({"parts": json.dumps(_json_body(request).get("parts"))})
     if not form.is_valid():
-        return JsonResponse({"errors": form.errors["parts"]}, status=400)
+        return JsonResponse({"errors": [str(error) for error in form.errors["parts"]]}, status=400)
     urls = track_direct_sign(upload=upload, numbers=form.cleaned_data["parts"])
     return JsonResponse({"urls": {str(n): url for n, url in urls.items()}})
 

@@ -147,6 +147,15 @@ def test_each_part_url_is_signed_for_that_part_s_length_only(alice_client, bucke
     assert direct.part_length(2, plan["part_size"], size) == size - plan["part_size"]
 
 
+@pytest.mark.parametrize("parts", [None, "1", [], [True], list(range(1, 102))])
+def test_a_malformed_signing_request_is_refused(alice_client, bucket, song, parts):
+    key = uuid.uuid4()
+    start(alice_client, song, key)
+    response = post_json(alice_client, sign_url(key), {"parts": parts})
+    assert response.status_code == 400
+    assert response.json() == {"errors": ["A list of up to 100 part numbers."]}
+
+
 def test_a_finish_whose_answer_was_lost_is_retried_into_the_same_track(alice_client, bucket, song):
     key = uuid.uuid4()
     plan = start(alice_client, song, key).json()
