@@ -9,6 +9,7 @@ import re
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from csp.constants import NONCE, NONE, SELF, WASM_UNSAFE_EVAL
 from django.core.exceptions import ImproperlyConfigured
@@ -263,6 +264,16 @@ STORAGES = {
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
 if AWS_STORAGE_BUCKET_NAME:
     STORAGES["default"] = s3_storage_from_env(AWS_STORAGE_BUCKET_NAME)
+    # The browser reaches the bucket itself: it PUTs upload parts there (direct uploads) and
+    # follows the presigned links of what it plays and downloads. The policy names its origin.
+    _bucket = STORAGES["default"]["OPTIONS"]
+    _bucket_origin = (
+        "{0.scheme}://{0.netloc}".format(urlsplit(_bucket["endpoint_url"]))
+        if _bucket.get("endpoint_url")
+        else "https://*.amazonaws.com"
+    )
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"].append(_bucket_origin)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["media-src"] = [SELF, _bucket_origin]
 
 # --- Uploads: streamed to a temporary file, size enforced while streaming -----------------
 FILE_UPLOAD_HANDLERS = ["tracks.uploads.LimitedTemporaryFileUploadHandler"]
@@ -272,6 +283,12 @@ JAM_MAX_UPLOAD_BYTES = env_int("JAM_MAX_UPLOAD_MB", 200, minimum=1) * 1024 * 102
 # Every other request body: refused past this while it streams in, before Django stores
 # any of it (jamwithme/limits.py). Anonymous requests and unknown routes always get it.
 JAM_MAX_REQUEST_BYTES = env_int("JAM_MAX_REQUEST_KB", 1024, minimum=64) * 1024
+# With a bucket, the browser uploads straight to it (presigned multipart, tracks/direct.py):
+# its part URLs last this long, and the sweep aborts multipart uploads left incomplete for
+# JAM_MULTIPART_ABORT_AFTER_H (a killed worker's, an abandoned browser's).
+JAM_DIRECT_UPLOADS = env_bool("JAM_DIRECT_UPLOADS", True)
+JAM_DIRECT_UPLOAD_URL_EXPIRE_S = env_int("JAM_DIRECT_UPLOAD_URL_EXPIRE_S", 3600, minimum=60)
+JAM_MULTIPART_ABORT_AFTER_H = env_float("JAM_MULTIPART_ABORT_AFTER_H", 24, minimum=0)
 JAM_MAX_DURATION_S = env_float("JAM_MAX_DURATION_S", 15 * 60, minimum=1)
 # What one song may make us decode, checked on its header before any decoding: the rate
 # (the engine's own ceiling is 384 kHz) and rate x seconds x channels — by default the

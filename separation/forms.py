@@ -23,5 +23,38 @@ class SongUploadForm(UploadForm):
         ),
     )
 
+    # Made by the page for each chosen file: a retried post finds the first one's track.
+    upload_key = forms.UUIDField(required=False, widget=forms.HiddenInput)
+
     def clean_quality(self) -> str:
         return self.cleaned_data.get("quality") or Quality.STANDARD
+
+
+class DirectUploadStartForm(forms.Form):
+    """The start of an upload straight to the bucket: what the browser is about to send
+    (a small JSON body; the bytes go to the bucket)."""
+
+    upload_key = forms.UUIDField()
+    filename = forms.CharField(max_length=1000)
+    size = forms.IntegerField(min_value=0)
+    title = forms.CharField(max_length=200, required=False)
+    quality = forms.ChoiceField(choices=Quality.choices, required=False)
+
+    def clean_quality(self) -> str:
+        return self.cleaned_data.get("quality") or Quality.STANDARD
+
+
+class DirectUploadSignForm(forms.Form):
+    """Which parts the browser wants URLs for (a few at a time)."""
+
+    parts = forms.JSONField(required=False)  # clean_parts says what is wrong
+
+    def clean_parts(self) -> list[int]:
+        parts = self.cleaned_data["parts"]
+        if (
+            not isinstance(parts, list)
+            or not 0 < len(parts) <= 100
+            or not all(isinstance(n, int) and not isinstance(n, bool) for n in parts)
+        ):
+            raise forms.ValidationError("A list of up to 100 part numbers.")
+        return parts

@@ -65,7 +65,9 @@ def confirmation_link(log: Path) -> str:
     """The sign-up link the console e-mail backend printed in the terminal (serve's log)."""
     deadline = time.monotonic() + 15
     while True:
-        found = re.search(r"http://127\.0\.0\.1:\d+/accounts/signup/confirm/\S+/", log.read_text())
+        found = re.search(
+            r"https?://127\.0\.0\.1:\d+/accounts/signup/confirm/\S+/", log.read_text()
+        )
         if found:
             return found.group(0)
         if time.monotonic() > deadline:
@@ -100,12 +102,14 @@ def chromium_path() -> str:
     return str(CHROMIUM)
 
 
-def serve(tmp_path):
+def serve(tmp_path, extra_env: dict[str, str] | None = None):
     """Run `manage.py serve` until the generator is closed, on a socket bound here and
-    handed over (the port is never free for another process to take); yields its URL."""
+    handed over (the port is never free for another process to take); yields its URL.
+    ``extra_env``: settings of this run (behind a proxy, a fake engine)."""
     listening = bound_socket()
     port = listening.getsockname()[1]
     env = {**os.environ, "JAM_VAR_DIR": str(tmp_path / "var"), "DEBUG": "false"}
+    env.update(extra_env or {})
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     log = (tmp_path / "serve.log").open("w")

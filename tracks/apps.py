@@ -15,11 +15,13 @@ class TracksConfig(AppConfig):
         from notifications.events import register_event_check
         from tracks import sharing
         from tracks.access import may_hear_event
-        from tracks.services import track_retry_file_deletions
+        from tracks.services import direct_uploads_sweep, track_retry_file_deletions
 
         register_event_check(may_hear_event)
         # Every worker's sweep retries the file deletions storage refused earlier.
         register_chore(track_retry_file_deletions)
+        # ... and aborts multipart uploads left incomplete (a killed worker's, a browser's).
+        register_chore(direct_uploads_sweep)
         # Whoever loses a track is told at once (open pages stop playing it).
         membership_ended.connect(
             sharing.on_membership_ended, sender=Membership, dispatch_uid="tracks"

@@ -21,6 +21,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 
 from catalog.formats import get_export_format
+from tracks import direct
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,14 @@ def save_file(name: str, path: Path, *, on_read: Callable[[int], None] | None = 
     can report in)."""
     with open(path, "rb") as handle:
         content = _ReadHook(handle, on_read) if on_read is not None else handle
-        return default_storage.save(name, File(content, name=str(path)))
+        try:
+            return default_storage.save(name, File(content, name=str(path)))
+        except BaseException:
+            # A big file goes to a bucket as a multipart upload: abort ours, never leave it
+            # incomplete (boto's transfer aborts too on most failures; the sweep gets the
+            # rest, e.g. a worker killed mid-way).
+            direct.abort_all_of(name)
+            raise
 
 
 def save_upload(name: str, upload) -> str:

@@ -5,9 +5,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
 from tracks.models import Report, Track
-from tracks.services import clean_title
-
-ALLOWED_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".m4a", ".aac", ".aif", ".aiff")
+from tracks.services import ALLOWED_EXTENSIONS, clean_title
 
 
 class UploadForm(forms.Form):

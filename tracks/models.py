@@ -47,6 +47,10 @@ class Track(models.Model):
     # at upload); recording the stems releases it. See `tracks.selectors.storage_use_for_user`.
     reserved_bytes = models.PositiveBigIntegerField(default=0)
 
+    # The idempotency key the upload page made for the chosen file: a retried upload (the
+    # first one's answer lost) finds this track instead of making another.
+    upload_key = models.UUIDField(null=True, blank=True, editable=False)
+
     # Moderation: a hidden track vanishes for everyone but its owner and moderators.
     # The reason is for the audit log and the moderators only; the message (optional) is
     # what the owner is told, on the track page and by e-mail.
@@ -59,6 +63,9 @@ class Track(models.Model):
     class Meta:
         ordering = ("-created_at",)
         indexes = [models.Index(fields=("owner", "-created_at"))]
+        constraints = [
+            models.UniqueConstraint(fields=("owner", "upload_key"), name="one_track_per_upload_key")
+        ]
         permissions = [
             ("moderate_track", "Can moderate tracks: listen to and download any track"),
         ]
@@ -282,3 +289,32 @@ class Report(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+class DirectUpload(models.Model):
+    """An upload the browser sends straight to the bucket (presigned multipart,
+    `tracks.direct`): what the signing step promised, until the finish verifies the object
+    and makes it a track (then this row goes). A row left behind (a browser that never came
+    back) is deleted by the sweep with its multipart upload, after JAM_MULTIPART_ABORT_AFTER_H."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    upload_key = models.UUIDField()  # the page's idempotency key for the chosen file
+    track_id = models.UUIDField(unique=True)  # the track it becomes; names its folder
+    name = models.CharField(max_length=255, unique=True)  # the storage name it is uploaded to
+    upload_id = models.CharField(max_length=1024)  # the bucket's multipart upload id
+    size_bytes = models.PositiveBigIntegerField()
+    part_bytes = models.PositiveBigIntegerField()
+    filename = models.CharField(max_length=255)
+    title = models.CharField(max_length=200, blank=True)
+    options = models.JSONField(default=dict, blank=True)  # the acting app's (a quality)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("owner", "upload_key"), name="one_direct_upload_per_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.filename

@@ -1,8 +1,11 @@
 import logging
+import mimetypes
 import re
+import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from pathlib import Path, PurePath
 
@@ -18,10 +21,10 @@ from django.utils import timezone
 import engine as audio_engine
 from accounts.text import strip_bidi
 from catalog.stems import STEMS
-from tracks import files
+from tracks import direct, files
 from tracks.access import track_audience
 from tracks.events import track_created_publish, track_revoked_publish
-from tracks.models import ORIGINAL_PART, Asset, FileDeletion, Report, Track
+from tracks.models import ORIGINAL_PART, Asset, DirectUpload, FileDeletion, Report, Track
 from tracks.selectors import storage_use_for_user
 
 logger = logging.getLogger(__name__)
@@ -39,6 +42,8 @@ class TrackStorageError(TrackUploadError):
     """Storage refused the upload (full, unwritable, unreachable): nothing was saved, and it
     is not the user's fault."""
 
+
+ALLOWED_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".m4a", ".aac", ".aif", ".aiff")
 
 STORAGE_FAILED = (
     "We could not store your file just now, so nothing was saved. Please try again later."
@@ -71,6 +76,7 @@ def track_upload(
     owner: AbstractBaseUser,
     upload: UploadedFile,
     title: str = "",
+    upload_key: uuid.UUID | None = None,
     then: Callable[[Track], object] | None = None,
 ) -> Track:
     """Check an uploaded song, store it under a generated name and create its track.
@@ -79,27 +85,18 @@ def track_upload(
     header (no decode) and checks it against the limits before anything is stored; the
     worker's full decode finds what only decoding can (damage, truncation, silence).
     ``then(track)`` runs in the same transaction (the caller queues the separation there);
-    if it or anything else fails after storing, the stored file is deleted.
+    if it or anything else fails after storing, the stored file is deleted. An upload with
+    the ``upload_key`` of a track the owner already has returns that track (a retry whose
+    first answer was lost) and stores nothing.
     """
+    existing = track_for_upload_key(owner_id=owner.pk, upload_key=upload_key)
+    if existing is not None:
+        return existing
     if not hasattr(upload, "temporary_file_path"):
         raise TrackUploadError("The upload did not arrive completely. Please try again.")
-    temporary_path = upload.temporary_file_path()
-    try:
-        # Messages name the user's file, never our temporary copy.
-        info = audio_engine.probe(
-            temporary_path,
-            scan=False,
-            name=PurePath(upload.name or "upload").name,
-            limits=audio_limits(),
-        )
-    except audio_engine.AudioLimitError as exc:
-        raise TrackUploadError(f"That song is too long or too large to process: {exc}") from exc
-    except audio_engine.AudioError as exc:
-        raise TrackUploadError(f"We could not read that file as audio: {exc}") from exc
-
+    info = _probe_upload(upload.temporary_file_path(), upload.name or "upload")
     stems = _stems_estimate(info)
-    needed = upload.size + stems
-    track_quota_check(owner_id=owner.pk, needed_bytes=needed)  # early: before storing
+    track_quota_check(owner_id=owner.pk, needed_bytes=upload.size + stems)  # before storing
 
     track_id = uuid.uuid4()
     try:
@@ -107,31 +104,99 @@ def track_upload(
     except Exception as exc:  # the storage edge: local disk and S3 fail in different ways
         logger.exception("Could not store the upload of user %s", owner.pk)
         raise TrackStorageError(STORAGE_FAILED) from exc
+    return _track_record_upload(
+        owner=owner,
+        track_id=track_id,
+        stored_name=stored_name,
+        size=upload.size,
+        filename=upload.name or "",
+        title=title,
+        info=info,
+        upload_key=upload_key,
+        then=then,
+    )
+
+
+def track_for_upload_key(*, owner_id, upload_key) -> Track | None:
+    """The owner's track made by the upload with that idempotency key, if any."""
+    if upload_key is None:
+        return None
+    return Track.objects.filter(owner_id=owner_id, upload_key=upload_key).first()
+
+
+def _probe_upload(path, filename: str):
+    """The song's header, checked against the limits; TrackUploadError with the reason.
+    Messages name the user's file, never our temporary copy."""
+    try:
+        return audio_engine.probe(
+            path, scan=False, name=PurePath(filename).name, limits=audio_limits()
+        )
+    except audio_engine.AudioLimitError as exc:
+        raise TrackUploadError(f"That song is too long or too large to process: {exc}") from exc
+    except audio_engine.AudioError as exc:
+        raise TrackUploadError(f"We could not read that file as audio: {exc}") from exc
+
+
+class _AlreadyUploaded(Exception):
+    def __init__(self, track: Track) -> None:
+        self.track = track
+
+
+def _track_record_upload(
+    *,
+    owner,
+    track_id,
+    stored_name: str,
+    size: int,
+    filename: str,
+    title: str,
+    info,
+    upload_key,
+    then: Callable[[Track], object] | None,
+    finished: DirectUpload | None = None,
+) -> Track:
+    """Make a stored, probed upload a track (and its original's asset), checking the quota
+    again under a lock on the owner; on any failure before the commit the stored file goes.
+    ``finished``: the direct upload it came from, deleted in the same transaction."""
+    stems = _stems_estimate(info)
     try:
         with transaction.atomic():
-            # Again under a lock on the owner: two uploads at once cannot both squeeze in.
+            # Again under a lock on the owner: two uploads at once cannot both squeeze in,
+            # and a retry racing its first attempt finds the first one's track.
             get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
-            track_quota_check(owner_id=owner.pk, needed_bytes=needed)
+            existing = track_for_upload_key(owner_id=owner.pk, upload_key=upload_key)
+            if existing is not None:
+                raise _AlreadyUploaded(existing)
+            track_quota_check(owner_id=owner.pk, needed_bytes=size + stems)
             track = Track.objects.create(
                 id=track_id,
                 owner=owner,
-                title=clean_title(title) or track_title_from_filename(upload.name or ""),
-                original_filename=(upload.name or "")[:255],
-                size_bytes=upload.size,
+                title=clean_title(title) or track_title_from_filename(filename),
+                original_filename=filename[:255],
+                size_bytes=size,
                 duration_s=info.duration_s,
                 sample_rate=info.sample_rate,
                 channels=info.channels,
                 container=info.container[:16],
                 codec=info.codec[:24],
                 reserved_bytes=stems,
+                upload_key=upload_key,
             )
             Asset.objects.create(
-                track=track, kind=Asset.Kind.ORIGINAL, name=stored_name, size_bytes=upload.size
+                track=track, kind=Asset.Kind.ORIGINAL, name=stored_name, size_bytes=size
             )
+            if finished is not None:
+                finished.delete()
             # Before `then`'s callbacks: a library page lists the track, then hears of its job.
             transaction.on_commit(partial(track_created_publish, track=track), robust=True)
             if then is not None:
                 then(track)
+    except _AlreadyUploaded as already:
+        if already.track.id != track_id:
+            track_discard_files([stored_name])
+        if finished is not None:
+            DirectUpload.objects.filter(pk=finished.pk).delete()
+        return already.track
     except BaseException:
         # Only if the track did not make it: an error from a hook run after the commit
         # must not take the file from under a track that exists.
@@ -140,6 +205,186 @@ def track_upload(
         raise
     logger.info("Track %s uploaded by user %s", track.id, owner.pk)
     return track
+
+
+# --- Uploads straight to the bucket (tracks/direct.py) ------------------------------------
+
+
+def direct_uploads_enabled() -> bool:
+    """The upload page sends files straight to the bucket: storage is one, and it is on."""
+    return settings.JAM_DIRECT_UPLOADS and direct.enabled()
+
+
+@dataclass(frozen=True)
+class DirectUploadPlan:
+    """What the browser needs to send (or resume) a direct upload: where (`upload`, whose
+    `upload_id` and part size), and which parts the bucket already holds."""
+
+    upload: DirectUpload
+    done_parts: list[int]
+
+    @property
+    def part_count(self) -> int:
+        return direct.part_count(self.upload.size_bytes, self.upload.part_bytes)
+
+
+def upload_size_check(*, size: int, filename: str) -> None:
+    """TrackUploadError unless a file of this size and name may be uploaded at all."""
+    if size > settings.JAM_MAX_UPLOAD_BYTES:
+        raise TrackUploadError(
+            f"That file is too big. The limit is {filesizeformat(settings.JAM_MAX_UPLOAD_BYTES)}."
+        )
+    if size <= 0:
+        raise TrackUploadError("That file is empty.")
+    if PurePath(filename).suffix.lower() not in ALLOWED_EXTENSIONS:
+        allowed = ", ".join(ext.lstrip(".") for ext in ALLOWED_EXTENSIONS)
+        raise TrackUploadError(f"Please upload an audio file ({allowed}).")
+
+
+def track_direct_start(
+    *,
+    owner: AbstractBaseUser,
+    upload_key: uuid.UUID,
+    filename: str,
+    size: int,
+    title: str = "",
+    options: dict | None = None,
+) -> DirectUploadPlan | Track:
+    """Sign the start of an upload straight to the bucket, or resume the one with the same
+    key (the parts already there are listed, so the browser sends only the rest). Returns
+    the track instead when that key already made one. Checks what can be checked before the
+    bytes arrive: size, name, and the owner's quota for the file itself (the stems' share
+    needs the song's length: the finish checks again with it)."""
+    existing = track_for_upload_key(owner_id=owner.pk, upload_key=upload_key)
+    if existing is not None:
+        return existing
+    filename = PurePath(filename.replace("\\", "/")).name[:255]
+    row = DirectUpload.objects.filter(owner=owner, upload_key=upload_key).first()
+    if row is not None and row.size_bytes == size and row.filename == filename:
+        done = direct.parts(row.name, row.upload_id)
+        if done is not None:
+            return DirectUploadPlan(row, [part["PartNumber"] for part in done])
+        # Completed (a finish whose answer was lost) or aborted: the finish will tell.
+        return DirectUploadPlan(row, list(range(1, direct.part_count(size, row.part_bytes) + 1)))
+    if row is not None:  # the same key for another file: start again
+        direct_upload_discard(row)
+    upload_size_check(size=size, filename=filename)
+    track_quota_check(owner_id=owner.pk, needed_bytes=size)
+    track_id = uuid.uuid4()
+    extension = PurePath(filename).suffix.lower()
+    name = f"{files.track_folder(track_id)}/original{extension}"
+    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    try:
+        upload_id = direct.create(name, content_type)
+    except Exception as exc:
+        logger.exception("Could not start a direct upload for user %s", owner.pk)
+        raise TrackStorageError(STORAGE_FAILED) from exc
+    row = DirectUpload.objects.create(
+        owner=owner,
+        upload_key=upload_key,
+        track_id=track_id,
+        name=name,
+        upload_id=upload_id,
+        size_bytes=size,
+        part_bytes=direct.part_size(size),
+        filename=filename,
+        title=clean_title(title),
+        options=options or {},
+    )
+    return DirectUploadPlan(row, [])
+
+
+def direct_upload_for(*, owner_id, upload_key) -> DirectUpload | None:
+    return DirectUpload.objects.filter(owner_id=owner_id, upload_key=upload_key).first()
+
+
+def track_direct_sign(*, upload: DirectUpload, numbers: list[int]) -> dict[int, str]:
+    """Presigned URLs for the browser's PUTs of these parts (only numbers the file has)."""
+    count = direct.part_count(upload.size_bytes, upload.part_bytes)
+    wanted = sorted({n for n in numbers if 1 <= n <= count})
+    return {
+        n: direct.part_url(
+            upload.name,
+            upload.upload_id,
+            n,
+            direct.part_length(n, upload.part_bytes, upload.size_bytes),
+        )
+        for n in wanted
+    }
+
+
+def track_direct_finish(
+    *,
+    owner: AbstractBaseUser,
+    upload: DirectUpload,
+    then: Callable[[Track], object] | None = None,
+) -> Track:
+    """Complete a direct upload and verify it as the web node would an upload it received:
+    the object's size (as signed, within the limit), its type and header from two range
+    reads (`direct.probe_copy`), the duration and quota; then the track is created as by
+    `track_upload`. A refused upload is deleted from the bucket. Safe to call again after a
+    lost answer: a completed upload is verified as it is."""
+    listed = direct.parts(upload.name, upload.upload_id)
+    try:
+        if listed is not None:
+            expected = direct.part_count(upload.size_bytes, upload.part_bytes)
+            if [part["PartNumber"] for part in listed] != list(range(1, expected + 1)):
+                raise TrackUploadError("The upload did not arrive completely. Please try again.")
+            direct.complete(upload.name, upload.upload_id, listed)
+        size = direct.size_of(upload.name)
+    except TrackUploadError:
+        raise
+    except Exception as exc:
+        logger.exception("Could not complete the direct upload %s", upload.pk)
+        raise TrackStorageError(STORAGE_FAILED) from exc
+    if size is None:
+        direct_upload_discard(upload)
+        raise TrackUploadError("The upload did not arrive completely. Please try again.")
+    try:
+        if size != upload.size_bytes:
+            raise TrackUploadError("The upload did not arrive completely. Please try again.")
+        upload_size_check(size=size, filename=upload.filename)
+        with tempfile.TemporaryDirectory(prefix="jam-probe-") as folder:
+            local = direct.probe_copy(upload.name, size, Path(folder) / "upload")
+            info = _probe_upload(local, upload.filename)
+        track_quota_check(owner_id=owner.pk, needed_bytes=size + _stems_estimate(info))
+    except TrackUploadError:
+        direct_upload_discard(upload)
+        raise
+    return _track_record_upload(
+        owner=owner,
+        track_id=upload.track_id,
+        stored_name=upload.name,
+        size=size,
+        filename=upload.filename,
+        title=upload.title,
+        info=info,
+        upload_key=upload.upload_key,
+        then=then,
+        finished=upload,
+    )
+
+
+def direct_upload_discard(upload: DirectUpload) -> None:
+    """Forget a direct upload: abort its multipart upload, delete its object if any."""
+    try:
+        direct.abort(upload.name, upload.upload_id)
+    except Exception:
+        logger.warning("Could not abort direct upload %s", upload.pk, exc_info=True)
+    track_discard_files([upload.name])
+    DirectUpload.objects.filter(pk=upload.pk).delete()
+
+
+def direct_uploads_sweep(*, older_than_h: float | None = None) -> int:
+    """The sweep's chore: abort incomplete multipart uploads older than
+    JAM_MULTIPART_ABORT_AFTER_H under the media prefix (a killed worker's or web node's
+    too), and forget direct uploads that old that never became tracks. Returns how many
+    multipart uploads it aborted."""
+    hours = settings.JAM_MULTIPART_ABORT_AFTER_H if older_than_h is None else older_than_h
+    cutoff = timezone.now() - timedelta(hours=hours)
+    for upload in DirectUpload.objects.filter(created_at__lte=cutoff)[:200]:
+        direct_upload_discard(upload)
+    return direct.multipart_abort_stale(older_than_h=hours)
 
 
 def _stems_estimate(info) -> int:

@@ -2,6 +2,7 @@
 dead workers' jobs and the sweep are the one pipeline's (`jobs.services`), for every kind."""
 
 import logging
+import uuid
 from functools import partial
 
 from django.conf import settings
@@ -15,9 +16,16 @@ from separation.events import job_publish
 from separation.kind import SEPARATION
 from separation.models import SeparationJob
 from separation.services.state import job_mark_cancelled, job_requeue
-from tracks.models import Track
+from tracks.models import DirectUpload, Track
 from tracks.selectors import storage_use_for_user
-from tracks.services import TrackUploadError, track_upload
+from tracks.services import (
+    DirectUploadPlan,
+    TrackUploadError,
+    track_direct_finish,
+    track_direct_start,
+    track_for_upload_key,
+    track_upload,
+)
 
 logger = logging.getLogger(__name__)
 Status = SeparationJob.Status
@@ -65,15 +73,62 @@ def track_submit(
     upload: UploadedFile,
     title: str = "",
     quality: str = SeparationJob.Quality.STANDARD,
+    upload_key: uuid.UUID | None = None,
 ) -> Track:
-    """Store an uploaded song and queue its separation at ``quality``, in one transaction."""
+    """Store an uploaded song and queue its separation at ``quality``, in one transaction.
+    A retry with the ``upload_key`` of an upload that made a track returns that track."""
+    existing = track_for_upload_key(owner_id=owner.pk, upload_key=upload_key)
+    if existing is not None:
+        return existing  # the first attempt's answer was lost, not its track
     job_limit_check(owner_id=owner.pk)  # early, before the upload is decoded and stored
+    return track_upload(
+        owner=owner,
+        upload=upload,
+        title=title,
+        upload_key=upload_key,
+        then=partial(_queue_checked, owner_id=owner.pk, quality=quality),
+    )
 
-    def queue(track: Track) -> None:
-        job_limit_check(owner_id=owner.pk)  # again, under the upload's lock on the owner
-        job_enqueue(track=track, quality=quality)
 
-    return track_upload(owner=owner, upload=upload, title=title, then=queue)
+def _queue_checked(track: Track, *, owner_id, quality: str) -> None:
+    job_limit_check(owner_id=owner_id)  # again, under the upload's lock on the owner
+    job_enqueue(track=track, quality=quality)
+
+
+def track_direct_submit_start(
+    *,
+    owner: AbstractBaseUser,
+    upload_key: uuid.UUID,
+    filename: str,
+    size: int,
+    title: str = "",
+    quality: str = SeparationJob.Quality.STANDARD,
+) -> DirectUploadPlan | Track:
+    """Sign (or resume) an upload straight to the bucket; the per-user limits that can be
+    checked before the bytes arrive are checked here (and again at the finish)."""
+    existing = track_for_upload_key(owner_id=owner.pk, upload_key=upload_key)
+    if existing is not None:
+        return existing
+    job_limit_check(owner_id=owner.pk)
+    return track_direct_start(
+        owner=owner,
+        upload_key=upload_key,
+        filename=filename,
+        size=size,
+        title=title,
+        options={"quality": SeparationJob.Quality(quality).value},
+    )
+
+
+def track_direct_submit_finish(*, owner: AbstractBaseUser, upload: DirectUpload) -> Track:
+    """Verify a direct upload and make its track, queueing its separation, as an upload."""
+    quality = upload.options.get("quality", SeparationJob.Quality.STANDARD)
+    job_limit_check(owner_id=owner.pk)
+    return track_direct_finish(
+        owner=owner,
+        upload=upload,
+        then=partial(_queue_checked, owner_id=owner.pk, quality=quality),
+    )
 
 
 def job_enqueue(*, track: Track, quality: str = SeparationJob.Quality.STANDARD) -> SeparationJob:

@@ -15,6 +15,14 @@
 
   // --- Upload with a progress bar (XHR upload events) -------------------------------------
   function setUpUpload(form) {
+    // Each chosen file gets an idempotency key: a retried post (its first answer lost)
+    // finds the first one's track instead of making another.
+    var file = form.querySelector("input[type=file]");
+    var key = form.querySelector("[name=upload_key]");
+    if (file && key && window.crypto && window.crypto.randomUUID) {
+      file.addEventListener("change", function () { key.value = window.crypto.randomUUID(); });
+    }
+    if (form.dataset.direct) return; // static/js/upload.js sends it straight to the bucket
     var bar = form.querySelector("[data-role=upload-progress]");
     var meter = bar.querySelector("progress");
     var label = form.querySelector("[data-role=upload-percent]");

@@ -180,3 +180,24 @@ def test_a_gpu_device_batches_eight_segments_unless_told_otherwise(tmp_path):
     ):
         result = load_settings(tmp_path, show=show, **env)
         assert result.stdout.strip() == expected, result.stderr
+
+
+def test_with_a_bucket_the_content_security_policy_lets_the_browser_reach_it_and_nothing_else(
+    tmp_path,
+):
+    show = (
+        "settings.CONTENT_SECURITY_POLICY['DIRECTIVES']['connect-src'],"
+        "settings.CONTENT_SECURITY_POLICY['DIRECTIVES']['media-src']"
+    )
+    result = load_settings(
+        tmp_path,
+        show=show,
+        SECRET_KEY="x" * 50,
+        AWS_STORAGE_BUCKET_NAME="jam",
+        AWS_S3_ENDPOINT_URL="https://s3.example.org:9000/ignored/path",
+    )
+    assert result.returncode == 0, result.stderr
+    origin = "https://s3.example.org:9000"
+    assert result.stdout.split("\n")[0] == f"[\"'self'\", '{origin}'] [\"'self'\", '{origin}']"
+    embedded = load_settings(tmp_path, show=show.split(",")[0])
+    assert embedded.stdout.strip() == "[\"'self'\"]"

@@ -14,12 +14,14 @@ def stored_files(media):
     return sorted(p for p in media.rglob("*") if p.is_file()) if media.exists() else []
 
 
-def post_file(client, path, name=None, title="", quality=None, **extra):
+def post_file(client, path, name=None, title="", quality=None, upload_key=None, **extra):
     """POST a raw multipart body, so the file name arrives exactly as given (the test
     client's own encoder would strip directories before the server sees them)."""
     boundary = "----jamwithme-test-boundary"
     filename = (name or path.name).replace('"', "%22")
     fields = {"title": title} if quality is None else {"title": title, "quality": quality}
+    if upload_key is not None:
+        fields["upload_key"] = str(upload_key)
     body = b"".join(
         [
             *(
