@@ -30,6 +30,7 @@ app.autodiscover_tasks()
 
 logger = logging.getLogger("separation.worker")
 _stop_sweeping = threading.Event()
+_sweeper: list[threading.Thread] = []
 
 
 @setup_logging.connect
@@ -54,28 +55,36 @@ def _start_sweeping(sender=None, **kwargs):
 
     _worker_scratch()  # the solo pool runs tasks in this process, without a process init
     _stop_sweeping.clear()
+    node = getattr(sender, "hostname", None) or "celery@unknown"
+    queues = list(sender.app.amqp.queues.consume_from) if sender is not None else []
     thread = threading.Thread(
         target=_sweep_loop,
-        args=(settings.SEPARATION_SWEEP_EVERY_S,),
+        args=(settings.SEPARATION_SWEEP_EVERY_S, node, queues),
         name="separation-sweep",
         daemon=True,
     )
     thread.start()
+    _sweeper[:] = [thread]
 
 
 @worker_shutdown.connect
 def _stop(**kwargs):
     _stop_sweeping.set()
+    for thread in _sweeper:  # it removes this worker's heartbeat row as it ends
+        thread.join(timeout=5)
 
 
-def _sweep_loop(every_s: float) -> None:
+def _sweep_loop(every_s: float, node: str, queues: list[str]) -> None:
+    """Sweeps, and writes this worker's heartbeat row (jobs.WorkerBeat, by its node name)
+    before each sweep; the row goes when the worker stops."""
     from django.db import close_old_connections
 
-    from jobs.services import jobs_sweep
+    from jobs.services import jobs_sweep, worker_beat, worker_gone
 
     while True:
         close_old_connections()
         try:
+            worker_beat(name=node, queues=queues)
             jobs_sweep()
         except Exception:
             # The database or broker is away for a moment: log it, try again next time.
@@ -83,4 +92,10 @@ def _sweep_loop(every_s: float) -> None:
         finally:
             close_old_connections()
         if _stop_sweeping.wait(every_s):
-            return
+            break
+    try:
+        worker_gone(name=node)
+    except Exception:
+        logger.warning("Could not remove worker %s's heartbeat row", node)
+    finally:
+        close_old_connections()

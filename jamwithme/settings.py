@@ -381,6 +381,9 @@ SEPARATION_DISPATCH = "celery" if CELERY_BROKER_URL else "embedded"
 # last send. A duplicate message is harmless: the claim is a conditional update.
 SEPARATION_SWEEP_EVERY_S = env_float("SEPARATION_SWEEP_EVERY_S", 30, minimum=0.5)
 SEPARATION_REDISPATCH_AFTER_S = env_float("SEPARATION_REDISPATCH_AFTER_S", 600, minimum=1)
+# Workers write their heartbeat row (jobs.WorkerBeat) at every sweep (30 s): one whose last
+# beat is older than this is not counted as live in /metrics.
+JAM_WORKER_LIVE_WITHIN_S = env_float("JAM_WORKER_LIVE_WITHIN_S", 120, minimum=10)
 # Tests only: the dotted path of a callable that returns the engine workers use (a fake, so a
 # real Celery worker runs without the model). Empty: the real engine.
 SEPARATION_ENGINE_FACTORY = env_str("SEPARATION_ENGINE_FACTORY")

@@ -223,3 +223,22 @@ def test_a_gpu_style_worker_separates_songs_at_once_with_their_pieces_batched_to
     assert any(int(n) > 1 for n in re.findall(r"(\d+): \d+", batches[-1])), batches
     for job in jobs:
         assert job.track.assets.filter(kind="stem").count() == 2
+
+
+def test_a_celery_worker_writes_its_heartbeat_row_by_node_name_and_removes_it_as_it_stops(
+    start_worker,
+):
+    from jobs.models import WorkerBeat
+
+    worker = start_worker("beating", queues="separation,renders")
+    wait_for(
+        lambda: WorkerBeat.objects.filter(name__startswith="beating@").exists(),
+        what="the heartbeat row",
+        log=worker.log_path,
+    )
+    beat = WorkerBeat.objects.get(name__startswith="beating@")
+    assert sorted(beat.queue_names) == ["renders", "separation"]
+
+    worker.send_signal(signal.SIGTERM)  # a warm shutdown, as systemd or Kubernetes stops it
+    worker.wait(timeout=60)
+    assert not WorkerBeat.objects.filter(name__startswith="beating@").exists()
