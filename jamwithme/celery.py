@@ -20,7 +20,13 @@ import os
 import threading
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init, worker_ready, worker_shutdown
+from celery.signals import (
+    celeryd_after_setup,
+    setup_logging,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jamwithme.settings")
 
@@ -38,6 +44,15 @@ def _keep_djangos_logging(**kwargs):
     """Celery configures no logging of its own: Django's LOGGING (LOG_LEVEL, LOG_FORMAT)
     already did, in every process, so a worker logs like the web process — without this,
     Celery would set the root level from its `--loglevel` (WARNING) and drop the INFO lines."""
+
+
+@celeryd_after_setup.connect
+def _name_the_node(sender=None, **kwargs):
+    """Every line of this worker, and of its pool's processes (forked after this), says
+    which node it is (`node` in JSON logs)."""
+    from jobs.logcontext import set_node
+
+    set_node(str(sender))
 
 
 @worker_process_init.connect

@@ -439,10 +439,17 @@ JAM_METRICS_WINDOW_S = env_int("JAM_METRICS_WINDOW_S", 3600, minimum=60)
 # Every process reads this: web, separation_worker, and Celery workers (which must not
 # replace the root logger's handlers with their own: CELERY_WORKER_HIJACK_ROOT_LOGGER).
 LOG_FORMAT = env_choice("LOG_FORMAT", ("plain", "json"), "plain")
+# Without a mail server, the console backend prints each message, one-time links included:
+# fine for the embedded mode's owner at a terminal, never for a log collector.
+if not EMAIL_HOST and LOG_FORMAT == "json":
+    EMAIL_BACKEND = "jamwithme.mail.RedactedLogBackend"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "jamwithme.logs.ContextFilter"}},
+    "filters": {
+        "context": {"()": "jamwithme.logs.ContextFilter"},
+        "one_time_links": {"()": "jamwithme.logs.OneTimeLinkFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         "json": {"()": "jamwithme.logs.JsonFormatter"},
@@ -451,9 +458,17 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["context"],
+            "filters": ["context", "one_time_links"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        # uvicorn configures its own loggers (plain text, their own handlers) before it loads
+        # the application; these replace that with ours, so its lines — the access line of
+        # every request included — are written like every other (JSON with LOG_FORMAT=json).
+        "uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"level": "INFO"},
+        "uvicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

@@ -169,7 +169,11 @@ def job_recover_orphans(kind: JobKind | str) -> list[int]:
         if status is None:
             continue  # it finished or moved on meanwhile: nothing of it is ours to touch
         logger.warning(
-            "Recovered %s %s left running by %s", kind.name, row["id"], row["claimed_by"]
+            "Recovered %s %s left running by %s",
+            kind.name,
+            row["id"],
+            row["claimed_by"],
+            extra={"job_kind": kind.name, "job_id": row["id"]},
         )
         recovered.append(row["id"])
         kind.publish(row["id"])
