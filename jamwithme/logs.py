@@ -12,6 +12,7 @@ run (Django, Celery, kombu, uvicorn, boto3) logs through the stdlib, and one for
 the root handler turns all of it into JSON, with no second logging API in our code.
 """
 
+import logging
 import re
 import uuid
 from contextvars import ContextVar
@@ -81,6 +82,32 @@ class OneTimeLinkFilter:
         if request is not None and not isinstance(request, str):
             # Django passes the request object; the JSON formatter would write it out whole.
             record.request = redacted(f"{request.method} {request.get_full_path()}")
+        return True
+
+
+CHANNEL_CAPACITY = "%s of %s channels over capacity in group %s"
+
+
+class ChannelCapacityFilter:
+    """channels-redis says "2 of 2 channels over capacity in group user.7" when an event to a
+    group could not be queued for some of its members. Said here in words, with what usually
+    causes it, as a warning (on the `channels_redis.core` logger)."""
+
+    def filter(self, record) -> bool:
+        if record.msg == CHANNEL_CAPACITY and len(record.args or ()) == 3:
+            over, members, group = record.args
+            record.msg = (
+                "%s of the %s sockets in group %s did not get this event: each one's queue "
+                "already holds as many messages as the channel layer keeps (its capacity). "
+                "Usually these are sockets of a web process that died without leaving the "
+                "group (they stay until CHANNEL_LAYER_GROUP_EXPIRY_S after they joined), "
+                "or a socket whose process stopped reading; a live socket reconnects and "
+                "catches up"
+            )
+            record.args = (over, members, group)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.channels_over_capacity = over
+            record.channel_group = group
         return True
 
 

@@ -309,7 +309,14 @@ if REDIS_URL:
                             "CHANNEL_LAYER_MAX_CONNECTIONS", 1000, minimum=10
                         ),
                     }
-                ]
+                ],
+                # A socket leaves its group as it closes; the channels of a web process that
+                # died (kill -9, a lost machine) never do, and stay in their groups this long
+                # (channels-redis's default, a day): each event to such a group is written
+                # to their dead queues until those are full, "N of M channels over capacity".
+                # Lower it only above the longest a socket stays open: a socket's membership
+                # is not renewed while it is open, and past this it gets no more events.
+                "group_expiry": env_int("CHANNEL_LAYER_GROUP_EXPIRY_S", 86400, minimum=60),
             },
         }
     }
@@ -449,6 +456,7 @@ LOGGING = {
     "filters": {
         "context": {"()": "jamwithme.logs.ContextFilter"},
         "one_time_links": {"()": "jamwithme.logs.OneTimeLinkFilter"},
+        "channel_capacity": {"()": "jamwithme.logs.ChannelCapacityFilter"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
@@ -464,6 +472,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
+        # Its "N of M channels over capacity in group G", said in words (jamwithme/logs.py).
+        "channels_redis.core": {"filters": ["channel_capacity"]},
         # uvicorn configures its own loggers (plain text, their own handlers) before it loads
         # the application; these replace that with ours, so its lines — the access line of
         # every request included — are written like every other (JSON with LOG_FORMAT=json).
