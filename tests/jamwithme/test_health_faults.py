@@ -9,8 +9,11 @@ import pytest
 from django.urls import reverse
 
 from jamwithme.env import s3_storage_from_env
+from tests.tracks import test_s3
 
 pytestmark = pytest.mark.django_db
+# A bucket that answers: moto's S3 server on loopback (tests/tracks/test_s3.py).
+s3_endpoint, s3, bucket = test_s3.s3_endpoint, test_s3.s3, test_s3.bucket
 
 
 @pytest.fixture
@@ -50,3 +53,15 @@ def test_a_frozen_bucket_makes_the_node_degraded_not_dead_and_pages_still_serve(
     assert alice_client.get("/health/live").status_code == 200
     assert alice_client.get("/health/").status_code == 200
     assert alice_client.get(reverse("tracks:library")).status_code == 200
+
+
+@pytest.mark.s3
+def test_a_bucket_that_answers_makes_readiness_ok_and_keeps_no_probe_object(
+    alice_client, bucket, s3
+):
+    response = alice_client.get("/health/ready")
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "channel_layer": "ok", "storage": "ok"},
+    }
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
