@@ -28,6 +28,7 @@ wrong goes to the log, never to the anonymous caller.
 """
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -87,7 +88,20 @@ def check_channel_layer() -> None:
 
 def _bucket_probe_client(storage):
     """A client for the storage's bucket with short timeouts and a single attempt: the
-    storage's own client waits for minutes (botocore's defaults, retries included)."""
+    storage's own client waits for minutes (botocore's defaults, retries included). Made
+    once per configuration (a botocore client is thread-safe, and slow to make)."""
+    return _probe_client(
+        storage.endpoint_url,
+        storage.region_name,
+        storage.access_key or None,
+        storage.secret_key or None,
+        storage.addressing_style,
+        storage.signature_version,
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _probe_client(endpoint_url, region_name, access_key, secret_key, style, signature):
     import boto3
     from botocore.config import Config
 
@@ -95,15 +109,15 @@ def _bucket_probe_client(storage):
         connect_timeout=STORAGE_CONNECT_TIMEOUT_S,
         read_timeout=STORAGE_READ_TIMEOUT_S,
         retries={"total_max_attempts": 1, "mode": "standard"},
-        s3={"addressing_style": storage.addressing_style},
-        signature_version=storage.signature_version,
+        s3={"addressing_style": style},
+        signature_version=signature,
     )
     return boto3.session.Session().client(
         "s3",
-        endpoint_url=storage.endpoint_url,
-        region_name=storage.region_name,
-        aws_access_key_id=storage.access_key or None,
-        aws_secret_access_key=storage.secret_key or None,
+        endpoint_url=endpoint_url,
+        region_name=region_name,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
         config=config,
     )
 
@@ -113,12 +127,9 @@ def check_storage() -> None:
     name = f"{PROBE_FOLDER}/{uuid.uuid4().hex}"
     if hasattr(storage, "bucket_name"):  # S3-compatible
         client = _bucket_probe_client(storage)
-        try:
-            key = f"{storage.location.strip('/')}/{name}".lstrip("/")
-            client.put_object(Bucket=storage.bucket_name, Key=key, Body=b"ok")
-            client.delete_object(Bucket=storage.bucket_name, Key=key)
-        finally:
-            client.close()
+        key = f"{storage.location.strip('/')}/{name}".lstrip("/")
+        client.put_object(Bucket=storage.bucket_name, Key=key, Body=b"ok")
+        client.delete_object(Bucket=storage.bucket_name, Key=key)
         return
     name = default_storage.save(name, ContentFile(b"ok"))
     default_storage.delete(name)
