@@ -15,13 +15,17 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from jamwithme.limits import RequestBodyLimit  # noqa: E402
+from jamwithme.logs import RequestIdASGI  # noqa: E402
+from jamwithme.metrics import SocketCounter  # noqa: E402
 from notifications.origin import SameOriginValidator  # noqa: E402
 from notifications.routing import websocket_urlpatterns  # noqa: E402
 from separation.precheck import UploadPrecheck  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": RequestBodyLimit(UploadPrecheck(django_asgi_app)),
-        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "http": RequestIdASGI(RequestBodyLimit(UploadPrecheck(django_asgi_app))),
+        "websocket": SocketCounter(
+            SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

@@ -13,8 +13,9 @@ def email_is_sent(app_configs, **kwargs):
         return []
     return [
         Warning(
-            "EMAIL_HOST is not set: sign-up and invitation e-mails, with their one-time "
-            "links, are written to the web process's log instead of being sent.",
+            "EMAIL_HOST is not set: sign-up and invitation e-mails are not sent; with "
+            "LOG_FORMAT=plain they are written to the web process's log, one-time links "
+            "included (with LOG_FORMAT=json, only a redacted line).",
             hint="Set EMAIL_HOST (and EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, "
             "DEFAULT_FROM_EMAIL) to your mail server; see docs/deploy.md.",
             id="jamwithme.W001",

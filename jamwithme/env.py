@@ -112,12 +112,21 @@ def database_from_url(url: str, *, pool_max_size: int = 0) -> dict:
             # it back when it is done: no connection setup (~9 ms, a PostgreSQL backend
             # forked) on each one.
             "CONN_MAX_AGE": 0,
-            "CONN_HEALTH_CHECKS": not pool_max_size,
-            **(
-                {"OPTIONS": {"pool": {"min_size": 2, "max_size": pool_max_size, "timeout": 10}}}
-                if pool_max_size
-                else {}
-            ),
+            # Each connection is tried before it is used (without a pool: once per request;
+            # pooled: as the pool lends it, Django passes psycopg_pool's check_connection),
+            # and replaced if the server closed it — a restarted database or a killed backend
+            # costs a reconnect, not a 500 on the first requests after it.
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": {
+                # A database that does not answer fails the connection (and /health/ready's
+                # check) after this, rather than after the operating system's minutes.
+                "connect_timeout": env_int("JAM_DB_CONNECT_TIMEOUT_S", 5, minimum=1),
+                **(
+                    {"pool": {"min_size": 2, "max_size": pool_max_size, "timeout": 10}}
+                    if pool_max_size
+                    else {}
+                ),
+            },
         }
     if parts.scheme == "sqlite":
         # sqlite:///relative/path.db or sqlite:////absolute/path.db, as dj-database-url reads them

@@ -10,10 +10,16 @@ Two kinds of series, answered together:
   and what they kept in memory would never be scraped; the database sees every worker's
   jobs. So every node answers the same values: aggregate them with `max`, not `sum`.
 
-Durations are not a Prometheus histogram (those are counters that only grow, for `rate()`):
-they are quantiles of the jobs that finished within the last `JAM_METRICS_WINDOW_S`, so a
-value is "the p95 of the last hour", recomputed at each scrape, and absent (no sample) when
-no job finished in the window.
+* **Every kind of job and the workers** (`jamwithme_workers_*`, `jamwithme_jobs_*`,
+  `jamwithme_job_duration_seconds`, `WorkerCollector`): live workers per queue from their
+  heartbeat rows, waiting jobs and the oldest one's age per kind, the time since the last
+  claim, a histogram of run times per kind; the broker's queue lengths (Redis only).
+* **Sockets** (`jamwithme_sockets_open`): this process's open WebSockets; per node.
+
+The separation durations above are not a Prometheus histogram (those are counters that
+only grow, for `rate()`): they are quantiles of the jobs that finished within the last
+`JAM_METRICS_WINDOW_S`, so a value is "the p95 of the last hour", recomputed at each
+scrape, and absent (no sample) when no job finished in the window.
 """
 
 import hmac
@@ -23,15 +29,18 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import Count, Min
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Min, Q, Sum
 from django.http import HttpResponse, HttpResponseForbidden
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
-from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from jobs import kinds
+from jobs import services as job_services
+from jobs.models import DONE, FAILED, QUEUED
 from separation.models import SeparationJob
 
 logger = logging.getLogger(__name__)
@@ -150,8 +159,162 @@ class JobCollector:
         yield wait
 
 
+# Upper bounds of the job-duration histogram's buckets, in seconds (a song separates in
+# ~13 s on a fast machine, minutes on a slow one; an export in a few seconds).
+DURATION_BUCKETS_S = (1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600)
+BROKER_TIMEOUT_S = 0.5
+
+
+class WorkerCollector:
+    """Every job kind's queue and the workers, from the rows (the job rows and the workers'
+    heartbeat rows, `jobs.WorkerBeat`), plus the broker's queue lengths where that is cheap
+    (a Redis broker: one LLEN per queue, half a second at most)."""
+
+    def collect(self):
+        try:
+            families = list(self._families())
+        except DatabaseError:
+            logger.warning("Could not read worker metrics from the database", exc_info=True)
+            return
+        yield from families
+        yield from self._broker_families()
+
+    def _families(self):
+        now = timezone.now()
+        registered = kinds.all_kinds()
+
+        live = GaugeMetricFamily(
+            "jamwithme_workers_live",
+            "Workers whose heartbeat row is recent (JAM_WORKER_LIVE_WITHIN_S), by the queue "
+            "they take jobs from (a worker on two queues counts in both).",
+            labels=["queue"],
+        )
+        per_queue = {kind.queue: 0 for kind in registered}
+        for beat in job_services.workers_live():
+            for queue in beat.queue_names:
+                per_queue[queue] = per_queue.get(queue, 0) + 1
+        for queue, count in sorted(per_queue.items()):
+            live.add_metric([queue], count)
+        yield live
+
+        waiting = GaugeMetricFamily(
+            "jamwithme_jobs_waiting",
+            "Queued jobs (the rows), by kind and by the queue their kind is sent to.",
+            labels=["kind", "queue"],
+        )
+        oldest = GaugeMetricFamily(
+            "jamwithme_jobs_oldest_waiting_age_seconds",
+            "Age of the oldest queued job of the kind (0: none waits).",
+            labels=["kind"],
+        )
+        last_claim = GaugeMetricFamily(
+            "jamwithme_jobs_last_claim_age_seconds",
+            "Time since a worker last claimed a job of the kind (the latest start of any of "
+            "its jobs); absent when none ever started. With jobs waiting, a large value means "
+            "no worker takes them.",
+            labels=["kind"],
+        )
+        durations = HistogramMetricFamily(
+            "jamwithme_job_duration_seconds",
+            "Run time (claim to finish, last attempt) of the kind's finished jobs (done or "
+            "failed), every one the rows keep: a cumulative histogram, for rate() and "
+            "histogram_quantile() (deleting tracks deletes their jobs, seen as a reset).",
+            labels=["kind"],
+        )
+        for kind in registered:
+            model = kind.model
+            queued = model.objects.filter(status=QUEUED).aggregate(
+                count=Count("id"), oldest=Min("created_at")
+            )
+            waiting.add_metric([kind.name, kind.queue], queued["count"])
+            age = (now - queued["oldest"]).total_seconds() if queued["oldest"] else 0
+            oldest.add_metric([kind.name], max(age, 0.0))
+            latest = model.objects.aggregate(latest=Max("started_at"))["latest"]
+            if latest is not None:
+                last_claim.add_metric([kind.name], max((now - latest).total_seconds(), 0.0))
+            buckets, total, count = self._duration_buckets(model)
+            durations.add_metric([kind.name], buckets=buckets, sum_value=total)
+        yield waiting
+        yield oldest
+        yield last_claim
+        yield durations
+
+    @staticmethod
+    def _duration_buckets(model):
+        """One query: how many finished jobs ran at most each bound, and their total."""
+        ran = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
+        finished = model.objects.filter(
+            status__in=(DONE, FAILED), started_at__isnull=False, finished_at__isnull=False
+        ).annotate(ran=ran)
+        counts = finished.aggregate(
+            total=Sum("ran"),
+            count=Count("id"),
+            **{
+                f"le_{index}": Count("id", filter=Q(ran__lte=timedelta(seconds=bound)))
+                for index, bound in enumerate(DURATION_BUCKETS_S)
+            },
+        )
+        buckets = [
+            (str(float(bound)), counts[f"le_{index}"])
+            for index, bound in enumerate(DURATION_BUCKETS_S)
+        ]
+        buckets.append(("+Inf", counts["count"]))
+        total = counts["total"].total_seconds() if counts["total"] else 0.0
+        return buckets, total, counts["count"]
+
+    def _broker_families(self):
+        url = settings.CELERY_BROKER_URL
+        if not url.startswith(("redis://", "rediss://")):
+            return
+        length = GaugeMetricFamily(
+            "jamwithme_broker_queue_length",
+            "Messages waiting in the broker's queue (Redis LLEN; messages a worker has taken "
+            "but not acknowledged are not in it).",
+            labels=["queue"],
+        )
+        try:
+            import redis
+
+            client = redis.Redis.from_url(
+                url, socket_timeout=BROKER_TIMEOUT_S, socket_connect_timeout=BROKER_TIMEOUT_S
+            )
+            try:
+                for queue in sorted({kind.queue for kind in kinds.all_kinds()}):
+                    length.add_metric([queue], client.llen(queue))
+            finally:
+                client.close()
+        except Exception:  # the broker is away: no sample, and a line in the log
+            logger.warning("Could not read the broker's queue lengths", exc_info=True)
+            return
+        yield length
+
+
+# Open WebSockets on this process (SocketCounter, around the websocket application).
+SOCKETS_OPEN = Gauge(
+    "jamwithme_sockets_open", "WebSocket connections open on this web process now."
+)
+
+
+class SocketCounter:
+    """ASGI middleware for the websocket application: counts each connection while its
+    application runs (from the handshake until it is closed, whichever side closes)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "websocket":
+            return await self.app(scope, receive, send)
+        SOCKETS_OPEN.inc()
+        try:
+            return await self.app(scope, receive, send)
+        finally:
+            SOCKETS_OPEN.dec()
+
+
 JOB_REGISTRY = CollectorRegistry(auto_describe=False)
 JOB_REGISTRY.register(JobCollector())
+JOB_REGISTRY.register(WorkerCollector())
 
 
 def may_scrape(request) -> bool:

@@ -398,7 +398,14 @@ if REDIS_URL:
                             "CHANNEL_LAYER_MAX_CONNECTIONS", 1000, minimum=10
                         ),
                     }
-                ]
+                ],
+                # A socket leaves its group as it closes; the channels of a web process that
+                # died (kill -9, a lost machine) never do, and stay in their groups this long
+                # (channels-redis's default, a day): each event to such a group is written
+                # to their dead queues until those are full, "N of M channels over capacity".
+                # Lower it only above the longest a socket stays open: a socket's membership
+                # is not renewed while it is open, and past this it gets no more events.
+                "group_expiry": env_int("CHANNEL_LAYER_GROUP_EXPIRY_S", 86400, minimum=60),
             },
         }
     }
@@ -486,6 +493,9 @@ SEPARATION_DISPATCH = "celery" if CELERY_BROKER_URL else "embedded"
 # last send. A duplicate message is harmless: the claim is a conditional update.
 SEPARATION_SWEEP_EVERY_S = env_float("SEPARATION_SWEEP_EVERY_S", 30, minimum=0.5)
 SEPARATION_REDISPATCH_AFTER_S = env_float("SEPARATION_REDISPATCH_AFTER_S", 600, minimum=1)
+# Workers write their heartbeat row (jobs.WorkerBeat) at every sweep (30 s): one whose last
+# beat is older than this is not counted as live in /metrics.
+JAM_WORKER_LIVE_WITHIN_S = env_float("JAM_WORKER_LIVE_WITHIN_S", 120, minimum=10)
 # Tests only: the dotted path of a callable that returns the engine workers use (a fake, so a
 # real Celery worker runs without the model). Empty: the real engine.
 SEPARATION_ENGINE_FACTORY = env_str("SEPARATION_ENGINE_FACTORY")
@@ -527,7 +537,7 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 # Load balancers probe the health check over plain http: answer it, don't redirect it.
-SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^metrics$"]
+SECURE_REDIRECT_EXEMPT = [r"^health/(live|ready)?$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
@@ -547,10 +557,18 @@ JAM_METRICS_WINDOW_S = env_int("JAM_METRICS_WINDOW_S", 3600, minimum=60)
 # Every process reads this: web, separation_worker, and Celery workers (which must not
 # replace the root logger's handlers with their own: CELERY_WORKER_HIJACK_ROOT_LOGGER).
 LOG_FORMAT = env_choice("LOG_FORMAT", ("plain", "json"), "plain")
+# Without a mail server, the console backend prints each message, one-time links included:
+# fine for the embedded mode's owner at a terminal, never for a log collector.
+if not EMAIL_HOST and LOG_FORMAT == "json":
+    EMAIL_BACKEND = "jamwithme.mail.RedactedLogBackend"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "jamwithme.logs.ContextFilter"}},
+    "filters": {
+        "context": {"()": "jamwithme.logs.ContextFilter"},
+        "one_time_links": {"()": "jamwithme.logs.OneTimeLinkFilter"},
+        "channel_capacity": {"()": "jamwithme.logs.ChannelCapacityFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         "json": {"()": "jamwithme.logs.JsonFormatter"},
@@ -559,9 +577,19 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["context"],
+            "filters": ["context", "one_time_links"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        # Its "N of M channels over capacity in group G", said in words (jamwithme/logs.py).
+        "channels_redis.core": {"filters": ["channel_capacity"]},
+        # uvicorn configures its own loggers (plain text, their own handlers) before it loads
+        # the application; these replace that with ours, so its lines — the access line of
+        # every request included — are written like every other (JSON with LOG_FORMAT=json).
+        "uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"level": "INFO"},
+        "uvicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

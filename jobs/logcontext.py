@@ -17,6 +17,13 @@ job_kind: ContextVar[str | None] = ContextVar("job_kind", default=None)  # "sepa
 job_id: ContextVar[int | None] = ContextVar("job_id", default=None)
 track_id: ContextVar[str | None] = ContextVar("track_id", default=None)  # a UUID, as text
 worker_id: ContextVar[str | None] = ContextVar("worker_id", default=None)  # host:pid:…
+# The Celery node this process belongs to (`celery@host`), for every line of a worker process
+# and of its pool's children (set before they fork); None in the web and embedded processes.
+node: list[str] = []
+
+
+def set_node(name: str) -> None:
+    node[:] = [name]
 
 
 @contextmanager

@@ -53,3 +53,23 @@ class Job(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in (QUEUED, RUNNING)
+
+
+class WorkerBeat(models.Model):
+    """A worker process that is alive, as far as we know: each worker (embedded or Celery,
+    by its name) writes its row when it starts and at every sweep, and deletes it when it
+    stops; a row whose beat is old is a worker that died (the sweep deletes it after a
+    while). `/metrics` counts the live ones per queue. The rows say who is there; which jobs
+    they run is still only in the job rows."""
+
+    name = models.CharField(max_length=200, unique=True)  # celery@host, or host:pid:token
+    queues = models.CharField(max_length=500)  # the queues it takes jobs from, comma-separated
+    started_at = models.DateTimeField(default=timezone.now)
+    beat_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def queue_names(self) -> list[str]:
+        return [queue for queue in self.queues.split(",") if queue]

@@ -19,7 +19,7 @@ from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from jobs import kinds, state
 from jobs.kinds import JobKind
-from jobs.models import FAILED, QUEUED, RUNNING, Job
+from jobs.models import FAILED, QUEUED, RUNNING, Job, WorkerBeat
 from jobs.scratch import scratch_sweep
 
 logger = logging.getLogger(__name__)
@@ -177,7 +177,11 @@ def job_recover_orphans(kind: JobKind | str) -> list[int]:
         if status is None:
             continue  # it finished or moved on meanwhile: nothing of it is ours to touch
         logger.warning(
-            "Recovered %s %s left running by %s", kind.name, row["id"], row["claimed_by"]
+            "Recovered %s %s left running by %s",
+            kind.name,
+            row["id"],
+            row["claimed_by"],
+            extra={"job_kind": kind.name, "job_id": row["id"]},
         )
         recovered.append(row["id"])
         kind.publish(row["id"])
@@ -223,3 +227,37 @@ def jobs_sweep() -> None:
     for chore in kinds.chores():
         chore()
     scratch_sweep()
+    workers_forget_dead()
+
+
+# --- Which workers are alive (`/metrics`: live workers per queue) -------------------------
+def worker_beat(*, name: str, queues: list[str]) -> None:
+    """This worker is alive and takes jobs from these queues: its row, written now."""
+    now = timezone.now()
+    WorkerBeat.objects.update_or_create(
+        name=name,
+        defaults={"queues": ",".join(sorted(set(queues))), "beat_at": now},
+        create_defaults={
+            "queues": ",".join(sorted(set(queues))),
+            "beat_at": now,
+            "started_at": now,
+        },
+    )
+
+
+def worker_gone(*, name: str) -> None:
+    """This worker stops: it no longer counts."""
+    WorkerBeat.objects.filter(name=name).delete()
+
+
+def workers_live() -> list[WorkerBeat]:
+    """The workers whose last beat is recent (JAM_WORKER_LIVE_WITHIN_S)."""
+    since = timezone.now() - timedelta(seconds=settings.JAM_WORKER_LIVE_WITHIN_S)
+    return list(WorkerBeat.objects.filter(beat_at__gte=since))
+
+
+def workers_forget_dead() -> int:
+    """Rows of workers that died without saying so, a day after their last beat (kept that
+    long so an operator can see which one went)."""
+    deleted, _ = WorkerBeat.objects.filter(beat_at__lt=timezone.now() - timedelta(days=1)).delete()
+    return deleted

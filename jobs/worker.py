@@ -62,6 +62,10 @@ class Worker:
                 break
             self.wait(self.poll_interval_s)
         close_old_connections()
+        try:
+            services.worker_gone(name=self.worker_id)
+        except Exception:
+            logger.warning("Could not remove worker %s's heartbeat row", self.worker_id)
         return self.processed
 
     def housekeep_if_due(self) -> bool:
@@ -69,6 +73,9 @@ class Worker:
             return False
         close_old_connections()
         try:
+            services.worker_beat(
+                name=self.worker_id, queues=[kind.queue for kind in kinds.all_kinds()]
+            )
             services.jobs_sweep()
         except Exception:
             # The database is away for a moment: log it, try again next time.

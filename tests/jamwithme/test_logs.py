@@ -91,3 +91,23 @@ async def test_an_async_request_gets_an_id_too(async_client):
     """Under ASGI the middleware runs on the event loop; the id is the same on the way out."""
     response = await async_client.get("/health/", headers={"X-Request-ID": "abc-123-def"})
     assert response["X-Request-ID"] == "abc-123-def"
+
+
+@pytest.mark.django_db
+def test_the_recovered_line_of_a_dead_workers_job_carries_the_job(json_lines, alice, tmp_path):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs.services import job_claim, job_recover_orphans
+    from separation.kind import SEPARATION
+    from separation.models import SeparationJob
+
+    track = make_track(owner=alice, tmp_path=tmp_path)
+    job_claim(SEPARATION, job_id=track.job.id, worker_id="gone-host:1:dead")
+    SeparationJob.objects.filter(id=track.job.id).update(
+        heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+    assert job_recover_orphans(SEPARATION) == [track.job.id]
+    (line,) = [line for line in json_lines() if line["message"].startswith("Recovered")]
+    assert (line["job_kind"], line["job_id"]) == ("separation", track.job.id)

@@ -223,3 +223,49 @@ def test_a_gpu_style_worker_separates_songs_at_once_with_their_pieces_batched_to
     assert any(int(n) > 1 for n in re.findall(r"(\d+): \d+", batches[-1])), batches
     for job in jobs:
         assert job.track.assets.filter(kind="stem").count() == 2
+
+
+def test_a_celery_worker_writes_its_heartbeat_row_by_node_name_and_removes_it_as_it_stops(
+    start_worker,
+):
+    from jobs.models import WorkerBeat
+
+    worker = start_worker("beating", queues="separation,renders")
+    wait_for(
+        lambda: WorkerBeat.objects.filter(name__startswith="beating@").exists(),
+        what="the heartbeat row",
+        log=worker.log_path,
+    )
+    beat = WorkerBeat.objects.get(name__startswith="beating@")
+    assert sorted(beat.queue_names) == ["renders", "separation"]
+
+    worker.send_signal(signal.SIGTERM)  # a warm shutdown, as systemd or Kubernetes stops it
+    worker.wait(timeout=60)
+    assert not WorkerBeat.objects.filter(name__startswith="beating@").exists()
+
+
+def test_a_celery_workers_json_lines_name_its_node_and_the_job_from_the_task_received_on(
+    alice_client, start_worker, tmp_path
+):
+    import json
+
+    worker = start_worker("jsonlog", env={"LOG_FORMAT": "json"})
+    track_id = upload(alice_client, tmp_path)
+    job_id = job_of(track_id).id
+    wait_for(lambda: job_of(track_id).status == Status.DONE, what="the job", log=worker.log_path)
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(timeout=60)
+    lines = [
+        json.loads(line)
+        for line in worker.log_path.read_text().splitlines()
+        if line.startswith("{")
+    ]
+    received = next(line for line in lines if line["message"].endswith("received"))
+    assert (received["job_kind"], received["job_id"]) == ("separation", job_id)
+    done = next(line for line in lines if line["message"].startswith(f"Separation {job_id} done"))
+    assert done["job_id"] == job_id
+    assert done["worker_id"] == job_of(track_id).claimed_by
+    assert {line["node"] for line in lines if "node" in line} == {
+        next(line["node"] for line in lines if "node" in line)
+    }
+    assert received["node"].startswith("jsonlog@")

@@ -165,9 +165,10 @@ def test_with_the_channel_layers_redis_restarted_pages_serve_and_events_resume(
     track_id = upload(alice_client, song, "While Redis is away")
     assert SeparationJob.objects.get(track_id=track_id).status == Status.QUEUED
     publish({"type": "test.ping", "audience": [alice.id], "key": "ping.lost"})  # no raise
-    health = alice_client.get("/health/")
-    assert health.status_code == 503
-    assert health.json()["checks"]["channel_layer"] == "error"
+    health = alice_client.get("/health/")  # degraded, not dead: pages still serve
+    assert health.status_code == 200
+    assert health.json()["status"] == "degraded"
+    assert health.json()["checks"]["channel_layer"] in ("error", "timeout")
 
     own_redis.start()  # same port, empty: the browser's socket reconnects
     after = async_to_sync(_event_reaches_a_new_socket)(cookie, alice.id, "ping.after")
