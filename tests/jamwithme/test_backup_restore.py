@@ -22,11 +22,11 @@ from tests.factories import make_track
 from tests.jamwithme.test_static import documented_web_server
 from tests.notifications.test_consumers import session_cookie
 from tests.ports import bound_socket
-from tests.tracks import test_s3
+from tests.tracks import conftest as s3_fixtures
 
 pytestmark = pytest.mark.django_db(transaction=True)
 # The bucket drill's fixtures: a moto server on loopback and a fresh bucket storage uses.
-s3_endpoint, s3, bucket = test_s3.s3_endpoint, test_s3.s3, test_s3.bucket
+s3_endpoint, s3, bucket = s3_fixtures.s3_endpoint, s3_fixtures.s3, s3_fixtures.bucket
 
 
 def pg_env() -> tuple[dict, list[str]]:

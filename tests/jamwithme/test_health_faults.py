@@ -9,11 +9,11 @@ import pytest
 from django.urls import reverse
 
 from jamwithme.env import s3_storage_from_env
-from tests.tracks import test_s3
+from tests.tracks import conftest as s3_fixtures
 
 pytestmark = pytest.mark.django_db
-# A bucket that answers: moto's S3 server on loopback (tests/tracks/test_s3.py).
-s3_endpoint, s3, bucket = test_s3.s3_endpoint, test_s3.s3, test_s3.bucket
+# A bucket that answers: moto's S3 server on loopback (tests/tracks/conftest.py).
+s3_endpoint, s3, bucket = s3_fixtures.s3_endpoint, s3_fixtures.s3, s3_fixtures.bucket
 
 
 @pytest.fixture
