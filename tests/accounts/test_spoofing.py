@@ -168,6 +168,25 @@ def test_a_username_that_looks_like_an_existing_one_in_plain_ascii_is_refused(
     assert username_looks_taken(username=lookalike)
 
 
+def test_an_older_lookalike_account_stays_editable_in_the_admin_under_its_own_name(client, db):
+    root = User.objects.create_superuser("root", "root@example.com", "x")
+    User.objects.create_user("bob", "bob@example.com", "x")
+    older = User.objects.create_user("b0b", "b0b@example.com", "x")  # from before the check
+    client.force_login(root)
+    response = client.post(
+        reverse("admin:auth_user_change", args=[older.pk]),
+        {
+            "username": "b0b",
+            "email": "new@example.com",
+            "is_active": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+    assert response.status_code == 302
+    assert User.objects.get(pk=older.pk).email == "new@example.com"
+
+
 def test_a_lookalike_taken_between_sign_up_and_confirmation_is_refused_at_the_link(
     client, db, django_capture_on_commit_callbacks
 ):
