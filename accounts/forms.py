@@ -22,7 +22,14 @@ class LookalikeUsernameRefused:
     def clean_username(self):
         clean = getattr(super(), "clean_username", None)
         username = clean() if clean is not None else self.cleaned_data.get("username")
-        if username and username_looks_taken(username=username, exclude_user_id=self.instance.pk):
+        unchanged = self.instance.pk is not None and username == self.instance.username
+        # An account kept under its own name is not judged again: two older lookalikes
+        # stay editable in the admin.
+        if (
+            username
+            and not unchanged
+            and username_looks_taken(username=username, exclude_user_id=self.instance.pk)
+        ):
             raise forms.ValidationError(LOOKS_TAKEN, code="lookalike")
         return username
 

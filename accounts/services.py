@@ -13,19 +13,20 @@ from django.utils import timezone
 
 from accounts.mail import SIGN_UP, mail_send_after_commit
 from accounts.models import PendingSignUp, Suspension
-from accounts.text import username_skeleton
+from accounts.text import username_skeletons
 from audit.services import audit_record
 from notifications.events import SUSPENDED, close_sockets
 
 
 def username_looks_taken(*, username: str, exclude_user_id=None) -> bool:
-    """Whether ``username`` looks like an existing account's (`accounts.text`'s skeleton:
-    "ádmin", or "admin" with a Cyrillic a, beside "admin"), that account aside. It reads every
-    username once (about a second per million accounts): sign-ups are rare."""
-    skeleton = username_skeleton(username)
+    """Whether ``username`` looks like an existing account's (`accounts.text`'s skeletons:
+    "ádmin", "adrnin", or "admin" with a Cyrillic a, beside "admin"; "aIice" beside "alice"),
+    that account aside. It reads every username once (about two seconds per million
+    accounts): sign-ups are rare."""
+    skeletons = username_skeletons(username)
     others = User.objects.exclude(pk=exclude_user_id) if exclude_user_id else User.objects.all()
     return any(
-        username_skeleton(other) == skeleton
+        not skeletons.isdisjoint(username_skeletons(other))
         for other in others.values_list("username", flat=True).iterator(chunk_size=2000)
     )
 

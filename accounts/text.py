@@ -28,10 +28,24 @@ def _look_alike(char: str) -> str:
     return ascii_forms[0] if ascii_forms else char
 
 
+# Plain ASCII that passes for other ASCII once case is folded (confusables.txt: "1" → "l",
+# "0" → "O", "m" → "rn"). The capital I ("I" → "l") folds to "i": `username_skeletons`.
+_ASCII_LOOK_ALIKES = str.maketrans({"1": "l", "0": "o"})
+
+
 def username_skeleton(username: str) -> str:
     """What a username looks like, in the spirit of Unicode TR39's skeleton: NFKC, case
     folded, accents dropped, each letter replaced by the ASCII letter it can pass for.
-    "ádmin", "Admin" and "\u0430dmin" (a Cyrillic a) all give "admin"."""
+    "ádmin", "Admin", "\u0430dmin" (a Cyrillic a) and "adrnin" all give "admin"."""
     folded = unicodedata.normalize("NFKC", username).casefold()
     bare = "".join(c for c in unicodedata.normalize("NFD", folded) if not unicodedata.combining(c))
-    return "".join(_look_alike(c) for c in unicodedata.normalize("NFC", bare)).casefold()
+    looks = "".join(_look_alike(c) for c in unicodedata.normalize("NFC", bare)).casefold()
+    return looks.translate(_ASCII_LOOK_ALIKES).replace("rn", "m")
+
+
+def username_skeletons(username: str) -> set[str]:
+    """The skeletons a username may pass for: its own, and the one with each capital I read
+    as an l ("aIice" beside "alice"; "ALICE" still folds to "alice"). Two usernames look
+    alike when their sets meet."""
+    normal = unicodedata.normalize("NFKC", username)
+    return {username_skeleton(normal), username_skeleton(normal.replace("I", "l"))}

@@ -10,6 +10,7 @@ from django.core import mail
 from django.urls import reverse
 
 from accounts.mail import INVITATION, mail_send_after_commit
+from accounts.services import username_looks_taken
 from accounts.text import BIDI_CONTROLS, strip_bidi, username_skeleton
 from bands.models import Band
 from bands.services import band_create
@@ -136,6 +137,54 @@ def test_a_different_username_is_accepted(client, db):
         },
     )
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize(
+    "existing, lookalike",
+    [
+        ("alice", "aIice"),  # a capital I for the l: the same glyph in most sans-serif fonts
+        ("Ivan", "lvan"),  # and the other way round
+        ("alice", "a1ice"),
+        ("bob", "b0b"),
+        ("admin", "adrnin"),  # "rn" for "m"
+        ("ALICE", "ÁLICE"),  # capitals and an accent still match
+    ],
+)
+def test_a_username_that_looks_like_an_existing_one_in_plain_ascii_is_refused(
+    client, db, existing, lookalike
+):
+    User.objects.create_user(existing, "first@example.com", "x")
+    response = client.post(
+        reverse("signup"),
+        {
+            "username": lookalike,
+            "email": "mallory@example.com",
+            "password1": "Strum-the-chords-77",
+            "password2": "Strum-the-chords-77",
+        },
+    )
+    assert response.status_code == 200
+    assert "looks too much like an existing one" in response.content.decode()
+    assert username_looks_taken(username=lookalike)
+
+
+def test_an_older_lookalike_account_stays_editable_in_the_admin_under_its_own_name(client, db):
+    root = User.objects.create_superuser("root", "root@example.com", "x")
+    User.objects.create_user("bob", "bob@example.com", "x")
+    older = User.objects.create_user("b0b", "b0b@example.com", "x")  # from before the check
+    client.force_login(root)
+    response = client.post(
+        reverse("admin:auth_user_change", args=[older.pk]),
+        {
+            "username": "b0b",
+            "email": "new@example.com",
+            "is_active": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+    assert response.status_code == 302
+    assert User.objects.get(pk=older.pk).email == "new@example.com"
 
 
 def test_a_lookalike_taken_between_sign_up_and_confirmation_is_refused_at_the_link(
