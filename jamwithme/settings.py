@@ -401,11 +401,10 @@ if REDIS_URL:
                 ],
                 # A socket leaves its group as it closes; the channels of a web process that
                 # died (kill -9, a lost machine) never do, and stay in their groups this long
-                # (channels-redis's default, a day): each event to such a group is written
-                # to their dead queues until those are full, "N of M channels over capacity".
-                # Lower it only above the longest a socket stays open: a socket's membership
-                # is not renewed while it is open, and past this it gets no more events.
-                "group_expiry": env_int("CHANNEL_LAYER_GROUP_EXPIRY_S", 86400, minimum=60),
+                # (each event to such a group is written to their dead queues until those are
+                # full, "N of M channels over capacity"). An open socket joins again every
+                # quarter of it (notifications/renewal.py), so it never expires.
+                "group_expiry": env_int("CHANNEL_LAYER_GROUP_EXPIRY_S", 3600, minimum=60),
             },
         }
     }

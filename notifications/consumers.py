@@ -10,6 +10,7 @@ from django.conf import settings
 
 from notifications.events import SIGNED_OUT, SUSPENDED, event_allowed, user_group
 from notifications.relay import process_relay
+from notifications.renewal import process_renewal
 from notifications.sessions import session_user
 
 # Close codes (4xxx: the application's own). After any of them the page stops reconnecting
@@ -97,6 +98,9 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         self.newer: set[str] = set()
         self.relay = None
         await self.channel_layer.group_add(self.group_name, self.channel_name)
+        # Joined again every quarter of the group expiry, by one loop for the whole process:
+        # a crashed process's channels expire from the group, this socket's never do.
+        process_renewal().join(self.channel_layer, self.group_name, self.channel_name)
         await self.accept()
         await self.channel_layer.group_send(
             self.group_name,
@@ -111,6 +115,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             relay, self.relay = self.relay, None
             await relay.leave(self.user_id)
         if hasattr(self, "group_name"):
+            await process_renewal().leave(self.group_name, self.channel_name)
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
             await self.channel_layer.group_send(
                 self.group_name, {"type": "notification.gone", "channel": self.channel_name}
