@@ -229,3 +229,19 @@ def test_existing_reports_are_kept_and_learn_their_tracks_title_and_owner(alice,
     assert subjects == {"track.hide": alice.id, "user.suspend": bob.id}
     Track.objects.filter(id=track_id).delete()
     assert Report.objects.get().track_title == "Old"  # the report outlives its track
+
+
+@pytest.mark.django_db(transaction=True)
+def test_titles_kept_with_bidi_controls_lose_them_and_a_title_of_controls_alone_is_untitled(alice):
+    old = migrate([("tracks", "0014_upload_keys_and_direct_uploads")])
+    try:
+        OldTrack = old.get_model("tracks", "Track")
+        spoofed = OldTrack.objects.create(owner_id=alice.id, title="Evil \u202egnp.exe")
+        empty = OldTrack.objects.create(owner_id=alice.id, title="\u2066\u2069")
+        plain = OldTrack.objects.create(owner_id=alice.id, title="Blue in Green")
+    finally:
+        migrate(latest())
+
+    assert Track.objects.get(id=spoofed.id).title == "Evil gnp.exe"
+    assert Track.objects.get(id=empty.id).title == "Untitled"
+    assert Track.objects.get(id=plain.id).title == "Blue in Green"
