@@ -6,7 +6,6 @@ links to that port."""
 import http.cookiejar
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ports import bound_socket
+from tests.browsing import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "Strum-the-chords-77"
@@ -31,40 +30,13 @@ def _env(tmp_path: Path) -> dict:
 
 @pytest.fixture
 def site(tmp_path):
-    """`manage.py serve --no-worker` on a handed-over socket; yields (url, log path)."""
-    listening = bound_socket()
-    port = listening.getsockname()[1]
-    assert port != 8000
-    log_path = tmp_path / "serve.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--no-worker", "--fd", str(listening.fileno())],
-        cwd=ROOT,
-        env={**_env(tmp_path), "PYTHONUNBUFFERED": "1"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        pass_fds=(listening.fileno(),),
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("serve did not start:\n" + log_path.read_text())
-                time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}", log_path
-    finally:
-        process.send_signal(2)  # Ctrl-C
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        listening.close()
+    """`manage.py serve` on a handed-over socket (tests/browsing.py), with neither
+    JAM_SITE_URL nor a mail server (empty is unset); yields (url, log path)."""
+    server = serve(tmp_path, extra_env={"JAM_SITE_URL": "", "EMAIL_HOST": ""})
+    url = next(server)
+    assert not url.endswith(":8000")
+    yield url, tmp_path / "serve.log"
+    next(server, None)
 
 
 def _alice_with_a_band(tmp_path) -> str:
